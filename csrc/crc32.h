@@ -1,0 +1,11 @@
+/* CRC32 (IEEE, reflected, poly 0xEDB88320) of message bodies.
+ * Reference section 4: the stored BODYCRC is crc32(body) & 0x7FFFFFFF. Slicing-by-8
+ * because every put checksums its whole body and recovery re-checksums the tail. */
+#ifndef RMQ_CRC32_H
+#define RMQ_CRC32_H
+#include <stddef.h>
+#include <stdint.h>
+
+uint32_t rmq_crc32(uint32_t crc, const uint8_t *data, size_t len);
+
+#endif

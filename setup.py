@@ -1,0 +1,29 @@
+"""Build glue that pyproject.toml cannot express: the cffi extension and the grammar files.
+
+``cffi_modules`` compiles ``csrc/`` into ``rmqcore.store._native`` (cffi API mode).
+``build_py`` copies ``grammar/*.lark`` into the package (``rmqcore/_grammar``) so an
+installed wheel finds the SQL92 grammar without the source tree.
+"""
+
+from pathlib import Path
+import shutil
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).parent
+
+
+class BuildPyWithGrammar(build_py):
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "rmqcore" / "_grammar"
+        target.mkdir(parents=True, exist_ok=True)
+        for lark_file in sorted((HERE / "grammar").glob("*.lark")):
+            shutil.copy2(lark_file, target / lark_file.name)
+
+
+setup(
+    cffi_modules=["csrc/build_native.py:ffibuilder"],
+    cmdclass={"build_py": BuildPyWithGrammar},
+)

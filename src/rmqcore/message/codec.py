@@ -1,0 +1,269 @@
+"""Byte codecs for messages: the stored-message record and the batch-send body.
+
+The stored record (reference section 4, "Stored message") is at once the CommitLog
+record, the per-message format of PULL/VIEW/QUERY bodies and of the
+CHECK_TRANSACTION_STATE body. This is the pure-Python codec; the store's hot
+path encodes the same bytes in C (csrc/commitlog.c) and is tested against this.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterable, Iterator
+
+from rmqcore.message import constants as C
+from rmqcore.message.ids import Host, create_offset_message_id, pack_ip, unpack_ip
+from rmqcore.message.model import Message, MessageExt
+from rmqcore.message.properties import decode_properties, encode_properties
+
+# Fields 1-9 of section 4: total, magic, bodyCRC, queueId, flag, queueOffset,
+# physicalOffset, sysFlag, bornTimestamp.
+_HEAD = struct.Struct(">iiiiiqqiq")
+# IPv4 fast path for fields 10-14: bornHost ip+port, storeTimestamp, storeHost ip+port,
+# reconsumeTimes, preparedTransactionOffset.
+_HOSTS_V4 = struct.Struct(">4siq4siiq")
+_I32 = struct.Struct(">i")
+_I16 = struct.Struct(">h")
+_U16 = struct.Struct(">H")
+_Q = struct.Struct(">q")
+
+HEAD_SIZE = _HEAD.size  # 44
+# Offsets of fields in an IPv4 record (reference section 4 lists the same positions).
+POS_MAGIC = 4
+POS_BODY_CRC = 8
+POS_QUEUE_ID = 12
+POS_FLAG = 16
+POS_QUEUE_OFFSET = 20
+POS_PHYSICAL_OFFSET = 28
+POS_SYS_FLAG = 36
+POS_BORN_TIMESTAMP = 40
+POS_BORN_HOST = 48
+POS_STORE_TIMESTAMP = 56
+
+
+class MessageDecodeError(ValueError):
+    """Bytes that are not a well-formed stored-message record."""
+
+
+def body_crc32(body: bytes) -> int:
+    """``UtilAll.crc32``: CRC32 of the body with the sign bit cleared."""
+    return zlib.crc32(body) & 0x7FFFFFFF
+
+
+def stored_size(topic_len: int, body_len: int, props_len: int, sys_flag: int = 0, v2: bool = False) -> int:
+    """Record length for the given field sizes (91 bytes of overhead for V1 + IPv4)."""
+    born = 20 if sys_flag & C.BORNHOST_V6_FLAG else 8
+    store = 20 if sys_flag & C.STOREHOSTADDRESS_V6_FLAG else 8
+    return 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + born + 8 + store + 4 + 8 + 4 + body_len + (2 if v2 else 1) + topic_len + 2 + props_len
+
+
+def _host_bytes(host: Host) -> bytes:
+    return pack_ip(host[0]) + _I32.pack(host[1])
+
+
+def encode_stored_message(msg: MessageExt, *, v2: bool | None = None) -> bytes:
+    """Encode ``msg`` as a stored record using the fields already on it.
+
+    ``v2`` picks the 2-byte topic length (magic V2); by default it is used only
+    for topics longer than 127 bytes (``autoMessageVersionOnTopicLen``).
+    """
+    topic = msg.topic.encode("utf-8")
+    props = encode_properties(msg.properties).encode("utf-8")
+    if v2 is None:
+        v2 = len(topic) > C.MAX_V1_TOPIC_LENGTH
+    sys_flag = msg.sys_flag
+    born = _host_bytes(msg.born_host)
+    store = _host_bytes(msg.store_host)
+    if len(born) == 20:
+        sys_flag |= C.BORNHOST_V6_FLAG
+    if len(store) == 20:
+        sys_flag |= C.STOREHOSTADDRESS_V6_FLAG
+    body = msg.body
+    total = stored_size(len(topic), len(body), len(props), sys_flag, v2)
+    out = bytearray()
+    out += _HEAD.pack(
+        total,
+        C.MESSAGE_MAGIC_CODE_V2 if v2 else C.MESSAGE_MAGIC_CODE_V1,
+        body_crc32(body),
+        msg.queue_id,
+        msg.flag,
+        msg.queue_offset,
+        msg.commitlog_offset,
+        sys_flag,
+        msg.born_timestamp,
+    )
+    out += born
+    out += _Q.pack(msg.store_timestamp)
+    out += store
+    out += _I32.pack(msg.reconsume_times)
+    out += _Q.pack(msg.prepared_transaction_offset)
+    out += _I32.pack(len(body))
+    out += body
+    out += _U16.pack(len(topic)) if v2 else bytes((len(topic),))
+    out += topic
+    out += _U16.pack(len(props))
+    out += props
+    assert len(out) == total
+    return bytes(out)
+
+
+def _decompress(body: bytes, sys_flag: int) -> bytes:
+    kind = sys_flag & C.COMPRESSION_TYPE_MASK
+    if kind in (0, C.COMPRESSION_ZLIB_TYPE):
+        return zlib.decompress(body)
+    name = {C.COMPRESSION_LZ4_TYPE: "LZ4", C.COMPRESSION_ZSTD_TYPE: "ZSTD"}.get(kind, hex(kind))
+    raise MessageDecodeError(f"body compressed with {name}, which this decoder does not support (only ZLIB)")
+
+
+def decode_stored_message(
+    buf: bytes | bytearray | memoryview,
+    pos: int = 0,
+    *,
+    decompress: bool = True,
+    read_body: bool = True,
+) -> tuple[MessageExt, int]:
+    """Decode one stored record at ``pos``; returns the message and the record size.
+
+    Raises :class:`MessageDecodeError` for a truncated record or a bad magic code.
+    """
+    end = len(buf)
+    if end - pos < HEAD_SIZE:
+        raise MessageDecodeError(f"truncated record at {pos}: {end - pos} bytes left, header needs {HEAD_SIZE}")
+    (total, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born_ts) = _HEAD.unpack_from(buf, pos)
+    if magic == C.MESSAGE_MAGIC_CODE_V1:
+        v2 = False
+    elif magic == C.MESSAGE_MAGIC_CODE_V2:
+        v2 = True
+    elif magic == C.BLANK_MAGIC_CODE:
+        raise MessageDecodeError(f"blank end-of-file record at {pos}")
+    else:
+        raise MessageDecodeError(f"bad magic code {magic & 0xFFFFFFFF:#010x} at {pos}")
+    if total < 91 or pos + total > end:
+        raise MessageDecodeError(f"record at {pos} claims {total} bytes but {end - pos} remain")
+    p = pos + HEAD_SIZE
+    if not sys_flag & (C.BORNHOST_V6_FLAG | C.STOREHOSTADDRESS_V6_FLAG):
+        born_ip, born_port, store_ts, store_ip, store_port, reconsume, prepared = _HOSTS_V4.unpack_from(buf, p)
+        p += _HOSTS_V4.size
+    else:
+        n = 16 if sys_flag & C.BORNHOST_V6_FLAG else 4
+        born_ip = bytes(buf[p : p + n])
+        (born_port,) = _I32.unpack_from(buf, p + n)
+        p += n + 4
+        (store_ts,) = _Q.unpack_from(buf, p)
+        p += 8
+        n = 16 if sys_flag & C.STOREHOSTADDRESS_V6_FLAG else 4
+        store_ip = bytes(buf[p : p + n])
+        (store_port,) = _I32.unpack_from(buf, p + n)
+        p += n + 4
+        (reconsume,) = _I32.unpack_from(buf, p)
+        (prepared,) = _Q.unpack_from(buf, p + 4)
+        p += 12
+    (body_len,) = _I32.unpack_from(buf, p)
+    p += 4
+    if body_len < 0 or p + body_len > pos + total:
+        raise MessageDecodeError(f"record at {pos}: body length {body_len} runs past the record")
+    body = bytes(buf[p : p + body_len]) if read_body else b""
+    p += body_len
+    if v2:
+        (topic_len,) = _U16.unpack_from(buf, p)
+        p += 2
+    else:
+        topic_len = buf[p]
+        p += 1
+    topic = bytes(buf[p : p + topic_len]).decode("utf-8")
+    p += topic_len
+    (props_len,) = _U16.unpack_from(buf, p)
+    p += 2
+    if p + props_len > pos + total:
+        raise MessageDecodeError(f"record at {pos}: properties run past the record")
+    properties = decode_properties(bytes(buf[p : p + props_len]).decode("utf-8")) if props_len else {}
+    if read_body and decompress and sys_flag & C.COMPRESSED_FLAG:
+        try:
+            body = _decompress(body, sys_flag)
+        except zlib.error as exc:
+            raise MessageDecodeError(f"record at {pos}: compressed body does not inflate: {exc}") from exc
+        sys_flag &= ~C.COMPRESSED_FLAG
+    store_host = (unpack_ip(store_ip), store_port)
+    msg = MessageExt(
+        topic,
+        body,
+        flag=flag,
+        properties=properties,
+        queue_id=queue_id,
+        queue_offset=queue_offset,
+        commitlog_offset=phys,
+        sys_flag=sys_flag,
+        born_timestamp=born_ts,
+        born_host=(unpack_ip(born_ip), born_port),
+        store_timestamp=store_ts,
+        store_host=store_host,
+        reconsume_times=reconsume,
+        prepared_transaction_offset=prepared,
+        body_crc=crc,
+        store_size=total,
+        offset_msg_id=create_offset_message_id(store_host, phys),
+    )
+    return msg, total
+
+
+def iter_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> Iterator[MessageExt]:
+    """Decode concatenated records (a PULL or QUERY body) until the buffer ends.
+
+    Like ``MessageDecoder.decodesBatch``, a record that fails to decode stops the loop.
+    """
+    pos = 0
+    end = len(buf)
+    while pos < end:
+        try:
+            msg, size = decode_stored_message(buf, pos, decompress=decompress)
+        except MessageDecodeError:
+            return
+        yield msg
+        pos += size
+
+
+def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> list[MessageExt]:
+    return list(iter_stored_messages(buf, decompress=decompress))
+
+
+# --- batch send body (reference section 4, "SEND_BATCH body") ---------------------------
+_BATCH_HEAD = struct.Struct(">iiiii")
+
+
+def encode_batch_body(messages: Iterable[Message]) -> bytes:
+    """``MessageDecoder.encodeMessages``: one record per message with its own properties."""
+    out = bytearray()
+    for msg in messages:
+        props = encode_properties(msg.properties).encode("utf-8")
+        body = msg.body
+        total = 4 + 4 + 4 + 4 + 4 + len(body) + 2 + len(props)
+        out += _BATCH_HEAD.pack(total, 0, 0, msg.flag, len(body))
+        out += body
+        out += _U16.pack(len(props))
+        out += props
+    return bytes(out)
+
+
+def decode_batch_body(topic: str, data: bytes | bytearray | memoryview) -> list[Message]:
+    """Split a SEND_BATCH body into messages of ``topic``."""
+    out: list[Message] = []
+    pos = 0
+    end = len(data)
+    while pos < end:
+        if end - pos < _BATCH_HEAD.size + 2:
+            raise MessageDecodeError(f"truncated batch record at {pos}")
+        total, _magic, _crc, flag, body_len = _BATCH_HEAD.unpack_from(data, pos)
+        p = pos + _BATCH_HEAD.size
+        if total < 22 or pos + total > end or body_len < 0 or p + body_len + 2 > pos + total:
+            raise MessageDecodeError(f"batch record at {pos} has inconsistent lengths (total={total}, body={body_len})")
+        body = bytes(data[p : p + body_len])
+        p += body_len
+        (props_len,) = _U16.unpack_from(data, p)
+        p += 2
+        if p + props_len > pos + total:
+            raise MessageDecodeError(f"batch record at {pos}: properties run past the record")
+        props = decode_properties(bytes(data[p : p + props_len]).decode("utf-8")) if props_len else {}
+        out.append(Message(topic, body, flag=flag, properties=props))
+        pos += total
+    return out

@@ -1,0 +1,282 @@
+"""The message model every piece shares: Message, MessageExt, MessageQueue.
+
+Tags, keys, delay and the other well-known attributes live in ``properties``
+under RocketMQ's keys (reference section 4), exactly as the Java client keeps
+them, so that encoding a message is encoding its property map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rmqcore.message import constants as C
+from rmqcore.message.ids import Host
+
+
+class MessageError(ValueError):
+    """A message that breaks a rule a broker would enforce."""
+
+
+class Message:
+    """A message to send: topic, body, and properties.
+
+    >>> m = Message("TopicTest", b"hello", tags="TagA", keys=("order-1",))
+    >>> m.delay_level = 3
+    >>> m.properties == {"TAGS": "TagA", "KEYS": "order-1", "DELAY": "3"}
+    True
+    """
+
+    __slots__ = ("topic", "body", "flag", "properties", "transaction_id")
+
+    def __init__(
+        self,
+        topic: str,
+        body: bytes = b"",
+        tags: str | None = None,
+        keys: Iterable[str] | str = (),
+        flag: int = 0,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.body = bytes(body) if not isinstance(body, bytes) else body
+        self.flag = flag
+        self.properties: dict[str, str] = dict(properties) if properties else {}
+        self.transaction_id: str | None = None
+        if tags:
+            self.properties[C.PROPERTY_TAGS] = tags
+        if keys:
+            self.keys = keys  # type: ignore[assignment]
+
+    # -- well-known properties ----------------------------------------------------------
+    @property
+    def tags(self) -> str | None:
+        return self.properties.get(C.PROPERTY_TAGS)
+
+    @tags.setter
+    def tags(self, value: str | None) -> None:
+        self._set(C.PROPERTY_TAGS, value)
+
+    @property
+    def keys(self) -> list[str]:
+        raw = self.properties.get(C.PROPERTY_KEYS)
+        return [k for k in raw.split(C.KEY_SEPARATOR) if k] if raw else []
+
+    @keys.setter
+    def keys(self, value: Iterable[str] | str | None) -> None:
+        if value is None:
+            self.properties.pop(C.PROPERTY_KEYS, None)
+            return
+        if isinstance(value, str):
+            value = [value]
+        joined = C.KEY_SEPARATOR.join(k for k in value if k)
+        self._set(C.PROPERTY_KEYS, joined or None)
+
+    @property
+    def delay_level(self) -> int:
+        raw = self.properties.get(C.PROPERTY_DELAY_TIME_LEVEL)
+        return int(raw) if raw else 0
+
+    @delay_level.setter
+    def delay_level(self, level: int) -> None:
+        self._set(C.PROPERTY_DELAY_TIME_LEVEL, str(level) if level else None)
+
+    @property
+    def delay_ms(self) -> int | None:
+        raw = self.properties.get(C.PROPERTY_TIMER_DELAY_MS)
+        return int(raw) if raw else None
+
+    @delay_ms.setter
+    def delay_ms(self, ms: int | None) -> None:
+        self._set(C.PROPERTY_TIMER_DELAY_MS, None if ms is None else str(ms))
+
+    @property
+    def delay_sec(self) -> int | None:
+        raw = self.properties.get(C.PROPERTY_TIMER_DELAY_SEC)
+        return int(raw) if raw else None
+
+    @delay_sec.setter
+    def delay_sec(self, sec: int | None) -> None:
+        self._set(C.PROPERTY_TIMER_DELAY_SEC, None if sec is None else str(sec))
+
+    @property
+    def deliver_time_ms(self) -> int | None:
+        raw = self.properties.get(C.PROPERTY_TIMER_DELIVER_MS)
+        return int(raw) if raw else None
+
+    @deliver_time_ms.setter
+    def deliver_time_ms(self, ms: int | None) -> None:
+        self._set(C.PROPERTY_TIMER_DELIVER_MS, None if ms is None else str(ms))
+
+    @property
+    def wait_store_msg_ok(self) -> bool:
+        return self.properties.get(C.PROPERTY_WAIT_STORE_MSG_OK, "true") != "false"
+
+    @wait_store_msg_ok.setter
+    def wait_store_msg_ok(self, value: bool) -> None:
+        self._set(C.PROPERTY_WAIT_STORE_MSG_OK, None if value else "false")
+
+    @property
+    def uniq_key(self) -> str | None:
+        return self.properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+
+    @uniq_key.setter
+    def uniq_key(self, value: str | None) -> None:
+        self._set(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX, value)
+
+    @property
+    def sharding_key(self) -> str | None:
+        return self.properties.get(C.PROPERTY_SHARDING_KEY)
+
+    # -- user properties -----------------------------------------------------------------
+    def put_user_property(self, name: str, value: str) -> None:
+        """Set a user property; system keys and empty names or values are refused.
+
+        >>> m = Message("T", b"")
+        >>> m.put_user_property("TAGS", "x")
+        Traceback (most recent call last):
+        ...
+        rmqcore.message.model.MessageError: 'TAGS' is a reserved system property; use the Message attribute for it
+        """
+        if name in C.SYSTEM_PROPERTY_KEYS:
+            raise MessageError(f"{name!r} is a reserved system property; use the Message attribute for it")
+        if not name or value is None or value == "":
+            raise MessageError("user property name and value must both be non-empty")
+        self.properties[name] = str(value)
+
+    def get_user_property(self, name: str) -> str | None:
+        return self.properties.get(name)
+
+    def get_property(self, name: str) -> str | None:
+        return self.properties.get(name)
+
+    def _set(self, key: str, value: str | None) -> None:
+        if value is None or value == "":
+            self.properties.pop(key, None)
+        else:
+            self.properties[key] = value
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(topic={self.topic!r}, body={self.body[:32]!r}"
+            f"{'...' if len(self.body) > 32 else ''}, flag={self.flag}, properties={self.properties!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, s) == getattr(other, s) for s in _all_slots(type(self)))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _all_slots(cls: type) -> list[str]:
+    out: list[str] = []
+    for klass in reversed(cls.__mro__):
+        out.extend(getattr(klass, "__slots__", ()))
+    return out
+
+
+class MessageExt(Message):
+    """A stored message, as the store returns it and a consumer receives it."""
+
+    __slots__ = (
+        "queue_id",
+        "queue_offset",
+        "commitlog_offset",
+        "sys_flag",
+        "born_timestamp",
+        "born_host",
+        "store_timestamp",
+        "store_host",
+        "reconsume_times",
+        "prepared_transaction_offset",
+        "body_crc",
+        "store_size",
+        "offset_msg_id",
+        "broker_name",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        body: bytes = b"",
+        tags: str | None = None,
+        keys: Iterable[str] | str = (),
+        flag: int = 0,
+        properties: Mapping[str, str] | None = None,
+        *,
+        queue_id: int = 0,
+        queue_offset: int = 0,
+        commitlog_offset: int = 0,
+        sys_flag: int = 0,
+        born_timestamp: int = 0,
+        born_host: Host = ("127.0.0.1", 0),
+        store_timestamp: int = 0,
+        store_host: Host = ("127.0.0.1", 0),
+        reconsume_times: int = 0,
+        prepared_transaction_offset: int = 0,
+        body_crc: int = 0,
+        store_size: int = 0,
+        offset_msg_id: str | None = None,
+        broker_name: str | None = None,
+    ) -> None:
+        super().__init__(topic, body, tags, keys, flag, properties)
+        self.queue_id = queue_id
+        self.queue_offset = queue_offset
+        self.commitlog_offset = commitlog_offset
+        self.sys_flag = sys_flag
+        self.born_timestamp = born_timestamp
+        self.born_host = born_host
+        self.store_timestamp = store_timestamp
+        self.store_host = store_host
+        self.reconsume_times = reconsume_times
+        self.prepared_transaction_offset = prepared_transaction_offset
+        self.body_crc = body_crc
+        self.store_size = store_size
+        self.offset_msg_id = offset_msg_id
+        self.broker_name = broker_name
+
+    @property
+    def msg_id(self) -> str | None:
+        """UNIQ_KEY when present, else the offset message id (``MessageClientExt.getMsgId``)."""
+        return self.properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or self.offset_msg_id
+
+    def __repr__(self) -> str:
+        return (
+            f"MessageExt(topic={self.topic!r}, queue_id={self.queue_id}, queue_offset={self.queue_offset}, "
+            f"commitlog_offset={self.commitlog_offset}, msg_id={self.msg_id!r}, body={self.body[:32]!r}, "
+            f"properties={self.properties!r})"
+        )
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class MessageQueue:
+    """One queue of a topic on one broker; orders as RocketMQ does (topic, broker, queue id).
+
+    >>> str(MessageQueue("T", "broker-a", 1))
+    'MessageQueue [topic=T, brokerName=broker-a, queueId=1]'
+    """
+
+    topic: str
+    broker_name: str
+    queue_id: int
+
+    def __str__(self) -> str:
+        return f"MessageQueue [topic={self.topic}, brokerName={self.broker_name}, queueId={self.queue_id}]"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"topic": self.topic, "brokerName": self.broker_name, "queueId": self.queue_id}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MessageQueue:
+        return cls(data["topic"], data["brokerName"], int(data["queueId"]))
+
+
+def retry_topic(group: str) -> str:
+    return C.RETRY_GROUP_TOPIC_PREFIX + group
+
+
+def dlq_topic(group: str) -> str:
+    return C.DLQ_GROUP_TOPIC_PREFIX + group

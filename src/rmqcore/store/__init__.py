@@ -1,0 +1,1 @@
+"""The message store: CommitLog, ConsumeQueue and IndexFile on mmap'ed files (C hot path)."""
