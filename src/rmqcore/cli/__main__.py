@@ -1,0 +1,5 @@
+import sys
+
+from rmqcore.cli import main
+
+sys.exit(main())
