@@ -1,0 +1,340 @@
+"""Message store benchmarks, measured side by side in one run.
+
+* append: single ``put`` and ``put_batch`` of 64, 128-byte and 1 KiB bodies;
+* the ceiling: a C loop memcpy-ing records of the same stored size into an mmap'ed
+  file (``baseline/memcpy_mmap.c``, compiled with cffi into a temporary directory);
+* peers: queuelib's FifoDiskQueue, persist-queue's file Queue and diskcache's Deque
+  (skipped when not installed: ``pip install queuelib persist-queue diskcache``);
+* read: ``get`` of 32, and a ConsumeQueue tag-filtered scan;
+* SYNC_FLUSH with 1, 8 and 64 writer threads (group commit).
+
+Run with ``pytest benchmarks/test_store_bench.py --benchmark-only``; ``conftest.py``
+prints messages/s, MB/s and every ratio against its target after the table. MB/s
+counts stored record bytes (header, body, topic and properties) for the store and the
+baseline, and body bytes for the peers (which store less per message).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rmqcore.message import Message, MessageExt, encode_stored_message, tags_code
+
+TOPIC = "BenchTopic"
+TAG = "TagA"
+SIZES = (128, 1024)
+BATCH = 64
+# Messages one timed round appends: enough that a round takes milliseconds (timer noise
+# is negligible) and few enough that the whole file stays well under a second.
+ROUND_MESSAGES = 4096
+ROUNDS = 15
+WARMUP_ROUNDS = 2
+SEGMENT_SIZE = 256 * 1024 * 1024
+
+BASELINE_DIR = Path(__file__).parent / "baseline"
+
+
+def make_messages(size: int, count: int, tags: Iterator[str] | None = None) -> list[Message]:
+    """Messages as a producer would send them: same topic, a tag, a body of ``size`` bytes."""
+    tag_iter = tags if tags is not None else itertools.repeat(TAG)
+    return [Message(TOPIC, (b"%08d" % i).ljust(size, b"x"), tags=next(tag_iter)) for i in range(count)]
+
+
+def stored_record(msg: Message) -> bytes:
+    """The bytes the store writes for ``msg`` (section 4 layout), for the baseline to copy."""
+    ext = MessageExt(msg.topic, msg.body, flag=msg.flag, properties=msg.properties)
+    return encode_stored_message(ext)
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store_api() -> Any:
+    try:
+        from rmqcore import store
+        from rmqcore.store import MessageStore, StoreConfig  # noqa: F401  (the names used below)
+    except ImportError as exc:
+        pytest.skip(f"the message store is not available: {exc}")
+    return store
+
+
+@pytest.fixture
+def open_store(store_api: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Opens stores under this test's temporary directory and closes them afterwards."""
+    opened: list[Any] = []
+
+    def _open(name: str = "store", **config: Any) -> Any:
+        config.setdefault("mapped_file_size_commit_log", SEGMENT_SIZE)
+        store = store_api.MessageStore.open(str(tmp_path / name), store_api.StoreConfig(**config))
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in opened:
+        store.close()
+
+
+def round_info(benchmark: Any, messages: int, record_bytes: int, **extra: Any) -> None:
+    benchmark.extra_info.update(messages=messages, bytes=messages * record_bytes, **extra)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("mode", ["put", "put_batch"])
+def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size: int) -> None:
+    store = open_store()
+    messages = make_messages(size, ROUND_MESSAGES)
+    record_size = len(stored_record(messages[0]))
+    if mode == "put":
+        put = store.put
+
+        def append_round() -> None:
+            for msg in messages:
+                put(msg, 0)
+
+    else:
+        batches = [messages[i : i + BATCH] for i in range(0, ROUND_MESSAGES, BATCH)]
+        put_batch = store.put_batch
+
+        def append_round() -> None:
+            for batch in batches:
+                put_batch(batch, 0)
+
+    targets = [[f"test_memcpy_mmap_baseline[{size}-{BATCH if mode == 'put_batch' else 1}]", 0.5 if mode == "put_batch" and size == 1024 else 0, "MB/s"]]
+    if size == 128:
+        targets += [
+            ["test_peer_put[queuelib-128]", 5.0 if mode == "put_batch" else 1.0, "msgs/s"],
+            ["test_peer_put[persist-queue-128]", 50.0, "msgs/s"],
+            ["test_peer_put[diskcache-128]", 50.0, "msgs/s"],
+        ]
+    round_info(benchmark, ROUND_MESSAGES, record_size, record_size=record_size, targets=targets)
+    benchmark.pedantic(append_round, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
+
+    # What was written is what is served (outside the timed part).
+    written = ROUND_MESSAGES * (ROUNDS + WARMUP_ROUNDS)
+    assert store.max_offset(TOPIC, 0) == written
+    got = store.get(TOPIC, 0, written - 1, max_count=1)
+    assert [m.body for m in got.messages] == [messages[-1].body]
+
+
+# --- the memcpy ceiling -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def memcpy_baseline(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``baseline/memcpy_mmap.c`` compiled with cffi (API mode) into a temporary directory."""
+    cffi = pytest.importorskip("cffi")
+    build_dir = tmp_path_factory.mktemp("memcpy_baseline")
+    ffibuilder = cffi.FFI()
+    ffibuilder.cdef((BASELINE_DIR / "memcpy_mmap.h").read_text())
+    ffibuilder.set_source(
+        "_memcpy_mmap",
+        '#include "memcpy_mmap.h"',
+        sources=[str(BASELINE_DIR / "memcpy_mmap.c")],
+        include_dirs=[str(BASELINE_DIR)],
+        extra_compile_args=["-O2"],
+    )
+    library_path = ffibuilder.compile(tmpdir=str(build_dir))
+    spec = importlib.util.spec_from_file_location("_memcpy_mmap", library_path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("batch", [1, BATCH])
+@pytest.mark.parametrize("size", SIZES)
+def test_memcpy_mmap_baseline(benchmark: Any, memcpy_baseline: Any, tmp_path: Path, size: int, batch: int) -> None:
+    ffi, lib = memcpy_baseline.ffi, memcpy_baseline.lib
+    messages = make_messages(size, batch)
+    records = [stored_record(m) for m in messages]
+    record_size = len(records[0])
+    source = ffi.from_buffer(b"".join(records))
+    region = ffi.new("mm_region *")
+    assert lib.mm_open(region, str(tmp_path / "baseline.mmap").encode(), SEGMENT_SIZE) == 0
+    copy = lib.mm_copy_records
+    calls = range(ROUND_MESSAGES // batch)
+
+    def copy_round() -> None:
+        for _ in calls:
+            copy(region, source, record_size, batch)
+
+    round_info(benchmark, ROUND_MESSAGES, record_size, record_size=record_size)
+    try:
+        benchmark.pedantic(copy_round, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
+        written = ffi.buffer(region.base, record_size)
+        assert bytes(written) == records[0]
+    finally:
+        lib.mm_close(region)
+
+
+# --- peers: Python disk queues ------------------------------------------------------------------
+
+
+def _queuelib(path: Path) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    queue = pytest.importorskip("queuelib").FifoDiskQueue(str(path))
+    return queue.push, queue.close
+
+
+def _persist_queue(path: Path) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    # The file-based Queue: the fastest of persist-queue's queues here (SQLiteQueue is slower).
+    queue = pytest.importorskip("persistqueue").Queue(str(path))
+    return queue.put, lambda: None
+
+
+def _diskcache(path: Path) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    deque = pytest.importorskip("diskcache").Deque(directory=str(path))
+    return deque.append, deque.cache.close
+
+
+PEERS = {"queuelib": (_queuelib, ROUND_MESSAGES), "persist-queue": (_persist_queue, 256), "diskcache": (_diskcache, 256)}
+
+
+@pytest.mark.parametrize("size", [128])
+@pytest.mark.parametrize("peer", list(PEERS))
+def test_peer_put(benchmark: Any, tmp_path: Path, peer: str, size: int) -> None:
+    open_peer, round_messages = PEERS[peer]
+    push, close = open_peer(tmp_path / peer)
+    body = b"x" * size
+
+    def push_round() -> None:
+        for _ in range(round_messages):
+            push(body)
+
+    # Slow peers push fewer messages per round so that the benchmark stays bounded.
+    round_info(benchmark, round_messages, size)
+    try:
+        benchmark.pedantic(push_round, rounds=ROUNDS, warmup_rounds=1, iterations=1)
+    finally:
+        close()
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+READ_MESSAGES = 32 * 1024
+GET_COUNT = 32
+TAGS = [f"Tag{c}" for c in "ABCDEFGH"]
+
+
+def fill(store: Any, messages: list[Message], queue_id: int = 0) -> None:
+    for i in range(0, len(messages), BATCH):
+        store.put_batch(messages[i : i + BATCH], queue_id)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_get_32(benchmark: Any, open_store: Callable[..., Any], size: int) -> None:
+    store = open_store()
+    messages = make_messages(size, READ_MESSAGES)
+    fill(store, messages)
+    offsets = itertools.cycle(range(0, READ_MESSAGES, GET_COUNT))
+    calls = range(ROUND_MESSAGES // GET_COUNT)
+    get = store.get
+
+    def read_round() -> None:
+        for _ in calls:
+            result = get(TOPIC, 0, next(offsets), GET_COUNT)
+            assert len(result.messages) == GET_COUNT
+
+    round_info(benchmark, ROUND_MESSAGES, len(stored_record(messages[0])))
+    benchmark.pedantic(read_round, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
+    got = store.get(TOPIC, 0, 5, max_count=1).messages[0]
+    assert (got.body, got.tags) == (messages[5].body, messages[5].tags)
+
+
+def test_tag_filtered_scan(benchmark: Any, open_store: Callable[..., Any]) -> None:
+    """get of 32 with a tag filter matching one message in eight: the ConsumeQueue scan."""
+    store = open_store()
+    messages = make_messages(128, READ_MESSAGES, itertools.cycle(TAGS))
+    fill(store, messages)
+    wanted = {tags_code(TAGS[0])}
+    scanned_per_get = GET_COUNT * len(TAGS)
+    starts = itertools.cycle(range(0, READ_MESSAGES - scanned_per_get + 1, scanned_per_get))
+    calls = range(ROUND_MESSAGES // GET_COUNT)
+    get = store.get
+
+    def scan_round() -> None:
+        for _ in calls:
+            result = get(TOPIC, 0, next(starts), GET_COUNT, tag_codes=wanted)
+            assert len(result.messages) == GET_COUNT
+
+    # messages = matching messages served; entries scanned are eight times as many.
+    round_info(
+        benchmark,
+        ROUND_MESSAGES,
+        len(stored_record(messages[0])),
+        consume_queue_entries_scanned=ROUND_MESSAGES * len(TAGS),
+    )
+    benchmark.pedantic(scan_round, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
+    result = store.get(TOPIC, 0, 0, GET_COUNT, tag_codes=wanted)
+    assert {m.tags for m in result.messages} == {TAGS[0]}
+
+
+# --- SYNC_FLUSH: group commit across writer threads ---------------------------------------------
+
+
+class WriterPool:
+    """Writer threads that each do ``puts_per_writer`` puts per round, started together."""
+
+    def __init__(self, store: Any, writers: int, puts_per_writer: int, size: int) -> None:
+        self._store = store
+        self._messages = make_messages(size, puts_per_writer)
+        self._start = threading.Barrier(writers + 1)
+        self._done = threading.Barrier(writers + 1)
+        self._stopping = False
+        self.errors: list[BaseException] = []
+        self._threads = [
+            threading.Thread(target=self._write, args=(queue_id,), daemon=True) for queue_id in range(writers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _write(self, queue_id: int) -> None:
+        while True:
+            self._start.wait()
+            if self._stopping:
+                return
+            try:
+                for msg in self._messages:
+                    self._store.put(msg, queue_id)
+            except BaseException as exc:  # reported by run_round in the main thread
+                self.errors.append(exc)
+            self._done.wait()
+
+    def run_round(self) -> None:
+        self._start.wait()
+        self._done.wait()
+        if self.errors:
+            raise self.errors[0]
+
+    def close(self) -> None:
+        self._stopping = True
+        self._start.wait()
+        for thread in self._threads:
+            thread.join()
+
+
+SYNC_ROUND_PUTS = 512
+
+
+@pytest.mark.parametrize("writers", [1, 8, 64])
+def test_sync_flush_writers(benchmark: Any, open_store: Callable[..., Any], writers: int) -> None:
+    store = open_store(flush_disk_type="SYNC_FLUSH")
+    # One writer waits for every flush alone, so it gets fewer puts to stay bounded.
+    puts_per_writer = 64 if writers == 1 else SYNC_ROUND_PUTS // writers
+    pool = WriterPool(store, writers, puts_per_writer, 128)
+    round_messages = writers * puts_per_writer
+    targets = [] if writers == 1 else [["test_sync_flush_writers[1]", writers / 8, "msgs/s"]]
+    round_info(benchmark, round_messages, len(stored_record(make_messages(128, 1)[0])), targets=targets)
+    try:
+        benchmark.pedantic(pool.run_round, rounds=5, warmup_rounds=1, iterations=1)
+    finally:
+        pool.close()
+    for queue_id in range(writers):
+        assert store.max_offset(TOPIC, queue_id) == 6 * puts_per_writer
