@@ -19,6 +19,9 @@ def _register(name: str, module: str, help_text: str) -> None:
     COMMANDS[name] = (module, help_text)
 
 
+_register("bench", "rmqcore.cli.bench", "measure the message store: append and read throughput")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rmqcore", description="RocketMQ-style messaging primitives and broker")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
