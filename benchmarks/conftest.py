@@ -6,7 +6,7 @@ A benchmark opts in through ``benchmark.extra_info``:
   round's median time into messages/s and MB/s (MB = 10**6 bytes);
 * ``targets``: a list of ``[other_benchmark_name, at_least, metric]`` meaning
   "this benchmark's ``metric`` ("msgs/s" or "MB/s") divided by the other's, from this
-  same run, should be at least ``at_least``".
+  same run, should be at least ``at_least``" (``None``: report the ratio only).
 
 The summary is printed after pytest-benchmark's own table and only reports: a missed
 target is shown as MISSED, it never fails the run (wall-clock figures are not test
@@ -58,8 +58,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: Any) -> None:
                 rows.append(f"{name} / {versus}: {versus} did not run (skipped or deselected)")
                 continue
             ratio = rate[metric] / rates[versus][1][metric]
-            verdict = "met" if ratio >= at_least else f"MISSED by {at_least / ratio:.2f}x"
-            rows.append(f"{name} / {versus} ({metric}): {ratio:8.2f}x  target >= {at_least:g}x  {verdict}")
+            if at_least is None:
+                verdict = "(no target)"
+            elif ratio >= at_least:
+                verdict = f"target >= {at_least:g}x  met"
+            else:
+                verdict = f"target >= {at_least:g}x  MISSED by {at_least / ratio:.2f}x"
+            rows.append(f"{name} / {versus} ({metric}): {ratio:8.3f}x  {verdict}")
     if rows:
         terminalreporter.section("ratios measured in this run")
         for row in rows:

@@ -107,7 +107,13 @@ def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size:
             for batch in batches:
                 put_batch(batch, 0)
 
-    targets = [[f"test_memcpy_mmap_baseline[{size}-{BATCH if mode == 'put_batch' else 1}]", 0.5 if mode == "put_batch" and size == 1024 else 0, "MB/s"]]
+    # Targets: put_batch of 1 KiB at half the memcpy ceiling; 128-byte put above queuelib and
+    # put_batch 5x above it; 50x persist-queue and diskcache. Other ratios are reported only.
+    calls = BATCH if mode == "put_batch" else 1
+    baseline_target = 0.5 if (mode, size) == ("put_batch", 1024) else None
+    targets: list[list[Any]] = [[f"test_memcpy_mmap_baseline[{size}-{calls}-prefaulted]", baseline_target, "MB/s"]]
+    if mode == "put_batch":
+        targets.append([f"test_memcpy_mmap_baseline[{size}-{BATCH}-first-touch]", None, "MB/s"])
     if size == 128:
         targets += [
             ["test_peer_put[queuelib-128]", 5.0 if mode == "put_batch" else 1.0, "msgs/s"],
@@ -149,16 +155,25 @@ def memcpy_baseline(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return module
 
 
-@pytest.mark.parametrize("batch", [1, BATCH])
-@pytest.mark.parametrize("size", SIZES)
-def test_memcpy_mmap_baseline(benchmark: Any, memcpy_baseline: Any, tmp_path: Path, size: int, batch: int) -> None:
+@pytest.mark.parametrize(
+    ("size", "batch", "pages"),
+    [(size, batch, "prefaulted") for size in SIZES for batch in (1, BATCH)]
+    + [(size, BATCH, "first-touch") for size in SIZES],
+)
+def test_memcpy_mmap_baseline(
+    benchmark: Any, memcpy_baseline: Any, tmp_path: Path, size: int, batch: int, pages: str
+) -> None:
+    """The ceiling. "prefaulted": a ring over a file whose pages were all touched before
+    timing. "first-touch": a file large enough for every round, so each timed round copies
+    into pages never touched before, as an append-only log does unless it warms its files."""
     ffi, lib = memcpy_baseline.ffi, memcpy_baseline.lib
     messages = make_messages(size, batch)
     records = [stored_record(m) for m in messages]
     record_size = len(records[0])
     source = ffi.from_buffer(b"".join(records))
     region = ffi.new("mm_region *")
-    assert lib.mm_open(region, str(tmp_path / "baseline.mmap").encode(), SEGMENT_SIZE) == 0
+    file_size = SEGMENT_SIZE if pages == "prefaulted" else ROUND_MESSAGES * record_size * (ROUNDS + WARMUP_ROUNDS)
+    assert lib.mm_open(region, str(tmp_path / "baseline.mmap").encode(), file_size, pages == "prefaulted") == 0
     copy = lib.mm_copy_records
     calls = range(ROUND_MESSAGES // batch)
 
