@@ -92,10 +92,12 @@ def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size:
     store = open_store()
     messages = make_messages(size, ROUND_MESSAGES)
     record_size = len(stored_record(messages[0]))
+    rounds_run = itertools.count()
     if mode == "put":
         put = store.put
 
         def append_round() -> None:
+            next(rounds_run)
             for msg in messages:
                 put(msg, 0)
 
@@ -104,6 +106,7 @@ def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size:
         put_batch = store.put_batch
 
         def append_round() -> None:
+            next(rounds_run)
             for batch in batches:
                 put_batch(batch, 0)
 
@@ -124,7 +127,7 @@ def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size:
     benchmark.pedantic(append_round, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
 
     # What was written is what is served (outside the timed part).
-    written = ROUND_MESSAGES * (ROUNDS + WARMUP_ROUNDS)
+    written = ROUND_MESSAGES * next(rounds_run)
     assert store.max_offset(TOPIC, 0) == written
     got = store.get(TOPIC, 0, written - 1, max_count=1)
     assert [m.body for m in got.messages] == [messages[-1].body]
@@ -304,6 +307,7 @@ class WriterPool:
         self._done = threading.Barrier(writers + 1)
         self._stopping = False
         self.errors: list[BaseException] = []
+        self.rounds_run = 0
         self._threads = [
             threading.Thread(target=self._write, args=(queue_id,), daemon=True) for queue_id in range(writers)
         ]
@@ -323,6 +327,7 @@ class WriterPool:
             self._done.wait()
 
     def run_round(self) -> None:
+        self.rounds_run += 1
         self._start.wait()
         self._done.wait()
         if self.errors:
@@ -352,4 +357,4 @@ def test_sync_flush_writers(benchmark: Any, open_store: Callable[..., Any], writ
     finally:
         pool.close()
     for queue_id in range(writers):
-        assert store.max_offset(TOPIC, queue_id) == 6 * puts_per_writer
+        assert store.max_offset(TOPIC, queue_id) == pool.rounds_run * puts_per_writer
