@@ -1,0 +1,188 @@
+"""Delayed delivery on the store: DELAY levels and 5.x timer messages (reference section 7).
+
+``DelayService`` is what the broker calls:
+
+* ``maybe_put(msg, queue_id)`` on every send: a DELAY>0 message goes to SCHEDULE_TOPIC_XXXX
+  (``schedule_service``), a TIMER_* message due in the future to rmq_sys_wheel_timer
+  (``timer_service``); anything else returns None and the broker does the normal put.
+* ``tick()`` every ~100 ms from a worker thread: re-puts what is due to its real topic.
+* ``close()`` on shutdown: persists ``delayOffset.json`` and ``timercheck``.
+
+Calls are serialised by one lock, so ``maybe_put`` from request threads and ``tick`` from the
+worker are safe together.
+
+>>> import tempfile
+>>> from structlog.testing import capture_logs
+>>> from rmqcore.clock import FakeClock
+>>> from rmqcore.message import MessageExt
+>>> from rmqcore.timer.delay_levels import DelayLevelTable
+>>> from rmqcore.timer.example_store import ExampleStore
+>>> clock = FakeClock(start_ms=1_000_000); store = ExampleStore(clock)
+>>> with capture_logs() as events:
+...     service = DelayService(store, clock, DelayLevelTable.parse(), progress_dir=tempfile.mkdtemp())
+>>> [e["event"] for e in events]
+['schedule_service_started', 'timer_wheel_rebuilt']
+>>> msg = MessageExt("TopicTest", b"hello", tags="TagA", properties={"DELAY": "3"})   # level 3: 10 s
+>>> service.maybe_put(msg, queue_id=1).queue_offset, store.max_offset("TopicTest", 1)
+(0, 0)
+>>> clock.advance(9_999); service.tick()
+0
+>>> clock.advance(1); service.tick(), store.max_offset("TopicTest", 1), service.offsets()[3]
+(1, 1, 1)
+>>> service.maybe_put(MessageExt("TopicTest", b"now"), queue_id=0) is None       # not delayed
+True
+>>> with capture_logs():
+...     service.close()
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Final
+
+import structlog
+
+from rmqcore.clock import Clock
+from rmqcore.message import MessageExt
+from rmqcore.message import constants as C
+
+from rmqcore.timer.delay_levels import DelayLevelTable
+from rmqcore.timer.delay_progress import FILE_NAME as DELAY_OFFSET_FILE_NAME
+from rmqcore.timer.errors import DelayProgressError, DelayServiceError, DelayTooLongError, InvalidDelayPropertyError
+from rmqcore.timer.message_transform import TIMER_TRIGGERS, delay_level
+from rmqcore.timer.schedule_service import ScheduleMessageService
+from rmqcore.timer.store_protocol import DelayStore
+from rmqcore.timer.timer_checkpoint import FILE_NAME as TIMER_CHECKPOINT_FILE_NAME
+from rmqcore.timer.timer_service import TimerMessageService
+from rmqcore.timer.wheel import DEFAULT_MAX_DELAY_SEC, DEFAULT_PRECISION_MS
+
+__all__ = [
+    "DelayProgressError",
+    "DelayService",
+    "DelayServiceError",
+    "DelayTooLongError",
+    "InvalidDelayPropertyError",
+]
+
+log = structlog.get_logger(__name__)
+
+# RocketMQ flushes delayOffset.json every flushDelayOffsetInterval (10 s).
+DEFAULT_PERSIST_INTERVAL_MS: Final = 10_000
+_NOT_DELAYABLE_TX_TYPES: Final = (C.TRANSACTION_PREPARED_TYPE, C.TRANSACTION_ROLLBACK_TYPE)
+
+
+class DelayService:
+    """DELAY-level and timer delivery over one store, with progress under ``progress_dir``."""
+
+    def __init__(
+        self,
+        store: DelayStore,
+        clock: Clock,
+        delay_levels: DelayLevelTable,
+        *,
+        progress_dir: str | os.PathLike[str],
+        timer_precision_ms: int = DEFAULT_PRECISION_MS,
+        timer_max_delay_sec: int = DEFAULT_MAX_DELAY_SEC,
+        timer_enabled: bool = True,
+        persist_interval_ms: int = DEFAULT_PERSIST_INTERVAL_MS,
+    ) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._persist_interval_ms = persist_interval_ms
+        progress = Path(progress_dir)
+        self._schedule = ScheduleMessageService(store, clock, delay_levels, progress / DELAY_OFFSET_FILE_NAME)
+        self._timer = (
+            TimerMessageService(
+                store,
+                clock,
+                progress / TIMER_CHECKPOINT_FILE_NAME,
+                precision_ms=timer_precision_ms,
+                max_delay_sec=timer_max_delay_sec,
+            )
+            if timer_enabled
+            else None
+        )
+        self._last_persist_ms = clock.now_ms()
+        self._closed = False
+
+    def maybe_put(self, msg: MessageExt, queue_id: int) -> object | None:
+        """Store ``msg`` as a delayed message and return the put result, or None if it is not delayed.
+
+        Raises ``DelayTooLongError`` for a timer message more than ``timer_max_delay_sec`` ahead and
+        ``InvalidDelayPropertyError`` for a DELAY/TIMER_* value that is not a whole number.
+        """
+        # Section 7: the hook applies to non-transactional and commit messages only.
+        if msg.sys_flag & C.TRANSACTION_TYPE_MASK in _NOT_DELAYABLE_TX_TYPES:
+            return None
+        level = delay_level(msg)
+        with self._lock:
+            self._check_open()
+            if level > 0:
+                return self._schedule.put(msg, queue_id, level)
+            if self._timer is not None and any(key in msg.properties for key in TIMER_TRIGGERS):
+                return self._timer.put(msg, queue_id)
+        return None
+
+    def tick(self) -> int:
+        """Re-put everything due at ``clock.now_ms()`` to its real topic; returns how many."""
+        with self._lock:
+            self._check_open()
+            now = self._clock.now_ms()
+            delivered = self._schedule.tick(now)
+            if self._timer is not None:
+                delivered += self._timer.tick(now)
+            if now - self._last_persist_ms >= self._persist_interval_ms:
+                self._persist(now)
+            return delivered
+
+    def next_due_ms(self) -> int | None:
+        """The earliest time ``tick`` may deliver something; None when nothing is pending."""
+        with self._lock:
+            now = self._clock.now_ms()
+            candidates = [self._schedule.next_due_ms(now)]
+            if self._timer is not None:
+                candidates.append(self._timer.next_due_ms())
+            due = [c for c in candidates if c is not None]
+            return min(due) if due else None
+
+    def offsets(self) -> dict[int, int]:
+        """Per-level next offset of SCHEDULE_TOPIC_XXXX (queue level−1), for GET_ALL_DELAY_OFFSET."""
+        with self._lock:
+            return self._schedule.offsets()
+
+    def pending_timers(self) -> int:
+        """Timer messages waiting in the wheel."""
+        with self._lock:
+            return self._timer.pending() if self._timer is not None else 0
+
+    def persist(self) -> None:
+        """Write delayOffset.json and timercheck now."""
+        with self._lock:
+            self._persist(self._clock.now_ms(), force=True)
+
+    def close(self) -> None:
+        """Persist progress; later calls other than ``close`` raise."""
+        with self._lock:
+            if self._closed:
+                return
+            self._persist(self._clock.now_ms(), force=True)
+            self._closed = True
+            log.info("delay_service_closed", offsets=self._schedule.offsets())
+
+    def _persist(self, now: int, *, force: bool = False) -> None:
+        self._schedule.persist(now, force=force)
+        if self._timer is not None:
+            self._timer.persist(now, force=force)
+        self._last_persist_ms = now
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DelayServiceError("the delay service is closed; create a new DelayService to continue")
+
+    def __enter__(self) -> DelayService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
