@@ -1,0 +1,78 @@
+"""Client management (reference section 3): UNREGISTER_CLIENT (35), CONSUMER_SEND_MSG_BACK (36),
+GET_CONSUMER_LIST_BY_GROUP (38), NOTIFY_CONSUMER_IDS_CHANGED (40), GET_CONSUMER_RUNNING_INFO (307),
+CONSUME_MESSAGE_DIRECTLY (309), and HEART_BEAT (34) response keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+from rmqcore.remoting.codes import RequestCode
+from rmqcore.remoting.headers._base import ExtHeader, ext_key
+
+#: HEART_BEAT (34) response extFields (5.x heartbeat V2, reference section 3).
+IS_SUPPORT_HEART_BEAT_V2: Final = "IS_SUPPORT_HEART_BEAT_V2"
+IS_SUB_CHANGE: Final = "IS_SUB_CHANGE"
+
+
+@dataclass(slots=True)
+class UnregisterClientRequestHeader(ExtHeader):
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.UNREGISTER_CLIENT,)
+
+    client_id: str = ext_key("clientID")
+    producer_group: str | None = None
+    consumer_group: str | None = None
+
+
+@dataclass(slots=True)
+class ConsumerSendMsgBackRequestHeader(ExtHeader):
+    """``offset`` is the commitlog offset of the failed message (section 10)."""
+
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.CONSUMER_SEND_MSG_BACK,)
+
+    offset: int
+    group: str
+    delay_level: int
+    origin_msg_id: str | None = None
+    origin_topic: str | None = None
+    unit_mode: bool = False
+    max_reconsume_times: int | None = None
+    broker_name: str | None = ext_key("bname", None)
+
+
+@dataclass(slots=True)
+class GetConsumerListByGroupRequestHeader(ExtHeader):
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_CONSUMER_LIST_BY_GROUP,)
+
+    consumer_group: str
+
+
+@dataclass(slots=True)
+class NotifyConsumerIdsChangedRequestHeader(ExtHeader):
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.NOTIFY_CONSUMER_IDS_CHANGED,)
+
+    consumer_group: str
+
+
+@dataclass(slots=True)
+class GetConsumerRunningInfoRequestHeader(ExtHeader):
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_CONSUMER_RUNNING_INFO,)
+
+    consumer_group: str
+    client_id: str
+    jstack_enable: bool = False
+
+
+@dataclass(slots=True)
+class ConsumeMessageDirectlyResultRequestHeader(ExtHeader):
+    """CONSUME_MESSAGE_DIRECTLY (309); the body is the encoded message."""
+
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.CONSUME_MESSAGE_DIRECTLY,)
+
+    consumer_group: str
+    client_id: str | None = None
+    msg_id: str | None = None
+    broker_name: str | None = None
+    topic: str | None = None
+    topic_sys_flag: int | None = None
+    group_sys_flag: int | None = None

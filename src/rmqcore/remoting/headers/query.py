@@ -1,0 +1,41 @@
+"""Message lookup (reference section 3): QUERY_MESSAGE (12) and VIEW_MESSAGE_BY_ID (33).
+Bodies of both responses are concatenated stored messages (section 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rmqcore.remoting.codes import RequestCode
+from rmqcore.remoting.headers._base import ExtHeader
+
+#: extFields key a client adds to QUERY_MESSAGE for a UNIQ_KEY lookup ("true"); the
+#: broker then uses its defaultQueryMaxNum (32) instead of ``max_num``.
+UNIQUE_KEY_QUERY = "_UNIQUE_KEY_QUERY"
+
+
+@dataclass(slots=True)
+class QueryMessageRequestHeader(ExtHeader):
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.QUERY_MESSAGE,)
+
+    topic: str
+    key: str
+    max_num: int
+    begin_timestamp: int
+    end_timestamp: int
+
+
+@dataclass(slots=True)
+class QueryMessageResponseHeader(ExtHeader):
+    index_last_update_timestamp: int
+    index_last_update_phyoffset: int
+
+
+@dataclass(slots=True)
+class ViewMessageRequestHeader(ExtHeader):
+    """``offset`` is the commitlog offset (decoded from an offset message id)."""
+
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.VIEW_MESSAGE_BY_ID,)
+
+    offset: int
+    topic: str | None = None
