@@ -9,6 +9,7 @@ of reference section 3 (TopicRouteData, cluster info, topic list).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,46 +18,9 @@ from typing import Any
 import structlog
 
 from rmqcore.clock import SYSTEM_CLOCK, Clock
-from rmqcore.message import constants as C
+from rmqcore.remoting.bodies import MASTER_ID, BrokerData, DataVersion, ClusterInfo, QueueData, TopicConfig, TopicList, TopicRouteData
 
 log = structlog.get_logger(__name__)
-
-MASTER_ID = 0
-
-
-@dataclass
-class QueueData:
-    broker_name: str
-    read_queue_nums: int
-    write_queue_nums: int
-    perm: int
-    topic_sys_flag: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "brokerName": self.broker_name,
-            "perm": self.perm,
-            "readQueueNums": self.read_queue_nums,
-            "topicSysFlag": self.topic_sys_flag,
-            "writeQueueNums": self.write_queue_nums,
-        }
-
-
-@dataclass
-class BrokerData:
-    cluster: str
-    broker_name: str
-    broker_addrs: dict[int, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            # Quoted integer keys: standard JSON, which every client version accepts (section 3/13).
-            "brokerAddrs": {str(k): v for k, v in sorted(self.broker_addrs.items())},
-            "brokerName": self.broker_name,
-            "cluster": self.cluster,
-            "enableActingMaster": False,
-        }
-
 
 @dataclass
 class BrokerLiveInfo:
@@ -79,10 +43,10 @@ class RouteInfoManager:
     >>> from rmqcore.clock import FakeClock
     >>> routes = RouteInfoManager(clock=FakeClock(0))
     >>> _ = routes.register_broker("DefaultCluster", "127.0.0.1:10911", "broker-a", 0, "",
-    ...     {"TopicTest": {"readQueueNums": 4, "writeQueueNums": 4, "perm": 6}}, {"counter": 1})
+    ...     {"TopicTest": TopicConfig("TopicTest", 4, 4)}, DataVersion(counter=1))
     >>> route = routes.topic_route("TopicTest")
-    >>> route["brokerDatas"][0]["brokerAddrs"], route["queueDatas"][0]["writeQueueNums"]
-    ({'0': '127.0.0.1:10911'}, 4)
+    >>> route.broker_datas[0].broker_addrs, route.queue_datas[0].write_queue_nums
+    ({0: '127.0.0.1:10911'}, 4)
     """
 
     def __init__(self, clock: Clock = SYSTEM_CLOCK, broker_expiry_ms: int = 120_000) -> None:
@@ -102,7 +66,7 @@ class RouteInfoManager:
         broker_name: str,
         broker_id: int,
         ha_server_addr: str,
-        topic_config_table: Mapping[str, Mapping[str, Any]],
+        topic_config_table: Mapping[str, TopicConfig],
         data_version: Any,
         channel: Any = None,
         heartbeat_timeout_ms: int | None = None,
@@ -136,7 +100,7 @@ class RouteInfoManager:
             log.info("namesrv_broker_registered", cluster=cluster, broker=broker_name, addr=broker_addr, id=broker_id)
         return result
 
-    def _replace_topics_of(self, broker_name: str, topic_config_table: Mapping[str, Mapping[str, Any]]) -> None:
+    def _replace_topics_of(self, broker_name: str, topic_config_table: Mapping[str, TopicConfig]) -> None:
         for topic, queues in list(self._topic_queue_table.items()):
             if broker_name in queues and topic not in topic_config_table:
                 del queues[broker_name]
@@ -144,11 +108,7 @@ class RouteInfoManager:
                     del self._topic_queue_table[topic]
         for topic, cfg in topic_config_table.items():
             self._topic_queue_table.setdefault(topic, {})[broker_name] = QueueData(
-                broker_name,
-                int(cfg.get("readQueueNums", 0)),
-                int(cfg.get("writeQueueNums", 0)),
-                int(cfg.get("perm", C.PERM_READ | C.PERM_WRITE)),
-                int(cfg.get("topicSysFlag", 0)),
+                broker_name, cfg.read_queue_nums, cfg.write_queue_nums, cfg.perm, cfg.topic_sys_flag
             )
 
     def broker_heartbeat(self, broker_addr: str) -> bool:
@@ -208,41 +168,44 @@ class RouteInfoManager:
         return gone
 
     # -- queries --------------------------------------------------------------------------
-    def topic_route(self, topic: str) -> dict[str, Any] | None:
+    def topic_route(self, topic: str) -> TopicRouteData | None:
         """TopicRouteData for ``topic`` (reference section 3), or None when no broker serves it."""
         with self._lock:
             queues = self._topic_queue_table.get(topic)
             if not queues:
                 return None
             broker_datas = [
-                self._broker_addr_table[name].to_json()
+                _copy_broker(self._broker_addr_table[name])
                 for name in sorted(queues)
                 if name in self._broker_addr_table and self._broker_addr_table[name].broker_addrs
             ]
             if not broker_datas:
                 return None
-            return {
-                "brokerDatas": broker_datas,
-                "filterServerTable": {},
-                "queueDatas": [queues[name].to_json() for name in sorted(queues)],
-            }
+            return TopicRouteData(
+                queue_datas=[dataclasses.replace(queues[name]) for name in sorted(queues)], broker_datas=broker_datas
+            )
 
-    def cluster_info(self) -> dict[str, Any]:
+    def cluster_info(self) -> ClusterInfo:
         with self._lock:
-            return {
-                "brokerAddrTable": {name: b.to_json() for name, b in sorted(self._broker_addr_table.items())},
-                "clusterAddrTable": {c: sorted(names) for c, names in sorted(self._cluster_addr_table.items())},
-            }
+            return ClusterInfo(
+                {name: _copy_broker(b) for name, b in sorted(self._broker_addr_table.items())},
+                {c: sorted(names) for c, names in sorted(self._cluster_addr_table.items())},
+            )
 
-    def topic_list(self) -> dict[str, Any]:
+    def topic_list(self) -> TopicList:
         with self._lock:
-            return {"topicList": sorted(self._topic_queue_table)}
+            return TopicList(sorted(self._topic_queue_table))
 
-    def topics_by_cluster(self, cluster: str) -> dict[str, Any]:
+    def topics_by_cluster(self, cluster: str) -> TopicList:
         with self._lock:
             names = self._cluster_addr_table.get(cluster, set())
-            return {"topicList": sorted(t for t, q in self._topic_queue_table.items() if names & q.keys())}
+            return TopicList(sorted(t for t, q in self._topic_queue_table.items() if names & q.keys()))
 
     def broker_addrs(self) -> list[str]:
         with self._lock:
             return sorted(self._broker_live_table)
+
+
+def _copy_broker(broker: BrokerData) -> BrokerData:
+    # Callers get a snapshot: the live table keeps changing under the lock.
+    return BrokerData(broker.cluster, broker.broker_name, dict(broker.broker_addrs))
