@@ -6,12 +6,14 @@ Time is counted in ticks of ``precision_ms``.  A timer due at ``deliver_ms`` lan
 is advanced to ``slot + precision`` or later, so never early and at most ``precision − 1`` ms late.
 A deliver time ≤ now is due at once (section 7) and comes out of the next ``advance_to``.
 
-Levels: level L holds buckets spanning 64**L ticks; a timer goes to the lowest level whose span
-covers its distance from the wheel's position, and is moved down (cascaded) when its bucket
-comes due, at most once per level.  Pending buckets sit in a small heap ordered by start tick;
-there are at most about 65 per level whatever the number of timers, so schedule, cancel and
-each fired timer cost O(1), and ``advance_to`` jumps over empty time (hours or days in one
-call) without visiting each tick.
+Levels: level 0 has one bucket per tick for the next 4096 ticks (68 minutes at 1 s precision);
+level L ≥ 1 has buckets of 4096 × 64**(L−1) ticks for the next 4096 × 64**L.  A timer goes to
+the lowest level whose window covers its distance from the wheel's position and is moved down
+(cascaded) when its bucket comes due, at most once per level.  Pending buckets sit in a heap
+ordered by start tick that holds at most about 4096 + 65 per higher level, whatever the number
+of timers; it is touched once per bucket, not per timer.  So schedule, cancel and each fired
+timer cost O(1), and ``advance_to`` jumps over empty time (hours or days in one call) without
+visiting each tick.
 
 >>> from rmqcore.clock import FakeClock
 >>> clock = FakeClock(start_ms=10_000)
@@ -48,7 +50,9 @@ TimerId = NewType("TimerId", int)
 
 _SEQ_BITS = 32
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
-_LEVEL_BITS = 6  # 64 buckets per level window
+_LEVEL0_BITS = 12  # level 0: one bucket per tick, 4096 ticks ahead (no cascade for short delays)
+_LEVEL_BITS = 6  # each higher level: 64 buckets per window
+_LEVEL0_WINDOW = 1 << _LEVEL0_BITS
 _LEVEL_TAG_BITS = 4  # heap items are (start_tick << 4) | (15 - level)
 _MAX_LEVELS = 1 << _LEVEL_TAG_BITS
 _MISSING = object()
@@ -97,11 +101,12 @@ class TimerWheel:
         # anything further (a wheel left unadvanced for long) parks in the top level and is re-placed.
         max_ticks = -(-self._max_delay_ms // precision_ms) + 1
         levels = 1
-        while (1 << (_LEVEL_BITS * levels)) <= max_ticks:
+        while (1 << _window_bits(levels - 1)) <= max_ticks:
             levels += 1
         if levels > _MAX_LEVELS:
             raise TimerError(f"max_delay_sec {max_delay_sec} is too long for precision {precision_ms} ms")
         self._levels: list[dict[int, list[int]]] = [{} for _ in range(levels)]
+        self._shifts = [0] + [_window_bits(level - 1) for level in range(1, levels)]  # bucket span bits
         self._heap: list[int] = []
         self._live: dict[int, Hashable] = {}  # token -> handle; cancel is a pop (buckets are lazy)
         self._ready: list[int] = []  # due at schedule time; returned by the next advance_to
@@ -171,25 +176,35 @@ class TimerWheel:
             self._seq = (self._seq + 1) & _SEQ_MASK
         self._live[token] = handle
         due_tick = -(-deliver_ms // self._precision)
-        if deliver_ms <= now or due_tick <= self._cursor_tick:
+        cursor_tick = self._cursor_tick
+        if deliver_ms <= now or due_tick <= cursor_tick:
             self._ready.append(token)  # section 7: deliverMs ≤ now is delivered immediately
-        else:
-            self._place(token, due_tick, self._cursor_tick)
+            return TimerId(token)
+        if due_tick - cursor_tick < _LEVEL0_WINDOW:
+            bucket = self._levels[0].get(due_tick)
+            if bucket is not None:  # fast path: this tick's bucket already exists
+                bucket.append(token)
+                return TimerId(token)
+        self._place(token, due_tick, cursor_tick)
         return TimerId(token)
 
     def _place(self, token: int, due_tick: int, cursor_tick: int) -> None:
-        # Lowest level whose window (64**(L+1) ticks) covers the distance; 0 for "due now".
-        level = (((due_tick - cursor_tick) | 1).bit_length() - 1) // _LEVEL_BITS
-        if level >= len(self._levels):
-            level = len(self._levels) - 1
-        shift = _LEVEL_BITS * level
-        bucket_id = due_tick >> shift
+        delta = due_tick - cursor_tick
+        if delta < _LEVEL0_WINDOW:
+            level, bucket_id = 0, due_tick  # the common case: one bucket per tick
+        else:
+            # Lowest level whose window (4096 × 64**L ticks) covers the distance.
+            level = (delta.bit_length() - _LEVEL0_BITS - 1) // _LEVEL_BITS + 1
+            if level >= len(self._levels):
+                level = len(self._levels) - 1
+            bucket_id = due_tick >> self._shifts[level]
         buckets = self._levels[level]
         bucket = buckets.get(bucket_id)
         if bucket is None:
             buckets[bucket_id] = [token]
             # Same start: higher levels first, so a cascade reaches the level-0 bucket before it fires.
-            heappush(self._heap, ((bucket_id << shift) << _LEVEL_TAG_BITS) | (_MAX_LEVELS - 1 - level))
+            start_tick = bucket_id << self._shifts[level]
+            heappush(self._heap, (start_tick << _LEVEL_TAG_BITS) | (_MAX_LEVELS - 1 - level))
         else:
             bucket.append(token)
 
@@ -209,23 +224,24 @@ class TimerWheel:
             item = heappop(heap)
             level = _MAX_LEVELS - 1 - (item & (_MAX_LEVELS - 1))
             start_tick = item >> _LEVEL_TAG_BITS
-            bucket = levels[level].pop(start_tick >> (_LEVEL_BITS * level))
-            if level == 0:
-                bucket.sort()  # tokens sort by (deliver_ms, sequence)
-                fired.extend(bucket)
+            bucket = levels[level].pop(start_tick >> self._shifts[level])
+            if level == 0 or start_tick + (1 << self._shifts[level]) - 1 <= target_tick:
+                fired.extend(bucket)  # the whole bucket is due (a jump past it needs no cascade)
             else:
                 # Cascade as if the wheel stood at this bucket's start: every timer lands in a lower
                 # level at or after it, so buckets keep coming out of the heap in time order.
+                place = self._place
                 for token in bucket:
                     if token in live:
-                        self._place(token, -(-(token >> _SEQ_BITS) // precision), start_tick)
+                        place(token, -(-(token >> _SEQ_BITS) // precision), start_tick)
         if target_tick > self._cursor_tick:
             self._cursor_tick = target_tick
         if self._ready:
-            ready, self._ready = self._ready, []
-            ready.sort()
-            fired = ready + fired
-            fired.sort()  # two sorted runs: timsort merges them in linear time
+            fired.extend(self._ready)
+            self._ready = []
+        # Tokens sort by (deliver_ms, sequence).  Buckets came out in time order, so this sorts
+        # short runs (one slot each) rather than the whole batch.
+        fired.sort()
         due = []
         pop = live.pop
         for token in fired:
@@ -251,7 +267,7 @@ class TimerWheel:
             item = heap[0]
             level = _MAX_LEVELS - 1 - (item & (_MAX_LEVELS - 1))
             start_tick = item >> _LEVEL_TAG_BITS
-            bucket_id = start_tick >> (_LEVEL_BITS * level)
+            bucket_id = start_tick >> self._shifts[level]
             if any(token in live for token in self._levels[level][bucket_id]):
                 return start_tick * self._precision
             heappop(heap)  # only cancelled timers left: drop the bucket now
@@ -263,6 +279,11 @@ class TimerWheel:
             f"TimerWheel(pending={len(self._live)}, precision_ms={self._precision}, "
             f"fired_through_ms={self.fired_through_ms}, levels={len(self._levels)})"
         )
+
+
+def _window_bits(level: int) -> int:
+    """How far ahead (log2 ticks) level ``level`` reaches; a level's buckets span the one below's window."""
+    return _LEVEL0_BITS + _LEVEL_BITS * level
 
 
 def _first(item: tuple[int, Hashable]) -> int:
