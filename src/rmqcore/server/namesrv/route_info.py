@@ -201,6 +201,11 @@ class RouteInfoManager:
             names = self._cluster_addr_table.get(cluster, set())
             return TopicList(sorted(t for t, q in self._topic_queue_table.items() if names & q.keys()))
 
+    def data_version_of(self, broker_addr: str) -> DataVersion | None:
+        with self._lock:
+            live = self._broker_live_table.get(broker_addr)
+            return live.data_version if live else None
+
     def broker_addrs(self) -> list[str]:
         with self._lock:
             return sorted(self._broker_live_table)
