@@ -1,0 +1,72 @@
+"""A tiny in-memory store with the ``TransactionStore`` methods, for docstring examples only.
+
+The tests run the transaction service on the real ``rmqcore.store.MessageStore``; this exists so the
+examples in this package run without a store directory.  Messages are kept whole in lists;
+"commitlog offsets" are positions in one global list.
+
+>>> from rmqcore.message import Message
+>>> store = ExampleStore()
+>>> r = store.put(Message("T", b"a"), 0)
+>>> r.ok, r.queue_offset, store.get("T", 0, 0).messages[0].body
+(True, 0, b'a')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rmqcore.clock import SYSTEM_CLOCK, Clock
+from rmqcore.message import Message, MessageExt
+
+
+@dataclass(frozen=True)
+class ExamplePutResult:
+    ok: bool
+    commitlog_offset: int
+    queue_offset: int
+
+
+@dataclass(frozen=True)
+class ExampleGetResult:
+    messages: list[MessageExt]
+    next_offset: int
+
+
+@dataclass
+class ExampleStore:
+    clock: Clock = SYSTEM_CLOCK
+    _log: list[MessageExt] = field(default_factory=list)
+    _queues: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+
+    def put(self, msg: Message, queue_id: int, *, tags_code: int | None = None) -> ExamplePutResult:
+        queue = self._queues.setdefault((msg.topic, queue_id), [])
+        stored = MessageExt(
+            msg.topic,
+            msg.body,
+            flag=msg.flag,
+            properties=dict(msg.properties),
+            queue_id=queue_id,
+            queue_offset=len(queue),
+            commitlog_offset=len(self._log),
+            sys_flag=getattr(msg, "sys_flag", 0),
+            born_timestamp=getattr(msg, "born_timestamp", 0),
+            store_timestamp=getattr(msg, "store_timestamp", 0) or self.clock.now_ms(),
+            prepared_transaction_offset=getattr(msg, "prepared_transaction_offset", 0),
+        )
+        queue.append(stored.commitlog_offset)
+        self._log.append(stored)
+        return ExamplePutResult(True, stored.commitlog_offset, stored.queue_offset)
+
+    def get(self, topic: str, queue_id: int, offset: int, max_count: int = 32) -> ExampleGetResult:
+        queue = self._queues.get((topic, queue_id), [])
+        found = [self._log[i] for i in queue[offset : offset + max_count]]
+        return ExampleGetResult(found, offset + len(found))
+
+    def look_message(self, commitlog_offset: int) -> MessageExt | None:
+        return self._log[commitlog_offset] if 0 <= commitlog_offset < len(self._log) else None
+
+    def max_offset(self, topic: str, queue_id: int) -> int:
+        return len(self._queues.get((topic, queue_id), []))
+
+    def min_offset(self, topic: str, queue_id: int) -> int:
+        return 0
