@@ -1,0 +1,182 @@
+"""``ClientAPI``: every request the client makes, built from typed headers, answers judged.
+
+One method per request (``MQClientAPIImpl``): it builds the ``RemotingCommand`` with the
+``rmqcore.remoting`` header class, invokes it through the :class:`RemotingClient`, and turns
+the response into a value or a typed error (:class:`MQBrokerError` with the broker's code and
+remark; transport failures pass through as ``RemotingTimeoutError``/``RemotingConnectError``).
+Name-server requests try each configured name server in turn, starting with the last one
+that answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import structlog
+
+from rmqcore.client.errors import MQBrokerError, MQClientError, RemotingError
+from rmqcore.client.pull_result import PullResult, pull_status_for_code
+from rmqcore.client.remoting_client import RemotingClient
+from rmqcore.client.send_result import SendResult, send_status_for_code
+from rmqcore.message import MessageExt, MessageQueue, decode_stored_message, decode_stored_messages
+from rmqcore.remoting import LanguageCode, RemotingCommand, RequestCode, ResponseCode, make_request
+from rmqcore.remoting import headers as H
+
+log = structlog.get_logger(__name__)
+
+LANGUAGE = LanguageCode.PYTHON
+
+
+def request(code: int, header: Any = None, body: bytes | None = None) -> RemotingCommand:
+    return make_request(code, header, body, language=LANGUAGE)
+
+
+def check(response: RemotingCommand, addr: str, *ok: int) -> RemotingCommand:
+    """Raise :class:`MQBrokerError` unless ``response.code`` is SUCCESS or one of ``ok``."""
+    if response.code == ResponseCode.SUCCESS or response.code in ok:
+        return response
+    raise MQBrokerError(response.code, response.remark, addr)
+
+
+class ClientAPI:
+    def __init__(self, remoting: RemotingClient, namesrv_addrs: Sequence[str], timeout: float = 3.0) -> None:
+        self.remoting = remoting
+        self.namesrv_addrs = list(namesrv_addrs)
+        self.timeout = timeout
+        self._namesrv_index = 0
+
+    # -- name server ------------------------------------------------------------------------
+    async def invoke_namesrv(self, cmd: RemotingCommand, timeout: float | None = None) -> tuple[str, RemotingCommand]:
+        if not self.namesrv_addrs:
+            raise MQClientError("no name server address configured (namesrv_addr / NAMESRV_ADDR)")
+        last_error: RemotingError | None = None
+        n = len(self.namesrv_addrs)
+        for i in range(n):
+            index = (self._namesrv_index + i) % n
+            addr = self.namesrv_addrs[index]
+            try:
+                response = await self.remoting.invoke(addr, cmd, timeout or self.timeout)
+            except RemotingError as exc:
+                last_error = exc
+                continue
+            self._namesrv_index = index
+            return addr, response
+        assert last_error is not None
+        raise last_error
+
+    # -- send -------------------------------------------------------------------------------
+    async def send_message(
+        self,
+        addr: str,
+        mq: MessageQueue,
+        header: H.SendMessageRequestHeader,
+        body: bytes,
+        *,
+        uniq_id: str | None,
+        timeout: float,
+        batch: bool = False,
+    ) -> SendResult:
+        code = RequestCode.SEND_BATCH_MESSAGE if batch else RequestCode.SEND_MESSAGE_V2
+        cmd = request(code, H.encode_send_request_ext(header, v2=True), body)
+        response = await self.remoting.invoke(addr, cmd, timeout)
+        return self.process_send_response(addr, mq, response, uniq_id)
+
+    async def send_message_oneway(self, addr: str, header: H.SendMessageRequestHeader, body: bytes, batch: bool = False) -> None:
+        code = RequestCode.SEND_BATCH_MESSAGE if batch else RequestCode.SEND_MESSAGE_V2
+        await self.remoting.invoke_oneway(addr, request(code, H.encode_send_request_ext(header, v2=True), body))
+
+    @staticmethod
+    def process_send_response(addr: str, mq: MessageQueue, response: RemotingCommand, uniq_id: str | None) -> SendResult:
+        status = send_status_for_code(response.code)
+        if status is None:
+            raise MQBrokerError(response.code, response.remark, addr)
+        rh = H.SendMessageResponseHeader.from_ext(response.ext_fields)
+        return SendResult(
+            status=status,
+            msg_id=uniq_id,
+            offset_msg_id=rh.msg_id,
+            message_queue=MessageQueue(mq.topic, mq.broker_name, rh.queue_id),
+            queue_offset=rh.queue_offset,
+            transaction_id=rh.transaction_id,
+        )
+
+    # -- pull -------------------------------------------------------------------------------
+    async def pull_message(self, addr: str, header: H.PullMessageRequestHeader, timeout: float) -> PullResult:
+        response = await self.remoting.invoke(addr, request(RequestCode.PULL_MESSAGE, header), timeout)
+        status = pull_status_for_code(response.code)
+        if status is None:
+            raise MQBrokerError(response.code, response.remark, addr)
+        rh = H.PullMessageResponseHeader.from_ext(response.ext_fields)
+        return PullResult(
+            status=status,
+            next_begin_offset=rh.next_begin_offset,
+            min_offset=rh.min_offset,
+            max_offset=rh.max_offset,
+            suggest_which_broker_id=rh.suggest_which_broker_id,
+            body=response.body,
+        )
+
+    # -- offsets ----------------------------------------------------------------------------
+    async def query_consumer_offset(self, addr: str, group: str, mq: MessageQueue) -> int:
+        header = H.QueryConsumerOffsetRequestHeader(group, mq.topic, mq.queue_id)
+        response = check(await self.remoting.invoke(addr, request(RequestCode.QUERY_CONSUMER_OFFSET, header), self.timeout), addr)
+        return H.QueryConsumerOffsetResponseHeader.from_ext(response.ext_fields).offset
+
+    async def update_consumer_offset(self, addr: str, group: str, mq: MessageQueue, offset: int) -> None:
+        header = H.UpdateConsumerOffsetRequestHeader(group, mq.topic, mq.queue_id, offset)
+        check(await self.remoting.invoke(addr, request(RequestCode.UPDATE_CONSUMER_OFFSET, header), self.timeout), addr)
+
+    async def get_max_offset(self, addr: str, mq: MessageQueue) -> int:
+        header = H.GetMaxOffsetRequestHeader(mq.topic, mq.queue_id)
+        response = check(await self.remoting.invoke(addr, request(RequestCode.GET_MAX_OFFSET, header), self.timeout), addr)
+        return H.GetMaxOffsetResponseHeader.from_ext(response.ext_fields).offset
+
+    async def get_min_offset(self, addr: str, mq: MessageQueue) -> int:
+        header = H.GetMinOffsetRequestHeader(mq.topic, mq.queue_id)
+        response = check(await self.remoting.invoke(addr, request(RequestCode.GET_MIN_OFFSET, header), self.timeout), addr)
+        return H.GetMinOffsetResponseHeader.from_ext(response.ext_fields).offset
+
+    async def search_offset(self, addr: str, mq: MessageQueue, timestamp_ms: int) -> int:
+        header = H.SearchOffsetRequestHeader(mq.topic, mq.queue_id, timestamp_ms)
+        response = check(await self.remoting.invoke(addr, request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header), self.timeout), addr)
+        return H.SearchOffsetResponseHeader.from_ext(response.ext_fields).offset
+
+    # -- consumer ---------------------------------------------------------------------------
+    async def consumer_send_msg_back(self, addr: str, header: H.ConsumerSendMsgBackRequestHeader, timeout: float) -> None:
+        check(await self.remoting.invoke(addr, request(RequestCode.CONSUMER_SEND_MSG_BACK, header), timeout), addr)
+
+    async def unregister_client(self, addr: str, client_id: str, producer_group: str | None, consumer_group: str | None) -> None:
+        header = H.UnregisterClientRequestHeader(client_id, producer_group, consumer_group)
+        check(await self.remoting.invoke(addr, request(RequestCode.UNREGISTER_CLIENT, header), self.timeout), addr)
+
+    # -- transactions -----------------------------------------------------------------------
+    async def end_transaction_oneway(self, addr: str, header: H.EndTransactionRequestHeader, remark: str | None) -> None:
+        cmd = request(RequestCode.END_TRANSACTION, header)
+        cmd.remark = remark
+        await self.remoting.invoke_oneway(addr, cmd)
+
+    # -- admin ------------------------------------------------------------------------------
+    async def create_topic(self, addr: str, header: H.CreateTopicRequestHeader) -> None:
+        check(await self.remoting.invoke(addr, request(RequestCode.UPDATE_AND_CREATE_TOPIC, header), self.timeout), addr)
+
+    async def query_message(self, addr: str, topic: str, key: str, max_num: int, begin_ms: int, end_ms: int, unique: bool = False) -> list[MessageExt]:
+        header = H.QueryMessageRequestHeader(topic, key, max_num, begin_ms, end_ms)
+        ext = header.to_ext()
+        if unique:
+            ext[H.UNIQUE_KEY_QUERY] = "true"
+        response = await self.remoting.invoke(addr, request(RequestCode.QUERY_MESSAGE, ext), self.timeout)
+        if response.code == ResponseCode.QUERY_NOT_FOUND:
+            return []
+        check(response, addr)
+        return decode_stored_messages(response.body or b"")
+
+    async def view_message(self, addr: str, commitlog_offset: int) -> MessageExt:
+        header = H.ViewMessageRequestHeader(commitlog_offset)
+        response = check(await self.remoting.invoke(addr, request(RequestCode.VIEW_MESSAGE_BY_ID, header), self.timeout), addr)
+        msg, _ = decode_stored_message(response.body or b"")
+        return msg
+
+
+def _mq_json(mqs: Iterable[MessageQueue]) -> list[dict[str, Any]]:
+    return [mq.to_json() for mq in mqs]

@@ -1,0 +1,130 @@
+"""Concurrent consumption (``ConsumeMessageConcurrentlyService``).
+
+Each batch of up to ``consume_message_batch_max_size`` messages is consumed by its own task.
+On RECONSUME_LATER (or an exception) in CLUSTERING the failed messages are sent back to the
+broker (CONSUMER_SEND_MSG_BACK: retry topic after a delay, DLQ after ``max_reconsume_times``);
+a message that cannot even be sent back is consumed again here after a pause. In
+BROADCASTING failures are only logged, as in Java. The queue's committed offset then moves
+to the oldest message still in flight (:meth:`ProcessQueue.remove_messages`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import anyio
+import anyio.abc
+import structlog
+
+from rmqcore.client.listener import ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, Listener, call_listener
+from rmqcore.client.offset_store import OffsetStore
+from rmqcore.client.process_queue import ProcessQueue
+from rmqcore.clock import Clock
+from rmqcore.message import MessageExt, MessageQueue
+from rmqcore.message import constants as C
+from rmqcore.remoting.bodies.heartbeat import MessageModel
+
+log = structlog.get_logger(__name__)
+
+SendBack = Callable[[MessageExt, int], Awaitable[bool]]
+RECONSUME_PAUSE_S = 5.0
+
+
+def reset_retry_topic(msgs: list[MessageExt], group: str) -> None:
+    """Messages pulled from ``%RETRY%group`` show their original topic to the listener."""
+    retry = C.RETRY_GROUP_TOPIC_PREFIX + group
+    for msg in msgs:
+        original = msg.properties.get(C.PROPERTY_RETRY_TOPIC)
+        if original and msg.topic == retry:
+            msg.topic = original
+
+
+class ConcurrentlyConsumeService:
+    def __init__(
+        self,
+        group: str,
+        listener: Listener,
+        offset_store: OffsetStore,
+        message_model: MessageModel,
+        send_back: SendBack,
+        task_group: anyio.abc.TaskGroup,
+        clock: Clock,
+        *,
+        batch_max_size: int = 1,
+        consume_thread_max: int = 20,
+        reconsume_pause_s: float = RECONSUME_PAUSE_S,
+    ) -> None:
+        self.group = group
+        self.listener = listener
+        self.offset_store = offset_store
+        self.message_model = message_model
+        self.send_back = send_back
+        self.task_group = task_group
+        self.clock = clock
+        self.batch_max_size = max(1, batch_max_size)
+        self.limiter = anyio.CapacityLimiter(consume_thread_max)
+        self.reconsume_pause_s = reconsume_pause_s
+
+    def submit(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue, dispatch: bool = True) -> None:
+        size = self.batch_max_size
+        for i in range(0, len(msgs), size):
+            self.task_group.start_soon(self.consume, msgs[i : i + size], pq, mq)
+
+    async def consume(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
+        if pq.dropped:
+            return
+        reset_retry_topic(msgs, self.group)
+        start = str(self.clock.now_ms())
+        for msg in msgs:
+            msg.properties[C.PROPERTY_CONSUME_START_TIMESTAMP] = start
+        context = ConsumeConcurrentlyContext(mq)
+        try:
+            status = await call_listener(self.listener, msgs, context, self.limiter)
+        except Exception:
+            log.exception("consume_listener_failed", group=self.group, mq=str(mq), count=len(msgs))
+            status = ConsumeConcurrentlyStatus.RECONSUME_LATER
+        if status is None:
+            log.warning("consume_listener_returned_none", group=self.group, mq=str(mq))
+            status = ConsumeConcurrentlyStatus.RECONSUME_LATER
+        if pq.dropped:
+            # The queue moved to another consumer meanwhile; its new owner consumes from the committed offset.
+            return
+        await self.process_result(status, context, msgs, pq, mq)
+
+    async def process_result(
+        self,
+        status: ConsumeConcurrentlyStatus,
+        context: ConsumeConcurrentlyContext,
+        msgs: list[MessageExt],
+        pq: ProcessQueue,
+        mq: MessageQueue,
+    ) -> None:
+        if status is ConsumeConcurrentlyStatus.CONSUME_SUCCESS:
+            ack_index = min(context.ack_index, len(msgs) - 1)
+        else:
+            ack_index = -1
+        failed = msgs[ack_index + 1 :]
+        keep: list[MessageExt] = []
+        if failed:
+            if self.message_model is MessageModel.BROADCASTING:
+                for msg in failed:
+                    log.warning("broadcast_consume_failed_dropped", group=self.group, msg_id=msg.msg_id)
+            else:
+                for msg in failed:
+                    if not await self.send_back(msg, context.delay_level_when_next_consume):
+                        msg.reconsume_times += 1
+                        keep.append(msg)
+        if keep:
+            kept = {id(m) for m in keep}
+            done = [m for m in msgs if id(m) not in kept]
+        else:
+            done = msgs
+        offset = pq.remove_messages(done)
+        if offset >= 0 and not pq.dropped:
+            self.offset_store.update_offset(mq, offset, increase_only=True)
+        if keep:
+            self.task_group.start_soon(self._consume_later, keep, pq, mq)
+
+    async def _consume_later(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
+        await anyio.sleep(self.reconsume_pause_s)
+        await self.consume(msgs, pq, mq)

@@ -1,0 +1,402 @@
+"""``PushConsumer``: long-polling pulls fed to a listener (``DefaultMQPushConsumer``).
+
+Per owned queue one task pulls (long polling: the broker holds a pull up to
+``broker_suspend_max_time_ms``), caches the messages in the queue's
+:class:`ProcessQueue` and hands them to the consume service, concurrently or orderly.
+Pulling pauses while a queue caches more than ``pull_threshold_for_queue`` messages or
+``pull_threshold_size_for_queue_mib``. Which queues are owned is decided by the
+:class:`Rebalancer` every ``rebalance_interval`` seconds and whenever the broker says the
+group changed. Offsets are committed every ``persist_consumer_offset_interval`` seconds and
+at shutdown.
+
+CLUSTERING consumers also subscribe ``%RETRY%<group>`` (where failed messages come back).
+
+    async with PushConsumer("group", namesrv_addr="127.0.0.1:9876") as consumer:   # or start()/shutdown()
+        ...
+Subscribe and register the listener before starting.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+import anyio.abc
+import structlog
+
+from rmqcore.client.client_instance import ClientInstance
+from rmqcore.client.config import ClientConfig
+from rmqcore.client.consume_concurrently import ConcurrentlyConsumeService
+from rmqcore.client.consume_orderly import OrderlyConsumeService
+from rmqcore.client.consumer_core import BROKER_SUSPEND_MAX_TIME_MS, ConsumerCore, parse_consume_timestamp
+from rmqcore.client.errors import ClientStateError, MQClientError
+from rmqcore.client.listener import Listener, listener_callable
+from rmqcore.client.process_queue import ProcessQueue
+from rmqcore.client.pull_result import PullStatus
+from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
+from rmqcore.client.subscription import MessageSelector, build_subscription_data
+from rmqcore.message import MessageQueue, retry_topic
+from rmqcore.rebalance import strategy_by_name
+from rmqcore.rebalance.strategies import AllocateStrategy
+from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
+
+log = structlog.get_logger(__name__)
+
+PULL_DELAY_ON_FLOW_CONTROL_S = 0.05
+PULL_DELAY_ON_ERROR_S = 3.0
+
+
+class PushConsumer:
+    def __init__(
+        self,
+        group: str,
+        namesrv_addr: str | None = None,
+        *,
+        config: ClientConfig | None = None,
+        instance_name: str | None = None,
+        message_model: MessageModel | str = MessageModel.CLUSTERING,
+        consume_from_where: ConsumeFromWhere | str = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
+        consume_timestamp: str | int | None = None,
+        allocate_strategy: AllocateStrategy | str = "AVG",
+        consume_message_batch_max_size: int = 1,
+        pull_batch_size: int = 32,
+        pull_threshold_for_queue: int = 1000,
+        pull_threshold_size_for_queue_mib: int = 100,
+        consume_thread_max: int = 20,
+        max_reconsume_times: int = -1,
+        suspend_current_queue_time_ms: int = 1000,
+        broker_suspend_max_time_ms: int = BROKER_SUSPEND_MAX_TIME_MS,
+        rebalance_interval: float = 20.0,
+        pull_delay_on_error: float = PULL_DELAY_ON_ERROR_S,
+        offset_store_dir: str | None = None,
+    ) -> None:
+        self.group = group
+        self.config = config or ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
+        self.message_model = MessageModel[message_model] if isinstance(message_model, str) else message_model
+        self.consume_from_where = (
+            ConsumeFromWhere[consume_from_where] if isinstance(consume_from_where, str) else consume_from_where
+        )
+        self.consume_timestamp = consume_timestamp
+        self.strategy: AllocateStrategy = (
+            strategy_by_name(allocate_strategy) if isinstance(allocate_strategy, str) else allocate_strategy
+        )
+        self.consume_message_batch_max_size = consume_message_batch_max_size
+        self.pull_batch_size = pull_batch_size
+        self.pull_threshold_for_queue = pull_threshold_for_queue
+        self.pull_threshold_size_for_queue = pull_threshold_size_for_queue_mib * 1024 * 1024
+        self.consume_thread_max = consume_thread_max
+        self.max_reconsume_times = max_reconsume_times
+        self.suspend_current_queue_time_ms = suspend_current_queue_time_ms
+        self.broker_suspend_max_time_ms = broker_suspend_max_time_ms
+        self.rebalance_interval = rebalance_interval
+        self.pull_delay_on_error = pull_delay_on_error
+        self.offset_store_dir = offset_store_dir
+        self.subscriptions: dict[str, SubscriptionData] = {}
+        self._listener: Listener | None = None
+        self._orderly = False
+        self._stack: AsyncExitStack | None = None
+        self._instance: ClientInstance | None = None
+        self._core: ConsumerCore | None = None
+        self._rebalancer: Rebalancer | None = None
+        self._consume_service: ConcurrentlyConsumeService | OrderlyConsumeService | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._rebalance_wanted = anyio.Event()
+        self._pull_scopes: dict[MessageQueue, anyio.CancelScope] = {}
+
+    # -- configuration ---------------------------------------------------------------------
+    def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
+        """Subscribe ``topic`` by tag expression (``"TagA || TagC"``, ``"*"``) or a :class:`MessageSelector`."""
+        sub = build_subscription_data(topic, expression, self.config.clock.now_ms())
+        self.subscriptions[topic] = sub
+        if self._instance is not None:
+            self._instance.task_group.start_soon(self._after_subscribe, topic)
+
+    def unsubscribe(self, topic: str) -> None:
+        self.subscriptions.pop(topic, None)
+        self.request_rebalance()
+
+    def register_message_listener(self, listener: Any, *, orderly: bool = False) -> None:
+        """``listener(msgs, context)`` → ConsumeConcurrentlyStatus (or ConsumeOrderlyStatus with ``orderly``)."""
+        self._listener = listener_callable(listener)
+        self._orderly = orderly
+
+    def register_listener_orderly(self, listener: Any) -> None:
+        self.register_message_listener(listener, orderly=True)
+
+    @property
+    def effective_max_reconsume_times(self) -> int:
+        if self.max_reconsume_times >= 0:
+            return self.max_reconsume_times
+        return 2**31 - 1 if self._orderly else 16
+
+    # -- ConsumerHandle (used by the client instance) --------------------------------------
+    def subscribed_topics(self) -> set[str]:
+        return set(self.subscriptions)
+
+    def consumer_data(self) -> ConsumerData:
+        return ConsumerData(
+            self.group,
+            ConsumeType.CONSUME_PASSIVELY,
+            self.message_model,
+            self.consume_from_where,
+            list(self.subscriptions.values()),
+        )
+
+    def on_subscribe_queues_changed(self, topic: str, queues: set[MessageQueue]) -> None:
+        if self._rebalancer is not None:
+            self._rebalancer.topic_queues[topic] = queues
+
+    def request_rebalance(self) -> None:
+        self._rebalance_wanted.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._stack is not None:
+            raise ClientStateError(f"consumer {self.group} is already started")
+        if self._listener is None:
+            raise MQClientError("register a message listener before starting the consumer")
+        if not self.subscriptions:
+            raise MQClientError("subscribe at least one topic before starting the consumer")
+        stack = AsyncExitStack()
+        try:
+            instance = await stack.enter_async_context(ClientInstance(self.config))
+            if self.message_model is MessageModel.CLUSTERING:
+                topic = retry_topic(self.group)
+                self.subscriptions.setdefault(topic, build_subscription_data(topic, "*", self.config.clock.now_ms()))
+            instance.register_consumer(self)
+            core = ConsumerCore(instance, self.group, self.message_model, offset_store_dir=self.offset_store_dir)
+            await core.offset_store.load()
+            self._instance, self._core = instance, core
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            self._task_group = tg
+            stack.push_async_callback(self._stop, tg)
+            self._consume_service = self._make_consume_service(core, tg)
+            self._rebalancer = Rebalancer(
+                self.group,
+                instance.client_id,
+                self.message_model,
+                self.strategy,
+                RebalanceHooks(
+                    find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
+                    compute_pull_from_where=self._compute_pull_from_where,
+                    on_queue_added=self._on_queue_added,
+                    on_queue_removed=self._on_queue_removed,
+                    lock=self._lock_one if self._orderly else None,
+                ),
+                orderly=self._orderly,
+                clock=self.config.clock,
+            )
+            for topic in list(self.subscriptions):
+                try:
+                    await instance.update_topic_route(topic)
+                except MQClientError as exc:
+                    log.warning("subscribe_route_missing", group=self.group, topic=topic, error=str(exc))
+            await instance.send_heartbeat_to_all_brokers()
+            tg.start_soon(self._rebalance_loop)
+            tg.start_soon(self._persist_loop)
+            if self._orderly and self.message_model is MessageModel.CLUSTERING:
+                tg.start_soon(self._lock_loop)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        log.info("push_consumer_started", group=self.group, client_id=instance.client_id, model=self.message_model.name)
+
+    async def shutdown(self) -> None:
+        if self._stack is None:
+            return
+        stack, self._stack = self._stack, None
+        await stack.aclose()
+        self._instance = None
+        log.info("push_consumer_shutdown", group=self.group)
+
+    async def __aenter__(self) -> PushConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+    async def _stop(self, tg: anyio.abc.TaskGroup) -> None:
+        """Stop pulling, let the queues go (offsets persisted, locks released), end the tasks."""
+        with anyio.CancelScope(shield=True):
+            for scope in self._pull_scopes.values():
+                scope.cancel()
+            if self._rebalancer is not None:
+                await self._rebalancer.drop_all()
+            await self.persist_offsets()
+            tg.cancel_scope.cancel()
+
+    # -- services --------------------------------------------------------------------------
+    def _make_consume_service(self, core: ConsumerCore, tg: anyio.abc.TaskGroup):  # type: ignore[no-untyped-def]
+        assert self._listener is not None
+        max_times = self.effective_max_reconsume_times
+
+        async def send_back(msg, delay_level):  # type: ignore[no-untyped-def]
+            return await core.send_back(msg, delay_level, max_times)
+
+        if self._orderly:
+            return OrderlyConsumeService(
+                self.group, self._listener, core.offset_store, self.message_model, send_back, tg, self.config.clock,
+                batch_max_size=self.consume_message_batch_max_size, consume_thread_max=self.consume_thread_max,
+                max_reconsume_times=max_times, suspend_ms=self.suspend_current_queue_time_ms,
+            )
+        return ConcurrentlyConsumeService(
+            self.group, self._listener, core.offset_store, self.message_model, send_back, tg, self.config.clock,
+            batch_max_size=self.consume_message_batch_max_size, consume_thread_max=self.consume_thread_max,
+        )
+
+    async def _after_subscribe(self, topic: str) -> None:
+        assert self._instance is not None
+        try:
+            await self._instance.update_topic_route(topic)
+            await self._instance.send_heartbeat_to_all_brokers()
+        except MQClientError as exc:
+            log.warning("subscribe_update_failed", topic=topic, error=str(exc))
+        self.request_rebalance()
+
+    async def rebalance(self) -> bool:
+        """Run one rebalance now; True when the owned queues changed."""
+        assert self._rebalancer is not None and self._instance is not None
+        for topic in self.subscriptions:
+            if topic not in self._rebalancer.topic_queues:
+                try:
+                    self._rebalancer.topic_queues[topic] = await self._instance.subscribe_queues(topic)
+                except MQClientError as exc:
+                    log.warning("rebalance_no_route", group=self.group, topic=topic, error=str(exc))
+        return await self._rebalancer.do_rebalance(list(self.subscriptions))
+
+    async def _rebalance_loop(self) -> None:
+        while True:
+            try:
+                await self.rebalance()
+            except MQClientError as exc:
+                log.warning("rebalance_failed", group=self.group, error=str(exc))
+            with anyio.move_on_after(self.rebalance_interval):
+                await self._rebalance_wanted.wait()
+            self._rebalance_wanted = anyio.Event()
+
+    async def persist_offsets(self) -> None:
+        """Commit every owned queue's consumed offset now."""
+        if self._core is None or self._rebalancer is None:
+            return
+        await self._core.offset_store.persist_all(list(self._rebalancer.process_queues) + list(self._core.offset_store.offset_table))
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.config.persist_consumer_offset_interval)
+            await self.persist_offsets()
+
+    # -- queues ----------------------------------------------------------------------------
+    async def _compute_pull_from_where(self, mq: MessageQueue) -> int:
+        assert self._core is not None
+        ts = parse_consume_timestamp(self.consume_timestamp, self.config.clock.now_ms())
+        return await self._core.compute_pull_from_where(mq, self.consume_from_where, ts)
+
+    def _on_queue_added(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> None:
+        assert self._task_group is not None
+        scope = anyio.CancelScope()
+        self._pull_scopes[mq] = scope
+        self._task_group.start_soon(self._pull_loop, mq, pq, offset, scope)
+
+    async def _on_queue_removed(self, mq: MessageQueue, pq: ProcessQueue) -> bool:
+        assert self._core is not None
+        scope = self._pull_scopes.pop(mq, None)
+        if scope is not None:
+            scope.cancel()
+        store = self._core.offset_store
+        try:
+            await store.persist(mq)
+        except MQClientError as exc:
+            log.warning("offset_persist_on_release_failed", mq=str(mq), error=str(exc))
+        store.remove_offset(mq)
+        if self._orderly and self.message_model is MessageModel.CLUSTERING:
+            try:
+                await self._core.unlock_batch(mq.broker_name, [mq])
+            except MQClientError as exc:
+                log.info("unlock_failed", mq=str(mq), error=str(exc))
+        return True
+
+    async def _lock_one(self, mq: MessageQueue) -> bool:
+        assert self._core is not None
+        try:
+            return mq in await self._core.lock_batch(mq.broker_name, [mq])
+        except MQClientError as exc:
+            log.info("lock_failed", mq=str(mq), error=str(exc))
+            return False
+
+    async def lock_all(self) -> None:
+        """Renew the broker-side locks of every owned queue (orderly CLUSTERING)."""
+        assert self._core is not None and self._rebalancer is not None
+        by_broker: dict[str, list[MessageQueue]] = {}
+        for mq in self._rebalancer.process_queues:
+            by_broker.setdefault(mq.broker_name, []).append(mq)
+        now = self.config.clock.now_ms()
+        for broker, mqs in by_broker.items():
+            try:
+                locked = await self._core.lock_batch(broker, mqs)
+            except MQClientError as exc:
+                log.warning("lock_renew_failed", broker=broker, error=str(exc))
+                continue
+            for mq in mqs:
+                pq = self._rebalancer.process_queues.get(mq)
+                if pq is None:
+                    continue
+                was_locked = pq.locked and not pq.is_lock_expired()
+                pq.locked = mq in locked
+                if pq.locked:
+                    pq.last_lock_ms = now
+                    if not was_locked and pq.has_temp_messages() and self._consume_service is not None:
+                        self._consume_service.submit([], pq, mq, dispatch=True)
+
+    async def _lock_loop(self) -> None:
+        while True:
+            await anyio.sleep(20.0)
+            await self.lock_all()
+
+    async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int, scope: anyio.CancelScope) -> None:
+        assert self._core is not None and self._consume_service is not None
+        core, service = self._core, self._consume_service
+        with scope:
+            while not pq.dropped:
+                pq.last_pull_ms = self.config.clock.now_ms()
+                if pq.msg_count > self.pull_threshold_for_queue or pq.msg_size > self.pull_threshold_size_for_queue:
+                    await anyio.sleep(PULL_DELAY_ON_FLOW_CONTROL_S)
+                    continue
+                if not self._orderly and pq.max_span() > 2000:
+                    await anyio.sleep(PULL_DELAY_ON_FLOW_CONTROL_S)
+                    continue
+                subscription = self.subscriptions.get(mq.topic)
+                if subscription is None:
+                    return
+                commit = 0
+                if self.message_model is MessageModel.CLUSTERING:
+                    commit = core.offset_store.offset_table.get(mq, 0)
+                try:
+                    result = await core.pull(
+                        mq, subscription, offset, self.pull_batch_size,
+                        commit_offset=commit, suspend_ms=self.broker_suspend_max_time_ms,
+                    )
+                except MQClientError as exc:
+                    log.warning("pull_failed", group=self.group, mq=str(mq), offset=offset, error=str(exc))
+                    await anyio.sleep(self.pull_delay_on_error)
+                    continue
+                if pq.dropped:
+                    return
+                if result.status is PullStatus.FOUND:
+                    offset = result.next_begin_offset
+                    if result.msg_found_list:
+                        dispatch = pq.put_messages(result.msg_found_list)
+                        service.submit(result.msg_found_list, pq, mq, dispatch)
+                    elif pq.msg_count == 0:
+                        core.offset_store.update_offset(mq, offset, increase_only=True)
+                elif result.status in (PullStatus.NO_NEW_MSG, PullStatus.NO_MATCHED_MSG):
+                    offset = result.next_begin_offset
+                    if pq.msg_count == 0:
+                        # Nothing cached: everything before next_begin_offset is consumed or filtered out.
+                        core.offset_store.update_offset(mq, offset, increase_only=True)
+                else:  # OFFSET_ILLEGAL
+                    log.warning("pull_offset_illegal", group=self.group, mq=str(mq), offset=offset, next=result.next_begin_offset)
+                    offset = result.next_begin_offset
+                    core.offset_store.update_offset(mq, offset)
