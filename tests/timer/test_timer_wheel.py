@@ -325,3 +325,18 @@ def test_matches_the_plain_rule(operations: list[tuple[str, int]], precision_ms:
             assert wheel.advance_to() == expected
         assert len(wheel) == len(pending)
     assert sorted(wheel.snapshot()) == sorted((d, h) for _, d, h in pending.values())
+
+
+def test_jump_past_a_far_bucket_skips_its_cancelled_timers() -> None:
+    # Two days ahead is beyond the lowest level (4096 s): these share a higher-level bucket,
+    # which a single jump fires whole.
+    clock = FakeClock(START)
+    wheel = TimerWheel(clock)
+    base = START + 2 * DAY
+    tokens = [wheel.schedule(base + offset, offset) for offset in (9_000, 1_000, 5_000)]
+    assert wheel.cancel(tokens[2]) is True
+    # Part-way into the bucket: only what is due comes out, the rest cascades down.
+    assert wheel.advance_to(base + 1_000) == [(base + 1_000, 1_000)]
+    assert wheel.cancel(tokens[1]) is False
+    assert wheel.advance_to(base + HOUR) == [(base + 9_000, 9_000)]
+    assert len(wheel) == 0

@@ -9,7 +9,8 @@ A deliver time ≤ now is due at once (section 7) and comes out of the next ``ad
 Levels: level 0 has one bucket per tick for the next 4096 ticks (68 minutes at 1 s precision);
 level L ≥ 1 has buckets of 4096 × 64**(L−1) ticks for the next 4096 × 64**L.  A timer goes to
 the lowest level whose window covers its distance from the wheel's position and is moved down
-(cascaded) when its bucket comes due, at most once per level.  Pending buckets sit in a heap
+(cascaded) when its bucket comes due, at most once per level; a bucket that one ``advance_to``
+passes entirely is fired whole, without cascading.  Pending buckets sit in a heap
 ordered by start tick that holds at most about 4096 + 65 per higher level, whatever the number
 of timers; it is touched once per bucket, not per timer.  So schedule, cancel and each fired
 timer cost O(1), and ``advance_to`` jumps over empty time (hours or days in one call) without
@@ -82,6 +83,15 @@ class TimerWheel:
     """Hierarchical timing wheel: ``schedule``, ``cancel``, ``advance_to``, ``snapshot``/``restore``.
 
     Not thread-safe: one owner drives it (the delay service's loop).
+
+    Persistence is the caller's: the wheel keeps only handles in memory.  A service that persists
+    through the store records ``fired_through_ms`` (every timer due by then has been handed out,
+    the role of RocketMQ's TimerCheckpoint lastReadTimeMs) and, after a restart, rebuilds a wheel
+    by ``restore``-ing the ``(deliver_ms, handle)`` pairs it reads back from its log past that mark
+    (or a saved ``snapshot()``); entries already due come out of the first ``advance_to``.
+
+    A cancelled timer's token stays in its bucket (a few bytes) until the bucket comes due, so
+    cancel is O(1); ``len`` counts only pending timers.
     """
 
     def __init__(
