@@ -35,11 +35,7 @@ from collections.abc import Hashable, Iterable
 from heapq import heappop, heappush
 from typing import NewType
 
-import structlog
-
 from rmqcore.clock import SYSTEM_CLOCK, Clock
-
-_log = structlog.get_logger(__name__)
 
 DEFAULT_PRECISION_MS = 1_000
 """``timerPrecisionMs`` default (section 11)."""
@@ -164,10 +160,9 @@ class TimerWheel:
         The max-delay check is skipped: these were accepted when first scheduled.  Entries already
         due come out of the next ``advance_to``.
         """
+        # No log here: callers restore one timer at a time too, and log their own rebuilds.
         now = self._clock.now_ms()
-        tokens = [self._insert(deliver_ms, handle, now) for deliver_ms, handle in entries]
-        _log.debug("timer wheel restored", timers=len(tokens), now_ms=now)
-        return tokens
+        return [self._insert(deliver_ms, handle, now) for deliver_ms, handle in entries]
 
     def cancel(self, token: TimerId) -> bool:
         """Forget a pending timer; False if it already fired, was cancelled, or never existed."""
