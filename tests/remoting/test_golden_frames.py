@@ -110,3 +110,26 @@ def test_binary_code_and_version_are_java_short_casts() -> None:
     cmd = RemotingCommand(code=-1, version=479, opaque=-5, flag=3, serialize_type=SerializeType.ROCKETMQ)
     back = decode_frame(encode_command(cmd))
     assert (back.code, back.version, back.opaque, back.flag) == (-1, 479, -5, 3)
+
+
+@pytest.mark.parametrize("header", [b'  {"code":7}', b'{"code":7}\n', b'\r\n{"code":7} \t\n'])
+def test_json_header_surrounding_whitespace_is_accepted(header: bytes) -> None:
+    frame = (4 + len(header)).to_bytes(4, "big") + len(header).to_bytes(4, "big") + header
+    assert decode_frame(frame).code == 7
+
+
+@pytest.mark.parametrize("header", [b'{"code":7}x', b'{"code":7}{}', b"", b"   "])
+def test_json_header_trailing_garbage_is_rejected(header: bytes) -> None:
+    frame = (4 + len(header)).to_bytes(4, "big") + len(header).to_bytes(4, "big") + header
+    with pytest.raises(FrameError):
+        decode_frame(frame)
+
+
+def test_ext_with_escapes_matches_generic_json() -> None:
+    import json
+
+    ext = {"i": "UNIQ_KEY\x01A\x02TAGS\x01T\"a\\g\x02", "k\n": "ü😀"}
+    cmd = RemotingCommand(code=1, ext_fields=ext)
+    frame = encode_command(cmd)
+    assert json.dumps(ext, ensure_ascii=False, separators=(",", ":")).encode() in frame
+    assert decode_frame(frame).ext_fields == ext

@@ -73,7 +73,8 @@ def decode_binary_header(data: bytes | bytearray | memoryview) -> RemotingComman
     >>> (cmd.code, cmd.language.name, cmd.version, cmd.opaque, cmd.ext_fields)
     (105, 'JAVA', 479, 1, {'topic': 'TopicTest'})
     """
-    data = bytes(data)
+    if data.__class__ is not bytes:
+        data = bytes(data)
     end = len(data)
     if end < FIXED_SIZE:
         raise FrameError(f"binary header of {end} bytes is shorter than its fixed part")
@@ -89,17 +90,26 @@ def decode_binary_header(data: bytes | bytearray | memoryview) -> RemotingComman
         raise FrameError(f"binary header extFields length {ext_len} runs past the header")
     ext_end = pos + ext_len
     ext: dict[str, str] = {}
-    while pos < ext_end:
-        if pos + 2 > ext_end:
-            raise FrameError("binary header extFields entry is truncated")
-        (key_len,) = _SHORT_IN.unpack_from(data, pos)
-        key, pos = _read_str(data, pos + 2, key_len, ext_end, "ext key")
-        if pos + 4 > ext_end:
-            raise FrameError("binary header extFields entry is truncated")
-        (val_len,) = _INT.unpack_from(data, pos)
-        value, pos = _read_str(data, pos + 4, val_len, ext_end, "ext value")
-        if key is not None and value is not None:
-            ext[key] = value
+    unpack_int = _INT.unpack_from
+    try:
+        while pos < ext_end:
+            if pos + 2 > ext_end:
+                raise FrameError("binary header extFields entry is truncated")
+            key_len = (data[pos] << 8) | data[pos + 1]
+            key_start = pos + 2
+            key_end = key_start + key_len
+            # Java reads a signed short: lengths >= 0x8000 are negative there, hence invalid.
+            if key_len >= 0x8000 or key_end + 4 > ext_end:
+                raise FrameError(f"binary header ext key length {key_len} runs past the header")
+            (val_len,) = unpack_int(data, key_end)
+            val_start = key_end + 4
+            pos = val_start + val_len
+            if val_len < 0 or pos > ext_end:
+                raise FrameError(f"binary header ext value length {val_len} runs past the header")
+            if key_len and val_len:  # zero length decodes as null in Java: no entry
+                ext[data[key_start:key_end].decode("utf-8")] = data[val_start:pos].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"binary header ext entry is not UTF-8: {exc}") from None
     return RemotingCommand(
         code=code,
         language=_LANGUAGE_BY_VALUE.get(language, LanguageCode.OTHER),

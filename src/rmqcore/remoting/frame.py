@@ -171,33 +171,39 @@ class FrameDecoder:
 
     def _parse(self, source: bytes | bytearray, commands: list[RemotingCommand], limit: int) -> int:
         """Append complete commands from ``source`` to ``commands``; return bytes consumed."""
+        if source.__class__ is bytes:
+            return self._parse_from(source, source, commands, limit)  # bytes slices copy once already
+        with memoryview(source) as view:  # bytearray: slice a view so each body is copied once
+            return self._parse_from(source, view, commands, limit)
+
+    def _parse_from(
+        self, source: bytes | bytearray, sliceable: bytes | memoryview, commands: list[RemotingCommand], limit: int
+    ) -> int:
         total = len(source)
         pos = 0
         max_frame = self.max_frame_size
-        with memoryview(source) as view:
-            while total - pos >= 4 and limit != 0:
-                (length,) = _LENGTH.unpack_from(source, pos)
-                if length < 4 or length + 4 > max_frame:
-                    raise self._fail(
-                        FrameError(f"frame length {length} outside [4, {max_frame - 4}] (max frame {max_frame} bytes)"),
-                        commands,
-                    )
-                end = pos + 4 + length
-                if end > total:
-                    break
-                (_, type_and_len) = _PREFIX.unpack_from(source, pos)
-                header_len = type_and_len & _HEADER_LEN_MASK
-                if header_len > length - 4:
-                    raise self._fail(FrameError(f"header length {header_len} exceeds frame length {length}"), commands)
-                header_start = pos + 8
-                body_start = header_start + header_len
-                try:
-                    cmd = _decode_header(type_and_len >> 24, view[header_start:body_start].tobytes())
-                except FrameError as exc:
-                    raise self._fail(exc, commands) from None
-                if body_start < end:
-                    cmd.body = view[body_start:end].tobytes()
-                commands.append(cmd)
-                pos = end
-                limit -= 1
+        while total - pos >= 4 and limit != 0:
+            (length,) = _LENGTH.unpack_from(source, pos)
+            if length < 4 or length + 4 > max_frame:
+                raise self._fail(
+                    FrameError(f"frame length {length} outside [4, {max_frame - 4}] (max frame {max_frame} bytes)"),
+                    commands,
+                )
+            end = pos + 4 + length
+            if end > total:
+                break
+            (_, type_and_len) = _PREFIX.unpack_from(source, pos)
+            header_len = type_and_len & _HEADER_LEN_MASK
+            if header_len > length - 4:
+                raise self._fail(FrameError(f"header length {header_len} exceeds frame length {length}"), commands)
+            body_start = pos + 8 + header_len
+            try:
+                cmd = _decode_header(type_and_len >> 24, bytes(sliceable[pos + 8 : body_start]))
+            except FrameError as exc:
+                raise self._fail(exc, commands) from None
+            if body_start < end:
+                cmd.body = bytes(sliceable[body_start:end])
+            commands.append(cmd)
+            pos = end
+            limit -= 1
         return pos

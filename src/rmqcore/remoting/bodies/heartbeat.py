@@ -54,6 +54,10 @@ def parse_enum(enum_cls: type[E], value: Any) -> E:
     raise ValueError(f"{value!r} is not a {enum_cls.__name__}")
 
 
+def _str_or(value: Any, default: str) -> str:
+    return default if value is None else as_str(value)
+
+
 #: ``SubscriptionData.SUB_ALL``.
 SUB_ALL = "*"
 
@@ -86,11 +90,11 @@ class SubscriptionData(JsonBody):
         obj = as_dict(obj)
         return cls(
             as_str(obj["topic"]),
-            as_str(obj.get("subString") or SUB_ALL),
+            _str_or(obj.get("subString"), SUB_ALL),
             [as_str(t) for t in as_list(obj.get("tagsSet"))],
             [as_int(c) for c in as_list(obj.get("codeSet"))],
             as_int(obj.get("subVersion", 0)),
-            as_str(obj.get("expressionType") or "TAG"),
+            _str_or(obj.get("expressionType"), "TAG"),
             as_bool(obj.get("classFilterMode", False)),
         )
 

@@ -53,7 +53,7 @@ class TopicConfig(JsonBody):
             as_int(obj.get("readQueueNums", 16)),
             as_int(obj.get("writeQueueNums", 16)),
             as_int(obj.get("perm", 6)),
-            as_str(obj.get("topicFilterType") or "SINGLE_TAG"),
+            as_str(obj.get("topicFilterType", "SINGLE_TAG")),
             as_int(obj.get("topicSysFlag", 0)),
             as_bool(obj.get("order", False)),
             {as_str(k): as_str(v) for k, v in as_dict(obj.get("attributes")).items()},

@@ -11,6 +11,11 @@ GetRouteInfoRequestHeader(topic='TopicTest', accept_standard_json_only=None)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from rmqcore.remoting.codes import RequestCode, ResponseCode
+from rmqcore.remoting.errors import HeaderError
 from rmqcore.remoting.headers._base import ExtHeader, ext_key
 from rmqcore.remoting.headers.admin import CreateTopicRequestHeader
 from rmqcore.remoting.headers.client import (
@@ -121,6 +126,27 @@ REQUEST_HEADERS: dict[int, type[ExtHeader]] = {
     int(code): cls for cls in REQUEST_HEADER_CLASSES for code in cls.REQUEST_CODES
 }
 
+
+
+def decode_request_header(code: int, ext: Mapping[str, Any]) -> ExtHeader:
+    """The typed header of request ``code``; send codes (10/310/320) all give the V1 shape.
+
+    Raises ``HeaderError`` for a missing/unparsable field, or (key ``"code"``,
+    REQUEST_CODE_NOT_SUPPORTED) for a code without a header class.
+
+    >>> decode_request_header(14, {"consumerGroup": "CG", "topic": "T", "queueId": "0"})
+    QueryConsumerOffsetRequestHeader(consumer_group='CG', topic='T', queue_id=0, set_zero_if_not_found=None)
+    """
+    if code in _SEND_CODES:
+        return decode_send_request_header(code, ext)
+    cls = REQUEST_HEADERS.get(code)
+    if cls is None:
+        raise HeaderError("code", f"request code {code} has no custom header", ResponseCode.REQUEST_CODE_NOT_SUPPORTED)
+    return cls.from_ext(ext)
+
+
+_SEND_CODES = frozenset({int(RequestCode.SEND_MESSAGE), int(RequestCode.SEND_MESSAGE_V2), int(RequestCode.SEND_BATCH_MESSAGE)})
+
 __all__ = [
     "IS_SUB_CHANGE",
     "IS_SUPPORT_HEART_BEAT_V2",
@@ -170,6 +196,7 @@ __all__ = [
     "UnregisterClientRequestHeader",
     "UpdateConsumerOffsetRequestHeader",
     "ViewMessageRequestHeader",
+    "decode_request_header",
     "decode_send_request_header",
     "encode_send_request_ext",
     "ext_key",

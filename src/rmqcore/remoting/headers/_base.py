@@ -180,20 +180,32 @@ def parse_ext(cls: type[T], spec_cls: type, ext: Mapping[str, Any]) -> T:
     return reader(ext)
 
 
+def _compile_writer(spec_cls: type) -> Any:
+    """Generate a straight-line extFields writer (the send response is encoded per message)."""
+    lines = ["def write(o):", "    ext = {}"]
+    for name, key, kind, _required, _default in _spec(spec_cls):
+        lines.append(f"    v = o.{name}")
+        if kind == _KIND_BOOL:
+            lines.append(f"    if v is not None: ext[{key!r}] = 'true' if v else 'false'")
+        elif kind == _KIND_INT:
+            lines.append(f"    if v is not None: ext[{key!r}] = str(v) if v.__class__ is int else str(int(v))")
+        else:
+            lines.append(f"    if v is not None: ext[{key!r}] = v if v.__class__ is str else str(v)")
+    lines.append("    return ext")
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from our own field specs only
+    return namespace["write"]
+
+
+_WRITERS: dict[type, Any] = {}
+
+
 def render_ext(obj: Any, spec_cls: type) -> dict[str, str]:
     """``obj``'s fields as extFields strings under ``spec_cls``'s keys; ``None`` is omitted."""
-    ext: dict[str, str] = {}
-    for name, key, kind, _required, _default in _spec(spec_cls):
-        value = getattr(obj, name)
-        if value is None:
-            continue
-        if kind == _KIND_BOOL:
-            ext[key] = "true" if value else "false"
-        elif kind == _KIND_INT:
-            ext[key] = str(int(value))
-        else:
-            ext[key] = value
-    return ext
+    writer = _WRITERS.get(spec_cls)
+    if writer is None:
+        writer = _WRITERS[spec_cls] = _compile_writer(spec_cls)
+    return writer(obj)  # type: ignore[no-any-return]
 
 
 class ExtHeader:
