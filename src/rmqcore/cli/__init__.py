@@ -1,7 +1,7 @@
 """The ``rmqcore`` command line: one module per subcommand group.
 
-Each module in ``COMMANDS`` defines ``add_arguments(parser)`` and ``run(args) -> int``;
-it is imported only when its subcommand runs, so ``rmqcore --help`` stays fast.
+Each module in ``COMMANDS`` defines ``add_<name>_arguments(parser)`` and ``run_<name>(args) -> int``
+(or plain ``add_arguments``/``run`` when it serves one subcommand).
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ def _register(name: str, module: str, help_text: str) -> None:
 
 
 _register("bench", "rmqcore.cli.bench", "measure the message store: append and read throughput")
+_register("namesrv", "rmqcore.cli.server", "run a name server")
+_register("broker", "rmqcore.cli.server", "run a broker (-c broker.conf, -n name servers)")
+_register("local", "rmqcore.cli.server", "run a name server and a broker in one process on an embedded store")
+_register("shutdown", "rmqcore.cli.server", "stop running name servers and brokers (SIGTERM by pid file)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        add = getattr(module, f"add_{name}_arguments", None) or module.add_arguments
+        run = getattr(module, f"run_{name}", None) or module.run
+        add(p)
+        p.set_defaults(_run=run)
     return parser
 
 
