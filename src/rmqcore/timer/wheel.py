@@ -43,7 +43,11 @@ DEFAULT_MAX_DELAY_SEC = 259_200
 """``timerMaxDelaySec`` default, 3 days (sections 7, 11)."""
 
 TimerId = NewType("TimerId", int)
-"""Token returned by ``schedule``: ``(deliver_ms << 32) | sequence``, so tokens sort by deliver time."""
+"""Opaque token returned by ``schedule``, valid for the wheel that issued it.
+
+Internally ``((deliver_ms − wheel epoch) << 32) | sequence``: tokens sort by deliver time, then
+schedule order, and stay small ints for the usual delays.
+"""
 
 _SEQ_BITS = 32
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
@@ -118,6 +122,8 @@ class TimerWheel:
         self._ready: list[int] = []  # due at schedule time; returned by the next advance_to
         self._cursor_tick = clock.now_ms() // precision_ms  # every tick ≤ this has been fired
         self._seq = 0
+        # Tokens carry deliver_ms relative to this, so they stay small ints (cheaper to hash and sort).
+        self._epoch_ms = clock.now_ms()
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -171,13 +177,14 @@ class TimerWheel:
 
     def snapshot(self) -> list[tuple[int, Hashable]]:
         """Every pending ``(deliver_ms, handle)``, in deliver order; ``restore`` takes it back."""
-        return [(token >> _SEQ_BITS, handle) for token, handle in sorted(self._live.items(), key=_first)]
+        epoch = self._epoch_ms
+        return [((token >> _SEQ_BITS) + epoch, handle) for token, handle in sorted(self._live.items(), key=_first)]
 
     def _insert(self, deliver_ms: int, handle: Hashable, now: int) -> TimerId:
-        token = (deliver_ms << _SEQ_BITS) | self._seq
+        token = ((deliver_ms - self._epoch_ms) << _SEQ_BITS) | self._seq
         self._seq = (self._seq + 1) & _SEQ_MASK
         while token in self._live:  # only after 2**32 schedules with one still pending
-            token = (deliver_ms << _SEQ_BITS) | self._seq
+            token = ((deliver_ms - self._epoch_ms) << _SEQ_BITS) | self._seq
             self._seq = (self._seq + 1) & _SEQ_MASK
         self._live[token] = handle
         due_tick = -(-deliver_ms // self._precision)
@@ -223,7 +230,7 @@ class TimerWheel:
         if now_ms is None:
             now_ms = self._clock.now_ms()
         target_tick = now_ms // self._precision
-        heap, levels, live, precision = self._heap, self._levels, self._live, self._precision
+        heap, levels, live, precision, epoch = self._heap, self._levels, self._live, self._precision, self._epoch_ms
         fired: list[int] = []
         while heap and (heap[0] >> _LEVEL_TAG_BITS) <= target_tick:
             item = heappop(heap)
@@ -238,7 +245,7 @@ class TimerWheel:
                 place = self._place
                 for token in bucket:
                     if token in live:
-                        place(token, -(-(token >> _SEQ_BITS) // precision), start_tick)
+                        place(token, -(-((token >> _SEQ_BITS) + epoch) // precision), start_tick)
         if target_tick > self._cursor_tick:
             self._cursor_tick = target_tick
         if self._ready:
@@ -252,7 +259,7 @@ class TimerWheel:
         for token in fired:
             handle = pop(token, _MISSING)
             if handle is not _MISSING:
-                due.append((token >> _SEQ_BITS, handle))
+                due.append(((token >> _SEQ_BITS) + epoch, handle))
         return due
 
     def next_deadline_ms(self) -> int | None:
@@ -266,7 +273,7 @@ class TimerWheel:
         ready = [token for token in self._ready if token in live]
         self._ready = ready
         if ready:
-            return min(ready) >> _SEQ_BITS
+            return (min(ready) >> _SEQ_BITS) + self._epoch_ms
         heap = self._heap
         while heap:
             item = heap[0]
