@@ -63,6 +63,8 @@ def main(store_dir: str, flush_disk_type: str) -> None:
         out.flush()
         while True:
             result = store.put(expected_message(queue_offset), QUEUE_ID)
+            if not result.ok:
+                sys.exit(f"put at queue offset {queue_offset} answered {result}")
             out.write(f"ack {result.queue_offset} {result.commitlog_offset}\n")
             out.flush()
             queue_offset += 1
