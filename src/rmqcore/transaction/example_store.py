@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from rmqcore.clock import SYSTEM_CLOCK, Clock
 from rmqcore.message import Message, MessageExt
+from rmqcore.message import tags_code as tags_code_of
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,10 @@ class ExampleGetResult:
 class ExampleStore:
     clock: Clock = SYSTEM_CLOCK
     _log: list[MessageExt] = field(default_factory=list)
-    _queues: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    _queues: dict[tuple[str, int], list[tuple[int, int]]] = field(default_factory=dict)  # (log index, tag code)
 
     def put(self, msg: Message, queue_id: int, *, tags_code: int | None = None) -> ExamplePutResult:
+        tags_code_override = tags_code
         queue = self._queues.setdefault((msg.topic, queue_id), [])
         stored = MessageExt(
             msg.topic,
@@ -50,17 +52,23 @@ class ExampleStore:
             commitlog_offset=len(self._log),
             sys_flag=getattr(msg, "sys_flag", 0),
             born_timestamp=getattr(msg, "born_timestamp", 0),
+            born_host=getattr(msg, "born_host", ("127.0.0.1", 0)),
+            reconsume_times=getattr(msg, "reconsume_times", 0),
             store_timestamp=getattr(msg, "store_timestamp", 0) or self.clock.now_ms(),
             prepared_transaction_offset=getattr(msg, "prepared_transaction_offset", 0),
         )
-        queue.append(stored.commitlog_offset)
+        code = tags_code_of(msg.tags) if tags_code_override is None else tags_code_override
+        queue.append((stored.commitlog_offset, code))
         self._log.append(stored)
         return ExamplePutResult(True, stored.commitlog_offset, stored.queue_offset)
 
-    def get(self, topic: str, queue_id: int, offset: int, max_count: int = 32) -> ExampleGetResult:
+    def get(
+        self, topic: str, queue_id: int, offset: int, max_count: int = 32, tag_codes: list[int] | None = None
+    ) -> ExampleGetResult:
         queue = self._queues.get((topic, queue_id), [])
-        found = [self._log[i] for i in queue[offset : offset + max_count]]
-        return ExampleGetResult(found, offset + len(found))
+        entries = queue[offset : offset + max_count]
+        found = [self._log[i] for i, code in entries if tag_codes is None or code in tag_codes]
+        return ExampleGetResult(found, offset + len(entries))
 
     def look_message(self, commitlog_offset: int) -> MessageExt | None:
         return self._log[commitlog_offset] if 0 <= commitlog_offset < len(self._log) else None
@@ -70,3 +78,6 @@ class ExampleStore:
 
     def min_offset(self, topic: str, queue_id: int) -> int:
         return 0
+
+    def close(self) -> None:
+        """Nothing to release: it lives in memory."""

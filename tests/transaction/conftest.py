@@ -1,0 +1,55 @@
+"""Fixtures of the transaction tests: a real store on a FakeClock, reopened at will."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rmqcore.clock import FakeClock
+
+START_MS = 1_700_000_000_000
+_EXAMPLE_STORES: dict[str, Any] = {}
+
+
+class StoreBox:
+    """Opens the store under ``root``; ``reopen`` closes it and opens it again on the same files."""
+
+    def __init__(self, root: Path, clock: FakeClock) -> None:
+        self.root = root
+        self.clock = clock
+        self.store = self._open()
+
+    def _open(self) -> Any:
+        if os.environ.get("RMQCORE_DELAY_TEST_EXAMPLE_STORE"):
+            from rmqcore.transaction.example_store import ExampleStore
+
+            return _EXAMPLE_STORES.setdefault(str(self.root), ExampleStore(self.clock))
+        from rmqcore.store import MessageStore, StoreConfig
+
+        config = StoreConfig(mapped_file_size_commit_log=1 << 20, mapped_file_size_consume_queue=20 * 1024)
+        return MessageStore.open(str(self.root / "store"), config, clock=self.clock)
+
+    def reopen(self) -> Any:
+        self.store.close()
+        self.store = self._open()
+        return self.store
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(start_ms=START_MS)
+
+
+@pytest.fixture
+def box(tmp_path: Path, clock: FakeClock) -> Iterator[StoreBox]:
+    _EXAMPLE_STORES.clear()
+    b = StoreBox(tmp_path, clock)
+    yield b
+    b.close()
