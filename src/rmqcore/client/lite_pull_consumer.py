@@ -1,0 +1,341 @@
+"""``LitePullConsumer``: the application polls (``DefaultLitePullConsumer``).
+
+Two modes, as in Java: ``subscribe(topic, expr)`` lets the group rebalance the queues among
+its members; ``assign(queues)`` takes exactly the given queues (no rebalance). Either way a
+task per queue long-polls the broker and caches what it pulls (at most
+``pull_threshold_for_queue`` messages per queue), and ``poll(timeout)`` hands out the next
+batch. With ``auto_commit`` (default) polled messages count as consumed and offsets are
+committed every ``auto_commit_interval`` seconds and at shutdown; without it, ``commit()``
+commits what has been polled so far. ``seek(queue, offset)`` restarts a queue at an offset.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+import anyio.abc
+import structlog
+
+from rmqcore.client.client_instance import ClientInstance
+from rmqcore.client.config import ClientConfig
+from rmqcore.client.consumer_core import ConsumerCore, parse_consume_timestamp
+from rmqcore.client.errors import ClientStateError, MQClientError
+from rmqcore.client.process_queue import ProcessQueue
+from rmqcore.client.pull_result import PullStatus
+from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
+from rmqcore.client.subscription import MessageSelector, build_subscription_data
+from rmqcore.message import MessageExt, MessageQueue
+from rmqcore.rebalance import strategy_by_name
+from rmqcore.rebalance.strategies import AllocateStrategy
+from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
+
+log = structlog.get_logger(__name__)
+
+
+class LitePullConsumer:
+    def __init__(
+        self,
+        group: str,
+        namesrv_addr: str | None = None,
+        *,
+        config: ClientConfig | None = None,
+        instance_name: str | None = None,
+        message_model: MessageModel | str = MessageModel.CLUSTERING,
+        consume_from_where: ConsumeFromWhere | str = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
+        consume_timestamp: str | int | None = None,
+        allocate_strategy: AllocateStrategy | str = "AVG",
+        auto_commit: bool = True,
+        auto_commit_interval: float = 5.0,
+        pull_batch_size: int = 10,
+        pull_threshold_for_queue: int = 1000,
+        broker_suspend_max_time_ms: int = 20_000,
+        rebalance_interval: float = 20.0,
+        pull_delay_on_error: float = 1.0,
+        offset_store_dir: str | None = None,
+    ) -> None:
+        self.group = group
+        self.config = config or ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
+        self.message_model = MessageModel[message_model] if isinstance(message_model, str) else message_model
+        self.consume_from_where = ConsumeFromWhere[consume_from_where] if isinstance(consume_from_where, str) else consume_from_where
+        self.consume_timestamp = consume_timestamp
+        self.strategy: AllocateStrategy = strategy_by_name(allocate_strategy) if isinstance(allocate_strategy, str) else allocate_strategy
+        self.auto_commit = auto_commit
+        self.auto_commit_interval = auto_commit_interval
+        self.pull_batch_size = pull_batch_size
+        self.pull_threshold_for_queue = pull_threshold_for_queue
+        self.broker_suspend_max_time_ms = broker_suspend_max_time_ms
+        self.rebalance_interval = rebalance_interval
+        self.pull_delay_on_error = pull_delay_on_error
+        self.offset_store_dir = offset_store_dir
+        self.subscriptions: dict[str, SubscriptionData] = {}
+        self._assigned: list[MessageQueue] | None = None
+        self._stack: AsyncExitStack | None = None
+        self._instance: ClientInstance | None = None
+        self._core: ConsumerCore | None = None
+        self._rebalancer: Rebalancer | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._queues: dict[MessageQueue, tuple[ProcessQueue, anyio.CancelScope]] = {}
+        self._ready: deque[tuple[MessageQueue, ProcessQueue, list[MessageExt]]] = deque()
+        self._ready_event = anyio.Event()
+        self._polled_offsets: dict[MessageQueue, int] = {}
+        self._rebalance_wanted = anyio.Event()
+
+    # -- configuration ---------------------------------------------------------------------
+    def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
+        if self._assigned is not None:
+            raise MQClientError("subscribe and assign are exclusive")
+        self.subscriptions[topic] = build_subscription_data(topic, expression, self.config.clock.now_ms())
+        if self._instance is not None:
+            self.request_rebalance()
+
+    def assign(self, queues: Iterable[MessageQueue]) -> None:
+        """Consume exactly ``queues`` (no rebalance); callable before or after start."""
+        if self.subscriptions and self._assigned is None:
+            raise MQClientError("subscribe and assign are exclusive")
+        self._assigned = sorted(set(queues))
+        for mq in self._assigned:
+            self.subscriptions.setdefault(mq.topic, build_subscription_data(mq.topic, "*", self.config.clock.now_ms()))
+        if self._instance is not None:
+            self._instance.task_group.start_soon(self._apply_assignment)
+
+    def set_sub_expression_for_assign(self, topic: str, expression: str | MessageSelector) -> None:
+        self.subscriptions[topic] = build_subscription_data(topic, expression, self.config.clock.now_ms())
+
+    # -- ConsumerHandle --------------------------------------------------------------------
+    def subscribed_topics(self) -> set[str]:
+        return set(self.subscriptions)
+
+    def consumer_data(self) -> ConsumerData:
+        return ConsumerData(self.group, ConsumeType.CONSUME_ACTIVELY, self.message_model, self.consume_from_where, list(self.subscriptions.values()))
+
+    def on_subscribe_queues_changed(self, topic: str, queues: set[MessageQueue]) -> None:
+        if self._rebalancer is not None:
+            self._rebalancer.topic_queues[topic] = queues
+
+    def request_rebalance(self) -> None:
+        self._rebalance_wanted.set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._stack is not None:
+            raise ClientStateError(f"consumer {self.group} is already started")
+        stack = AsyncExitStack()
+        try:
+            instance = await stack.enter_async_context(ClientInstance(self.config))
+            instance.register_consumer(self)
+            core = ConsumerCore(instance, self.group, self.message_model, offset_store_dir=self.offset_store_dir)
+            await core.offset_store.load()
+            self._instance, self._core = instance, core
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            self._task_group = tg
+            stack.push_async_callback(self._stop, tg)
+            self._rebalancer = Rebalancer(
+                self.group, instance.client_id, self.message_model, self.strategy,
+                RebalanceHooks(
+                    find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
+                    compute_pull_from_where=self._compute_pull_from_where,
+                    on_queue_added=self._start_queue,
+                    on_queue_removed=self._stop_queue,
+                ),
+                clock=self.config.clock,
+            )
+            for topic in list(self.subscriptions):
+                try:
+                    await instance.update_topic_route(topic)
+                except MQClientError as exc:
+                    log.warning("lite_pull_route_missing", topic=topic, error=str(exc))
+            await instance.send_heartbeat_to_all_brokers()
+            if self._assigned is not None:
+                await self._apply_assignment()
+            else:
+                tg.start_soon(self._rebalance_loop)
+            tg.start_soon(self._auto_commit_loop)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        log.info("lite_pull_consumer_started", group=self.group, client_id=instance.client_id)
+
+    async def shutdown(self) -> None:
+        if self._stack is None:
+            return
+        stack, self._stack = self._stack, None
+        await stack.aclose()
+        self._instance = None
+
+    async def __aenter__(self) -> LitePullConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+    async def _stop(self, tg: anyio.abc.TaskGroup) -> None:
+        with anyio.CancelScope(shield=True):
+            for _pq, scope in self._queues.values():
+                scope.cancel()
+            if self.auto_commit:
+                await self.commit()
+            elif self._core is not None:
+                await self._core.offset_store.persist_all(list(self._core.offset_store.offset_table))
+            tg.cancel_scope.cancel()
+
+    @property
+    def core(self) -> ConsumerCore:
+        if self._core is None:
+            raise ClientStateError(f"consumer {self.group} is not started")
+        return self._core
+
+    # -- queues ----------------------------------------------------------------------------
+    async def fetch_message_queues(self, topic: str) -> list[MessageQueue]:
+        if self._instance is None:
+            raise ClientStateError(f"consumer {self.group} is not started")
+        return sorted(await self._instance.subscribe_queues(topic))
+
+    def assignment(self) -> list[MessageQueue]:
+        return sorted(self._queues)
+
+    async def _apply_assignment(self) -> None:
+        assert self._rebalancer is not None and self._assigned is not None
+        wanted = set(self._assigned)
+        for mq in [m for m in self._queues if m not in wanted]:
+            pq, _ = self._queues[mq]
+            await self._stop_queue(mq, pq)
+        for mq in self._assigned:
+            if mq not in self._queues:
+                offset = await self._compute_pull_from_where(mq)
+                self._start_queue(mq, ProcessQueue(self.config.clock), max(offset, 0))
+
+    async def _compute_pull_from_where(self, mq: MessageQueue) -> int:
+        ts = parse_consume_timestamp(self.consume_timestamp, self.config.clock.now_ms())
+        return await self.core.compute_pull_from_where(mq, self.consume_from_where, ts)
+
+    def _start_queue(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> None:
+        assert self._task_group is not None
+        scope = anyio.CancelScope()
+        self._queues[mq] = (pq, scope)
+        self._task_group.start_soon(self._pull_loop, mq, pq, offset, scope)
+
+    async def _stop_queue(self, mq: MessageQueue, pq: ProcessQueue) -> bool:
+        pq.dropped = True
+        entry = self._queues.pop(mq, None)
+        if entry is not None:
+            entry[1].cancel()
+        self._ready = deque(r for r in self._ready if r[0] != mq)
+        store = self.core.offset_store
+        if self.auto_commit and mq in self._polled_offsets:
+            store.update_offset(mq, self._polled_offsets.pop(mq))
+        try:
+            await store.persist(mq)
+        except MQClientError as exc:
+            log.warning("offset_persist_on_release_failed", mq=str(mq), error=str(exc))
+        store.remove_offset(mq)
+        return True
+
+    async def seek(self, mq: MessageQueue, offset: int) -> None:
+        """Consume ``mq`` from ``offset`` next (cached messages of the queue are dropped)."""
+        entry = self._queues.get(mq)
+        if entry is None:
+            raise MQClientError(f"The message queue is not in assigned list, may be rebalancing, message queue: {mq}")
+        old_pq, scope = entry
+        old_pq.dropped = True
+        scope.cancel()
+        self._ready = deque(r for r in self._ready if r[0] != mq)
+        self._polled_offsets.pop(mq, None)
+        self.core.offset_store.update_offset(mq, offset)
+        self._start_queue(mq, ProcessQueue(self.config.clock), offset)
+
+    async def seek_to_begin(self, mq: MessageQueue) -> None:
+        await self.seek(mq, await self.core.min_offset(mq))
+
+    async def seek_to_end(self, mq: MessageQueue) -> None:
+        await self.seek(mq, await self.core.max_offset(mq))
+
+    async def committed(self, mq: MessageQueue) -> int:
+        from rmqcore.client.offset_store import ReadOffsetType
+
+        return await self.core.offset_store.read_offset(mq, ReadOffsetType.READ_FROM_STORE)
+
+    # -- polling ---------------------------------------------------------------------------
+    async def poll(self, timeout: float = 5.0) -> list[MessageExt]:
+        """The next batch of pulled messages, or ``[]`` if none arrives within ``timeout`` seconds."""
+        if self._stack is None:
+            raise ClientStateError(f"consumer {self.group} is not started")
+        with anyio.move_on_after(timeout):
+            while not self._ready:
+                await self._ready_event.wait()
+                self._ready_event = anyio.Event()
+        while self._ready:
+            mq, pq, msgs = self._ready.popleft()
+            if pq.dropped:
+                continue
+            offset = pq.remove_messages(msgs)
+            if offset >= 0:
+                if self.auto_commit:
+                    self.core.offset_store.update_offset(mq, offset, increase_only=True)
+                else:
+                    self._polled_offsets[mq] = offset
+            return msgs
+        return []
+
+    async def commit(self) -> None:
+        """Commit what has been polled (manual mode) and persist every offset now."""
+        store = self.core.offset_store
+        for mq, offset in list(self._polled_offsets.items()):
+            store.update_offset(mq, offset)
+        self._polled_offsets.clear()
+        await store.persist_all(list(store.offset_table))
+
+    commit_sync = commit
+
+    async def _auto_commit_loop(self) -> None:
+        while self.auto_commit:
+            await anyio.sleep(self.auto_commit_interval)
+            await self.core.offset_store.persist_all(list(self.core.offset_store.offset_table))
+
+    async def _rebalance_loop(self) -> None:
+        assert self._rebalancer is not None and self._instance is not None
+        while True:
+            for topic in self.subscriptions:
+                if topic not in self._rebalancer.topic_queues:
+                    try:
+                        self._rebalancer.topic_queues[topic] = await self._instance.subscribe_queues(topic)
+                    except MQClientError as exc:
+                        log.warning("rebalance_no_route", topic=topic, error=str(exc))
+            try:
+                await self._rebalancer.do_rebalance(list(self.subscriptions))
+            except MQClientError as exc:
+                log.warning("rebalance_failed", group=self.group, error=str(exc))
+            with anyio.move_on_after(self.rebalance_interval):
+                await self._rebalance_wanted.wait()
+            self._rebalance_wanted = anyio.Event()
+
+    async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int, scope: anyio.CancelScope) -> None:
+        core = self.core
+        with scope:
+            while not pq.dropped:
+                if pq.msg_count >= self.pull_threshold_for_queue:
+                    await anyio.sleep(0.05)
+                    continue
+                subscription = self.subscriptions.get(mq.topic)
+                if subscription is None:
+                    return
+                try:
+                    result = await core.pull(mq, subscription, offset, self.pull_batch_size, suspend_ms=self.broker_suspend_max_time_ms, lite=True)
+                except MQClientError as exc:
+                    log.warning("lite_pull_failed", mq=str(mq), offset=offset, error=str(exc))
+                    await anyio.sleep(self.pull_delay_on_error)
+                    continue
+                if pq.dropped:
+                    return
+                offset = result.next_begin_offset
+                if result.status is PullStatus.FOUND and result.msg_found_list:
+                    pq.put_messages(result.msg_found_list)
+                    self._ready.append((mq, pq, result.msg_found_list))
+                    self._ready_event.set()
+                elif result.status is PullStatus.OFFSET_ILLEGAL:
+                    log.warning("lite_pull_offset_illegal", mq=str(mq), next=offset)
