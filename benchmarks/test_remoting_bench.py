@@ -112,3 +112,15 @@ def test_decode_pull_response(benchmark: pytest.FixtureRequest) -> None:
         return PullMessageResponseHeader.from_ext(cmd.ext_fields)
 
     assert benchmark(run).next_begin_offset == 123488
+
+
+def test_decode_send_v2_request_binary_header(benchmark: pytest.FixtureRequest) -> None:
+    from rmqcore.remoting import SerializeType
+
+    frame = encode_command(make_request(RequestCode.SEND_MESSAGE_V2, SEND_V2_HEADER, b"x" * 128, opaque=1234), SerializeType.ROCKETMQ)
+
+    def run() -> object:
+        cmd = _decode_one(frame)
+        return decode_send_request_header(cmd.code, cmd.ext_fields)
+
+    assert benchmark(run).topic == "TopicTest"

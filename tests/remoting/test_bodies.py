@@ -154,7 +154,7 @@ def test_register_broker_compressed_round_trip(body: RegisterBrokerBody) -> None
 def test_register_broker_compressed_layout() -> None:
     # int-length-prefixed parts in a Deflater stream (Java RegisterBrokerBody.encode(true)).
     dv = b'{"counter":2,"stateVersion":0,"timestamp":9}'
-    topic = b"TopicA 8 8 6 SINGLE_TAG"
+    topic = b"TopicA 8 8 6 SINGLE_TAG {}"  # 5.x form; 4.x omits the attributes (checked below)
     raw = struct.pack(">i", len(dv)) + dv + struct.pack(">i", 1) + struct.pack(">i", len(topic)) + topic
     raw += struct.pack(">i", 2) + b"[]" + struct.pack(">i", 0)
     body = RegisterBrokerBody.decode(zlib.compress(raw), compressed=True)
@@ -162,8 +162,10 @@ def test_register_broker_compressed_layout() -> None:
     assert wrapper.data_version == DataVersion(0, 9, 2)
     assert wrapper.topic_config_table == {"TopicA": TopicConfig("TopicA", 8, 8, 6)}
     assert zlib.decompress(body.encode(compressed=True)) == raw
-    # 4.x brokers end after the filter-server list
-    body_4x = RegisterBrokerBody.decode(zlib.compress(raw[:-4]), compressed=True)
+    # 4.x brokers: five-field topic text and no mapping-info count after the filter-server list
+    topic_4x = b"TopicA 8 8 6 SINGLE_TAG"
+    raw_4x = raw.replace(struct.pack(">i", len(topic)) + topic, struct.pack(">i", len(topic_4x)) + topic_4x)[:-4]
+    body_4x = RegisterBrokerBody.decode(zlib.compress(raw_4x), compressed=True)
     assert body_4x.topic_config_serialize_wrapper.topic_config_table == wrapper.topic_config_table
 
 

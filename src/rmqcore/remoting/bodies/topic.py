@@ -60,12 +60,17 @@ class TopicConfig(JsonBody):
         )
 
     def encode_text(self) -> str:
-        """Java ``TopicConfig.encode()``: ``name read write perm filterType [attributesJson]``,
-        used inside the compressed register body."""
-        text = f"{self.topic_name} {self.read_queue_nums} {self.write_queue_nums} {self.perm} {self.topic_filter_type}"
-        if self.attributes:
-            text += " " + dumps(self.attributes).decode("utf-8")
-        return text
+        """Java 5.x ``TopicConfig.encode()``: ``name read write perm filterType attributesJson``
+        (the attributes map is never null there, so ``{}`` when empty), used inside the
+        compressed register body. 4.x wrote only the first five fields; ``decode_text`` reads both.
+
+        >>> TopicConfig("T", 8, 8, 6).encode_text()
+        'T 8 8 6 SINGLE_TAG {}'
+        """
+        return (
+            f"{self.topic_name} {self.read_queue_nums} {self.write_queue_nums} {self.perm} {self.topic_filter_type} "
+            + dumps(self.attributes).decode("utf-8")
+        )
 
     @classmethod
     def decode_text(cls, text: str) -> TopicConfig:
