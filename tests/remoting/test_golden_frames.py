@@ -133,3 +133,22 @@ def test_ext_with_escapes_matches_generic_json() -> None:
     frame = encode_command(cmd)
     assert json.dumps(ext, ensure_ascii=False, separators=(",", ":")).encode() in frame
     assert decode_frame(frame).ext_fields == ext
+
+
+def test_header_too_long_for_24_bit_length_is_an_encode_error() -> None:
+    from rmqcore.remoting import EncodeError
+
+    cmd = RemotingCommand(code=1, ext_fields={"big": "x" * (1 << 24)})
+    with pytest.raises(EncodeError):
+        encode_command(cmd)
+
+
+def test_non_string_ext_values_are_rendered_like_java_on_encode() -> None:
+    cmd = RemotingCommand(code=1, ext_fields={"n": 5, "b": True, "s": "x"})  # type: ignore[dict-item]
+    assert decode_frame(encode_command(cmd)).ext_fields == {"n": "5", "b": "true", "s": "x"}
+
+
+def test_body_may_be_any_buffer() -> None:
+    for body in (bytearray(b"abc"), memoryview(b"abc")):
+        cmd = RemotingCommand(code=1, body=body)  # type: ignore[arg-type]
+        assert decode_frame(encode_command(cmd)).body == b"abc"
