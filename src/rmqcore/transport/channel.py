@@ -92,21 +92,29 @@ class Channel:
                 data = await receive(_RECEIVE_SIZE)
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 return
+            broken: FrameError | None = None
             try:
                 commands = decoder.feed(data)
             except FrameError as exc:
-                log.warning("remoting_frame_rejected", remote=self.remote_addr, error=str(exc), action="closing connection")
+                # Frames completed before the bad one in the same read are still answered.
+                commands = getattr(exc, "decoded_before", [])
+                broken = exc
+            await self._handle_commands(commands)
+            if broken is not None:
+                log.warning("remoting_frame_rejected", remote=self.remote_addr, error=str(broken), action="closing connection")
                 return
-            for cmd in commands:
-                if cmd.is_response:
-                    pending = self._pending.pop(cmd.opaque, None)
-                    if pending is None:
-                        log.debug("remoting_response_unmatched", remote=self.remote_addr, opaque=cmd.opaque)
-                        continue
-                    pending.response = cmd
-                    pending.event.set()
-                elif self._handler is not None:
-                    await self._dispatch(cmd)
+
+    async def _handle_commands(self, commands: list[RemotingCommand]) -> None:
+        for cmd in commands:
+            if cmd.is_response:
+                pending = self._pending.pop(cmd.opaque, None)
+                if pending is None:
+                    log.debug("remoting_response_unmatched", remote=self.remote_addr, opaque=cmd.opaque)
+                    continue
+                pending.response = cmd
+                pending.event.set()
+            elif self._handler is not None:
+                await self._dispatch(cmd)
 
     async def _dispatch(self, cmd: RemotingCommand) -> None:
         assert self._handler is not None
