@@ -1,10 +1,8 @@
 """Parked pulls (RocketMQ's ``PullRequestHoldService``): a pull that found nothing waits here.
 
-A PULL_MESSAGE with the SUSPEND flag that finds no message waits until a message that
-may match arrives on its queue (the store's dispatch listener calls :meth:`notify`) or
-its suspend timeout ends; then the pull runs once more and answers at once. As in
-``notifyMessageArriving``, a waiter is woken only when the new max offset passes its
-offset and, if the arriving tag code is known, its tag filter accepts that code.
+A PULL_MESSAGE with the SUSPEND flag that finds no message waits until a message
+arrives on its queue past its offset (the store's dispatch listener calls :meth:`notify`)
+or its suspend timeout ends; then the pull runs again (``notifyMessageArriving``).
 
 The store may dispatch from a worker thread (SYNC_FLUSH puts, the delay service's
 tick); :meth:`notify` then hands the wake-up to the event loop without blocking.
@@ -23,16 +21,12 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-TagMatcher = Callable[[int], bool]
-
-
 class _Waiter:
-    __slots__ = ("offset", "event", "match_tag_code")
+    __slots__ = ("offset", "event")
 
-    def __init__(self, offset: int, match_tag_code: TagMatcher | None) -> None:
+    def __init__(self, offset: int) -> None:
         self.offset = offset
         self.event = anyio.Event()
-        self.match_tag_code = match_tag_code
 
 
 class LongPollHolder:
@@ -70,7 +64,6 @@ class LongPollHolder:
         offset: int,
         timeout_s: float,
         *,
-        match_tag_code: TagMatcher | None = None,
         arrived: Callable[[], bool] | None = None,
     ) -> bool:
         """Park until woken (True) or ``timeout_s`` passes (False).
@@ -79,7 +72,7 @@ class LongPollHolder:
         could have stored a message between the caller's empty pull and this call.
         """
         key = (topic, queue_id)
-        waiter = _Waiter(offset, match_tag_code)
+        waiter = _Waiter(offset)
         waiters = self._waiters.get(key)
         if waiters is None:
             waiters = self._waiters[key] = set()
@@ -95,29 +88,26 @@ class LongPollHolder:
             if not waiters and self._waiters.get(key) is waiters:
                 del self._waiters[key]
 
-    def notify(self, topic: str, queue_id: int, max_offset: int, tag_code: int | None = None) -> None:
-        """A message reached ``max_offset`` (next offset to be written) on the queue; wake matching waiters."""
+    def notify(self, topic: str, queue_id: int, max_offset: int) -> None:
+        """The queue's max offset (next offset to be written) is now ``max_offset``; wake waiters below it."""
         if (topic, queue_id) not in self._waiters:
             return
         if self._loop_thread is not None and threading.get_ident() != self._loop_thread:
             if self._call_soon_threadsafe is not None:
                 try:
-                    self._call_soon_threadsafe(self._wake, topic, queue_id, max_offset, tag_code)
+                    self._call_soon_threadsafe(self._wake, topic, queue_id, max_offset)
                 except RuntimeError:
                     pass  # the loop is closing; parked pulls end with it
             return
-        self._wake(topic, queue_id, max_offset, tag_code)
+        self._wake(topic, queue_id, max_offset)
 
-    def _wake(self, topic: str, queue_id: int, max_offset: int, tag_code: int | None) -> None:
+    def _wake(self, topic: str, queue_id: int, max_offset: int) -> None:
         waiters = self._waiters.get((topic, queue_id))
         if not waiters:
             return
         for waiter in list(waiters):
-            if max_offset <= waiter.offset:
-                continue
-            if tag_code is not None and waiter.match_tag_code is not None and not waiter.match_tag_code(tag_code):
-                continue
-            waiter.event.set()
+            if max_offset > waiter.offset:
+                waiter.event.set()
 
     def wake_all(self) -> None:
         """Release every parked pull (shutdown)."""

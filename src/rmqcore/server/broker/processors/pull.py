@@ -1,0 +1,246 @@
+"""PULL_MESSAGE (11) and LITE_PULL_MESSAGE (361): RocketMQ's ``PullMessageProcessor``.
+
+The body of a found pull is the stored records exactly as on disk (``get_raw``; the
+stored format is the pull wire format, reference section 4). The store filters by tag
+code; an SQL92 or custom subscription is then applied to each record's properties.
+Status → response code follows reference section 3 ("Pull status"). A pull with the
+SUSPEND flag that finds nothing is parked in the :class:`LongPollHolder` until a
+message arrives or its suspend timeout ends, then runs once more and answers.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from rmqcore.message import MessageDecodeError, decode_stored_message
+from rmqcore.message import constants as C
+from rmqcore.message.properties import decode_properties
+from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode, make_response
+from rmqcore.remoting.headers.pull import PullMessageRequestHeader
+from rmqcore.server.broker.filtering import FilterParseError, SubscriptionFilter
+
+if TYPE_CHECKING:
+    from rmqcore.server.broker.controller import BrokerController
+
+# DefaultMessageStore's in-memory transfer limits: at most 32 messages / 256 KiB per pull.
+MAX_TRANSFER_COUNT = 32
+MAX_TRANSFER_BYTES = 256 * 1024
+FILTER_CACHE_SIZE = 1024
+
+_SUCCESS = int(ResponseCode.SUCCESS)
+_NOT_FOUND = int(ResponseCode.PULL_NOT_FOUND)
+_RETRY_IMMEDIATELY = int(ResponseCode.PULL_RETRY_IMMEDIATELY)
+_OFFSET_MOVED = int(ResponseCode.PULL_OFFSET_MOVED)
+_I32 = struct.Struct(">i")
+_U16 = struct.Struct(">H")
+
+
+def pull_response_code(status_name: str, request_offset: int) -> int:
+    """Reference section 3, "Pull status → response"."""
+    if status_name == "FOUND":
+        return _SUCCESS
+    if status_name == "NO_MATCHED_MESSAGE" or status_name == "MESSAGE_WAS_REMOVING":
+        return _RETRY_IMMEDIATELY
+    if status_name in ("NO_MESSAGE_IN_QUEUE", "NO_MATCHED_LOGIC_QUEUE"):
+        return _OFFSET_MOVED if request_offset != 0 else _NOT_FOUND
+    if status_name in ("OFFSET_OVERFLOW_ONE", "OFFSET_FOUND_NULL"):
+        return _NOT_FOUND
+    return _OFFSET_MOVED  # OFFSET_TOO_SMALL, OFFSET_OVERFLOW_BADLY
+
+
+def record_properties(raw: bytes | memoryview, pos: int) -> dict[str, str]:
+    """Properties of the stored record at ``pos`` (reference section 4 layout), without decoding the rest."""
+    sys_flag = _I32.unpack_from(raw, pos + 36)[0]
+    p = pos + 48 + (20 if sys_flag & C.BORNHOST_V6_FLAG else 8) + 8 + (20 if sys_flag & C.STOREHOSTADDRESS_V6_FLAG else 8) + 12
+    p += 4 + _I32.unpack_from(raw, p)[0]
+    if _I32.unpack_from(raw, pos + 4)[0] == C.MESSAGE_MAGIC_CODE_V2:
+        p += 2 + _U16.unpack_from(raw, p)[0]
+    else:
+        p += 1 + raw[p]
+    props_len = _U16.unpack_from(raw, p)[0]
+    return decode_properties(bytes(raw[p + 2 : p + 2 + props_len]).decode("utf-8", "replace"))
+
+
+def filter_records(raw: bytes, subscription: SubscriptionFilter) -> tuple[bytes, int]:
+    """The records of ``raw`` the subscription's predicate accepts, concatenated, and their count.
+
+    SQL92 reads only each record's properties; another filter type gets the decoded message.
+    """
+    out: list[bytes] = []
+    pos = 0
+    end = len(raw)
+    view = memoryview(raw)
+    by_properties = subscription.property_predicate is not None
+    while pos + 4 <= end:
+        size = _I32.unpack_from(raw, pos)[0]
+        if size <= 0 or pos + size > end:
+            break
+        if by_properties:
+            keep = subscription.matches_properties(record_properties(view, pos))
+        else:
+            try:
+                keep = subscription.matches_message(decode_stored_message(view, pos)[0])
+            except MessageDecodeError:
+                keep = False
+        if keep:
+            out.append(raw[pos : pos + size])
+        pos += size
+    return b"".join(out), len(out)
+
+
+class PullProcessor:
+    def __init__(self, broker: BrokerController) -> None:
+        self.broker = broker
+        self._filters: OrderedDict[tuple[str, str, str, int], SubscriptionFilter] = OrderedDict()
+
+    def handlers(self) -> dict[int, Any]:
+        return {RequestCode.PULL_MESSAGE: self.pull_message, RequestCode.LITE_PULL_MESSAGE: self.pull_message}
+
+    # -- subscription --------------------------------------------------------------------------
+    def _header_filter(self, header: PullMessageRequestHeader) -> SubscriptionFilter:
+        """The filter of a pull that carries its own subscription, compiled once per expression."""
+        key = (header.topic, header.expression_type or "TAG", header.subscription or "*", header.sub_version)
+        cached = self._filters.get(key)
+        if cached is not None:
+            self._filters.move_to_end(key)
+            return cached
+        built = SubscriptionFilter.build(
+            header.topic, header.subscription, header.expression_type, header.sub_version, self.broker.filter_factory
+        )
+        self._filters[key] = built
+        if len(self._filters) > FILTER_CACHE_SIZE:
+            self._filters.popitem(last=False)
+        return built
+
+    def _resolve(self, cmd: RemotingCommand, header: PullMessageRequestHeader) -> SubscriptionFilter | RemotingCommand:
+        """Checks of ``processRequest`` before the store is read: the filter, or the error response."""
+        broker = self.broker
+        group = header.consumer_group
+        group_config = broker.groups.find_or_create(group)
+        if group_config is None:
+            return make_response(cmd, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, f"subscription group [{group}] does not exist")
+        if not group_config.consume_enable:
+            return make_response(cmd, ResponseCode.NO_PERMISSION, f"subscription group no permission, {group}")
+        topic_config = broker.topics.select(header.topic)
+        if topic_config is None:
+            return make_response(cmd, ResponseCode.TOPIC_NOT_EXIST, f"topic[{header.topic}] not exist, apply first please!")
+        if not topic_config.perm & C.PERM_READ:
+            return make_response(cmd, ResponseCode.NO_PERMISSION, f"the topic[{header.topic}] pulling message is forbidden")
+        if header.queue_id < 0 or header.queue_id >= topic_config.read_queue_nums:
+            return make_response(
+                cmd,
+                ResponseCode.SYSTEM_ERROR,
+                f"queueId[{header.queue_id}] is illegal, topic:[{header.topic}] "
+                f"topicConfig.readQueueNums:[{topic_config.read_queue_nums}] consumer:[{getattr(cmd, 'remote', '')}]",
+            )
+        if header.sys_flag & C.PULL_FLAG_SUBSCRIPTION:
+            try:
+                subscription = self._header_filter(header)
+            except FilterParseError as exc:
+                if exc.response_code == ResponseCode.SUBSCRIPTION_PARSE_FAILED:
+                    return make_response(cmd, exc.response_code, f"parse the consumer's subscription failed: {exc}")
+                return make_response(cmd, exc.response_code, str(exc))
+        else:
+            info = broker.consumers.group(group)
+            if info is None:
+                return make_response(cmd, ResponseCode.SUBSCRIPTION_NOT_EXIST, "the consumer's group info not exist")
+            if not group_config.consume_broadcast_enable and info.message_model == "BROADCASTING":
+                return make_response(
+                    cmd, ResponseCode.NO_PERMISSION, f"the consumer group[{group}] can not consume by broadcast way"
+                )
+            subscription = info.subscriptions.get(header.topic)
+            if subscription is None:
+                return make_response(cmd, ResponseCode.SUBSCRIPTION_NOT_EXIST, "the consumer's subscription not exist")
+            if subscription.sub_version < header.sub_version:
+                return make_response(cmd, ResponseCode.SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest")
+            if subscription.compile_error is not None:
+                return make_response(
+                    cmd,
+                    ResponseCode.FILTER_DATA_NOT_EXIST,
+                    "The broker's consumer filter data is not exist!Your expression may be wrong!",
+                )
+        if not subscription.is_tag and not broker.config.enable_property_filter:
+            return make_response(
+                cmd,
+                ResponseCode.SYSTEM_ERROR,
+                f"The broker does not support consumer to filter message by {subscription.expression_type}",
+            )
+        return subscription
+
+    # -- the pull ------------------------------------------------------------------------------
+    def pull_message(self, channel: Any, cmd: RemotingCommand) -> Any:
+        header = PullMessageRequestHeader.from_ext(cmd.ext_fields)
+        subscription = self._resolve(cmd, header)
+        if subscription.__class__ is RemotingCommand:
+            return subscription
+        response = self._pull_once(cmd, header, subscription)  # type: ignore[arg-type]
+        broker = self.broker
+        if header.sys_flag & C.PULL_FLAG_COMMIT_OFFSET:
+            broker.offsets.commit(header.consumer_group, header.topic, header.queue_id, header.commit_offset)
+        if response.code == _NOT_FOUND and header.sys_flag & C.PULL_FLAG_SUSPEND:
+            config = broker.config
+            timeout_ms = header.suspend_timeout_millis if config.long_polling_enable else config.short_polling_time_mills
+            if timeout_ms > 0:
+                return self._suspended(cmd, header, subscription, timeout_ms)  # type: ignore[arg-type]
+        return response
+
+    async def _suspended(
+        self, cmd: RemotingCommand, header: PullMessageRequestHeader, subscription: SubscriptionFilter, timeout_ms: int
+    ) -> RemotingCommand:
+        """Park, then pull again. RocketMQ wakes a parked pull only for a message its filter
+        matches; the store's dispatch notice carries no tag code, so a wake-up whose messages
+        all fail the filter parks again past them until the suspend timeout."""
+        broker = self.broker
+        store = broker.store
+        topic, queue_id = header.topic, header.queue_id
+        wait_from = header.queue_offset
+        deadline = anyio.current_time() + timeout_ms / 1000
+        while True:
+            remaining = deadline - anyio.current_time()
+            woken = remaining > 0 and await broker.long_poll.wait(
+                topic, queue_id, wait_from, remaining, arrived=lambda: store.max_offset(topic, queue_id) > wait_from
+            )
+            if broker.store is None:  # shut down while parked
+                return make_response(cmd, ResponseCode.SYSTEM_BUSY, "broker is shutting down")
+            response = self._pull_once(cmd, header, subscription)
+            if not woken or response.code != _RETRY_IMMEDIATELY:
+                return response
+            wait_from = int(response.ext_fields["nextBeginOffset"])
+
+    def _pull_once(
+        self, cmd: RemotingCommand, header: PullMessageRequestHeader, subscription: SubscriptionFilter
+    ) -> RemotingCommand:
+        max_count = header.max_msg_nums
+        if max_count > MAX_TRANSFER_COUNT:
+            max_count = MAX_TRANSFER_COUNT
+        elif max_count <= 0:
+            max_count = 1
+        max_bytes = header.max_msg_bytes
+        if max_bytes is None or max_bytes <= 0 or max_bytes > MAX_TRANSFER_BYTES:
+            max_bytes = MAX_TRANSFER_BYTES
+        result = self.broker.store.get_raw(
+            header.topic,
+            header.queue_id,
+            header.queue_offset,
+            max_count,
+            tag_codes=subscription.tag_codes,
+            max_bytes=max_bytes,
+        )
+        status = result.status.name
+        body = result.raw
+        if status == "FOUND" and subscription.message_predicate is not None:
+            body, kept = filter_records(body, subscription)
+            if not kept:
+                status = "NO_MATCHED_MESSAGE"
+        code = pull_response_code(status, header.queue_offset)
+        ext = {
+            "suggestWhichBrokerId": "0",
+            "nextBeginOffset": str(result.next_offset),
+            "minOffset": str(result.min_offset),
+            "maxOffset": str(result.max_offset),
+        }
+        return make_response(cmd, code, None if code == _SUCCESS else status, ext=ext, body=body if code == _SUCCESS else None)

@@ -1,0 +1,370 @@
+"""SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320): RocketMQ's ``SendMessageProcessor``.
+
+The hot path is: typed header decode (one compiled reader for V1/V2 keys) → topic
+look-up → one store call → response header. Broker-side additions follow reference
+section 4 ("Broker side on SEND"): bornHost = the connection's remote address,
+storeHost = brokerIP1:port, ``CLUSTER`` property added, ``UNIQ_KEY`` added when the
+client sent none, MULTI_TAGS sysFlag for MULTI_TAG topics. TRAN_MSG=true goes to the
+transaction service as a half message (section 8); DELAY/TIMER_* to the delay service
+(section 7); a ``%RETRY%`` send past its max reconsume times to ``%DLQ%`` (section 10).
+
+Under ASYNC_FLUSH the handler answers inline (the store put is a fast C call); under
+SYNC_FLUSH it returns a coroutine that runs the put in a worker thread, so concurrent
+sends share one disk flush (group commit).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+import structlog
+
+from rmqcore.message import MessageExt, create_offset_message_id, decode_batch_body, decode_properties, dlq_topic
+from rmqcore.message import constants as C
+from rmqcore.message.ids import UniqKeyGenerator
+from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode, Version, make_response
+from rmqcore.remoting.headers.send import SendMessageRequestHeader, decode_send_request_header
+from rmqcore.server.broker.processors.admin import validate_topic
+from rmqcore.server.broker.store_adapter import PutRejected, put_error_response
+from rmqcore.server.broker.topics import MULTI_TAG, PERM_RW, TopicConfig
+
+if TYPE_CHECKING:
+    from rmqcore.server.broker.controller import BrokerController
+
+log = structlog.get_logger(__name__)
+
+_DELAY_KEYS = (C.PROPERTY_DELAY_TIME_LEVEL, C.PROPERTY_TIMER_DELIVER_MS, C.PROPERTY_TIMER_DELAY_SEC, C.PROPERTY_TIMER_DELAY_MS)
+# TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET (+ the 5.x timer topic).
+NOT_ALLOWED_SEND_TOPICS = frozenset(
+    {
+        C.SCHEDULE_TOPIC,
+        C.TIMER_TOPIC,
+        C.TRANS_HALF_TOPIC,
+        C.TRANS_OP_HALF_TOPIC,
+        C.TRANS_CHECK_MAX_TIME_TOPIC,
+        "SELF_TEST_TOPIC",
+        "OFFSET_MOVED_EVENT",
+    }
+)
+APPLY_TOPIC_HINT = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+DEFAULT_REGION = "DefaultRegion"
+
+
+def born_host_of(channel: Any) -> tuple[str, int]:
+    """The client's ``host:port`` as (ip, port), cached on the connection."""
+    attributes = getattr(channel, "attributes", None)
+    if attributes is not None:
+        host = attributes.get("born_host")
+        if host is not None:
+            return host
+    addr = getattr(channel, "remote_addr", "") or ""
+    ip, _, port = addr.rpartition(":")
+    try:
+        host = (ip.strip("[]") or "127.0.0.1", int(port))
+    except ValueError:
+        host = ("127.0.0.1", 0)
+    if attributes is not None:
+        attributes["born_host"] = host
+    return host
+
+
+class SendProcessor:
+    def __init__(self, broker: BrokerController) -> None:
+        self.broker = broker
+        config = broker.config
+        self._cluster = config.broker_cluster_name
+        self._max_message_size = config.max_message_size
+        self._sync_flush = config.flush_disk_type == "SYNC_FLUSH"
+        self._uniq_keys = UniqKeyGenerator()
+        self._random = random.Random()
+
+    def handlers(self) -> dict[int, Any]:
+        return {
+            RequestCode.SEND_MESSAGE: self.send_message,
+            RequestCode.SEND_MESSAGE_V2: self.send_message,
+            RequestCode.SEND_BATCH_MESSAGE: self.send_batch_message,
+        }
+
+    # -- checks shared by single and batch sends -------------------------------------------------
+    def _check_topic(self, cmd: RemotingCommand, header: SendMessageRequestHeader) -> TopicConfig | RemotingCommand:
+        """``msgCheck``: the topic config to write to, or the error response."""
+        topic = header.topic
+        topics = self.broker.topics
+        config = topics.select(topic)
+        if config is None:
+            remark = validate_topic(topic)
+            if remark is not None:
+                return make_response(cmd, ResponseCode.SYSTEM_ERROR, remark)
+            if topic in NOT_ALLOWED_SEND_TOPICS:
+                return make_response(cmd, ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
+            sys_flag = 0x1 if header.unit_mode else 0  # TopicSysFlag UNIT
+            config = topics.create_in_send(topic, header.default_topic, header.default_topic_queue_nums, sys_flag)
+            if config is None and topic.startswith(C.RETRY_GROUP_TOPIC_PREFIX):
+                config = topics.create_in_send_back(topic, 1, PERM_RW, sys_flag)
+            if config is None:
+                return make_response(
+                    cmd, ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{APPLY_TOPIC_HINT}"
+                )
+        elif topic in NOT_ALLOWED_SEND_TOPICS:
+            return make_response(cmd, ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
+        if not config.perm & C.PERM_WRITE:
+            return make_response(
+                cmd, ResponseCode.NO_PERMISSION, f"the topic[{topic}] sending message is forbidden"
+            )
+        queue_id = header.queue_id
+        if queue_id >= max(config.write_queue_nums, config.read_queue_nums):
+            return make_response(
+                cmd,
+                ResponseCode.SYSTEM_ERROR,
+                f"request queueId[{queue_id}] is illegal, topic[{topic}] writeQueueNums {config.write_queue_nums} "
+                f"Producer: {header.producer_group}",
+            )
+        return config
+
+    def _pick_queue(self, header: SendMessageRequestHeader, config: TopicConfig) -> int:
+        queue_id = header.queue_id
+        if queue_id < 0:
+            queue_id = self._random.randrange(config.write_queue_nums)
+        return queue_id
+
+    def _retry_to_dlq(
+        self, cmd: RemotingCommand, header: SendMessageRequestHeader, msg: MessageExt
+    ) -> RemotingCommand | None:
+        """``handleRetryAndDLQ``: a ``%RETRY%`` message past its max reconsume times goes to the DLQ."""
+        group = header.topic[len(C.RETRY_GROUP_TOPIC_PREFIX):]
+        group_config = self.broker.groups.find_or_create(group)
+        if group_config is None:
+            return make_response(
+                cmd, ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST, f"subscription group not exist, {group}{APPLY_TOPIC_HINT}"
+            )
+        max_times = group_config.retry_max_times
+        if cmd.version >= Version.V3_4_9 and header.max_reconsume_times is not None:
+            max_times = header.max_reconsume_times
+        if msg.reconsume_times > max_times:
+            dlq = dlq_topic(group)
+            self.broker.topics.create_in_send_back(dlq, 1, PERM_RW)
+            msg.topic = dlq
+            msg.queue_id = 0
+            msg.properties[C.PROPERTY_DELAY_TIME_LEVEL] = "-1"
+            log.info("retry_message_to_dlq", group=group, reconsume_times=msg.reconsume_times, max=max_times)
+        return None
+
+    # -- single message -----------------------------------------------------------------------------
+    def send_message(self, channel: Any, cmd: RemotingCommand) -> Any:
+        header = decode_send_request_header(cmd.code, cmd.ext_fields)
+        if header.batch:
+            return self._send_batch(channel, cmd, header)
+        config = self._check_topic(cmd, header)
+        if config.__class__ is RemotingCommand:
+            return config
+        body = cmd.body or b""
+        if len(body) > self._max_message_size:
+            return make_response(
+                cmd,
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"the message is illegal, maybe msg body or properties length not matched. "
+                f"msg body length limit {self._max_message_size}B, msg properties length limit 32KB.",
+            )
+        broker = self.broker
+        queue_id = self._pick_queue(header, config)  # type: ignore[arg-type]
+        properties = decode_properties(header.properties) if header.properties else {}
+        properties[C.PROPERTY_CLUSTER] = self._cluster
+        uniq = properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+        if uniq is None:
+            uniq = properties[C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self._uniq_keys.next_id()
+        sys_flag = header.sys_flag
+        if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
+            sys_flag |= C.MULTI_TAGS_FLAG
+        msg = MessageExt(
+            header.topic,
+            body,
+            flag=header.flag,
+            properties=properties,
+            queue_id=queue_id,
+            sys_flag=sys_flag,
+            born_timestamp=header.born_timestamp,
+            born_host=born_host_of(channel),
+            store_host=broker.store_host,
+            reconsume_times=header.reconsume_times or 0,
+        )
+        if header.topic.startswith(C.RETRY_GROUP_TOPIC_PREFIX):
+            refused = self._retry_to_dlq(cmd, header, msg)
+            if refused is not None:
+                return refused
+        if self._sync_flush:
+            return self._put_in_thread(cmd, msg, queue_id, uniq)
+        return self._put(cmd, msg, queue_id, uniq)
+
+    def _store_call(self, msg: MessageExt) -> Any:
+        """The one store call for ``msg``: half message, delayed message, or plain put."""
+        broker = self.broker
+        properties = msg.properties
+        if properties.get(C.PROPERTY_TRANSACTION_PREPARED) == "true":
+            return broker.transactions.prepare
+        if broker.delay_service is not None:
+            for key in _DELAY_KEYS:
+                if key in properties:
+                    return self._delayed_put
+        return broker.store.put
+
+    def _delayed_put(self, msg: MessageExt, queue_id: int) -> Any:
+        result = self.broker.delay_service.maybe_put(msg, queue_id)
+        if result is None:  # DELAY <= 0 or a timer already due: a plain put (section 7)
+            result = self.broker.store.put(msg, queue_id)
+        return result
+
+    def _put(self, cmd: RemotingCommand, msg: MessageExt, queue_id: int, uniq: str) -> RemotingCommand:
+        try:
+            result = self._store_call(msg)(msg, queue_id)
+        except PutRejected as exc:
+            return make_response(cmd, exc.code, exc.remark)
+        except Exception as exc:
+            return self._put_exception(cmd, exc)
+        return self._response(cmd, result, queue_id, uniq)
+
+    async def _put_in_thread(self, cmd: RemotingCommand, msg: MessageExt, queue_id: int, uniq: str) -> RemotingCommand:
+        call = self._store_call(msg)
+        try:
+            result = await anyio.to_thread.run_sync(call, msg, queue_id)
+        except PutRejected as exc:
+            return make_response(cmd, exc.code, exc.remark)
+        except Exception as exc:
+            return self._put_exception(cmd, exc)
+        return self._response(cmd, result, queue_id, uniq)
+
+    def _put_exception(self, cmd: RemotingCommand, exc: Exception) -> RemotingCommand:
+        response = put_error_response(cmd, exc)
+        if response is None:
+            raise exc
+        return response
+
+    def _response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str) -> RemotingCommand:
+        error = put_error_response(cmd, result)
+        if error is not None:
+            return error
+        ext = {
+            "msgId": create_offset_message_id(self.broker.store_host, result.commitlog_offset),
+            "queueId": str(queue_id),
+            "queueOffset": str(result.queue_offset),
+            "transactionId": uniq,
+            C.PROPERTY_MSG_REGION: DEFAULT_REGION,
+            C.PROPERTY_TRACE_SWITCH: "true",
+        }
+        return make_response(cmd, result_code(result), ext=ext)
+
+    # -- batch ----------------------------------------------------------------------------------
+    def send_batch_message(self, channel: Any, cmd: RemotingCommand) -> Any:
+        return self._send_batch(channel, cmd, decode_send_request_header(cmd.code, cmd.ext_fields))
+
+    def _send_batch(self, channel: Any, cmd: RemotingCommand, header: SendMessageRequestHeader) -> Any:
+        if len(header.topic.encode("utf-8")) > C.MAX_V1_TOPIC_LENGTH:
+            return make_response(cmd, ResponseCode.MESSAGE_ILLEGAL, f"message topic length too long {len(header.topic)}")
+        if header.topic.startswith(C.RETRY_GROUP_TOPIC_PREFIX):
+            return make_response(cmd, ResponseCode.MESSAGE_ILLEGAL, "batch request does not support retry group")
+        config = self._check_topic(cmd, header)
+        if config.__class__ is RemotingCommand:
+            return config
+        body = cmd.body or b""
+        if len(body) > self._max_message_size:
+            return make_response(
+                cmd,
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"the message is illegal, maybe msg body or properties length not matched. "
+                f"msg body length limit {self._max_message_size}B, msg properties length limit 32KB.",
+            )
+        queue_id = self._pick_queue(header, config)  # type: ignore[arg-type]
+        try:
+            inner = decode_batch_body(header.topic, body)
+        except ValueError as exc:
+            return make_response(cmd, ResponseCode.MESSAGE_ILLEGAL, f"malformed batch body: {exc}")
+        if not inner:
+            return make_response(cmd, ResponseCode.MESSAGE_ILLEGAL, "empty batch")
+        sys_flag = header.sys_flag
+        if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
+            sys_flag |= C.MULTI_TAGS_FLAG
+        born_host = born_host_of(channel)
+        store_host = self.broker.store_host
+        # Stored records keep each inner message's own properties (reference section 4).
+        messages = [
+            MessageExt(
+                header.topic,
+                m.body,
+                flag=m.flag,
+                properties=m.properties,
+                queue_id=queue_id,
+                sys_flag=sys_flag,
+                born_timestamp=header.born_timestamp,
+                born_host=born_host,
+                store_host=store_host,
+                reconsume_times=header.reconsume_times or 0,
+            )
+            for m in inner
+        ]
+        for m in messages:
+            if C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in m.properties:
+                m.properties[C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self._uniq_keys.next_id()
+        batch_uniq = (decode_properties(header.properties) if header.properties else {}).get(
+            C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+        )
+        if self._sync_flush:
+            return self._put_batch_in_thread(cmd, messages, queue_id, batch_uniq)
+        return self._put_batch(cmd, messages, queue_id, batch_uniq)
+
+    def _put_batch(self, cmd: RemotingCommand, messages: list[MessageExt], queue_id: int, uniq: str | None) -> RemotingCommand:
+        try:
+            result = self.broker.store.put_batch(messages, queue_id)
+        except PutRejected as exc:
+            return make_response(cmd, exc.code, exc.remark)
+        except Exception as exc:
+            return self._put_exception(cmd, exc)
+        return self._batch_response(cmd, result, queue_id, uniq)
+
+    async def _put_batch_in_thread(
+        self, cmd: RemotingCommand, messages: list[MessageExt], queue_id: int, uniq: str | None
+    ) -> RemotingCommand:
+        try:
+            result = await anyio.to_thread.run_sync(self.broker.store.put_batch, messages, queue_id)
+        except PutRejected as exc:
+            return make_response(cmd, exc.code, exc.remark)
+        except Exception as exc:
+            return self._put_exception(cmd, exc)
+        return self._batch_response(cmd, result, queue_id, uniq)
+
+    def _batch_response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str | None) -> RemotingCommand:
+        error = put_error_response(cmd, result)
+        if error is not None:
+            return error
+        store_host = self.broker.store_host
+        ext = {
+            "msgId": ",".join(create_offset_message_id(store_host, off) for off in batch_commitlog_offsets(result)),
+            "queueId": str(queue_id),
+            "queueOffset": str(result.queue_offset),
+            C.PROPERTY_MSG_REGION: DEFAULT_REGION,
+            C.PROPERTY_TRACE_SWITCH: "true",
+        }
+        if uniq:
+            ext["transactionId"] = uniq
+        return make_response(cmd, result_code(result), ext=ext)
+
+
+def result_code(result: Any) -> int:
+    """SUCCESS, or the flush/slave code a successful-but-late put carries (reference section 2)."""
+    status = getattr(result, "status", None)
+    name = getattr(status, "name", None)
+    if name == "FLUSH_DISK_TIMEOUT":
+        return ResponseCode.FLUSH_DISK_TIMEOUT
+    if name == "FLUSH_SLAVE_TIMEOUT":
+        return ResponseCode.FLUSH_SLAVE_TIMEOUT
+    if name == "SLAVE_NOT_AVAILABLE":
+        return ResponseCode.SLAVE_NOT_AVAILABLE
+    return ResponseCode.SUCCESS
+
+
+def batch_commitlog_offsets(result: Any) -> list[int]:
+    """Commit-log offset of every message of a batch put."""
+    offsets = getattr(result, "commitlog_offsets", None)
+    if offsets is not None:
+        return list(offsets)
+    return [result.commitlog_offset]

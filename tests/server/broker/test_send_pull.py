@@ -1,0 +1,213 @@
+"""Send and pull over the wire: stored bytes served as they are, statuses, long polling, filters, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from rmqcore.filter import CompiledFilter, register_filter, unregister_filter
+from rmqcore.message import Message, decode_offset_message_id, decode_stored_messages, tags_code
+from rmqcore.remoting import RequestCode, ResponseCode
+from rmqcore.remoting.headers.offset import GetMaxOffsetRequestHeader, GetMinOffsetRequestHeader, SearchOffsetRequestHeader
+from rmqcore.remoting.headers.query import QueryMessageRequestHeader, ViewMessageRequestHeader
+
+from .conftest import connect, running_broker
+
+pytestmark = pytest.mark.anyio
+
+TOPIC = "TopicTest"
+GROUP = "CG"
+
+
+async def test_send_pull_round_trip_serves_stored_bytes(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker, connect(broker.port) as client:
+        v2 = await client.send(TOPIC, b"hello v2", tags="TagA", keys="k1 k2", queue_id=1)
+        v1 = await client.send(TOPIC, b"hello v1", tags="TagB", queue_id=1, code=RequestCode.SEND_MESSAGE)
+        batch = await client.send_batch(TOPIC, [Message(TOPIC, b"b0", tags="TagC"), Message(TOPIC, b"b1")], queue_id=1)
+        assert (v2.code, v1.code, batch.code) == (0, 0, 0), (v2.remark, v1.remark, batch.remark)
+        assert [v2.ext_fields["queueOffset"], v1.ext_fields["queueOffset"], batch.ext_fields["queueOffset"]] == ["0", "1", "2"]
+        assert v2.ext_fields["queueId"] == "1"
+        assert len(batch.ext_fields["msgId"].split(",")) == 2
+
+        pulled = await client.pull(GROUP, TOPIC, 1, 0)
+        assert pulled.code == ResponseCode.SUCCESS
+        assert pulled.ext_fields["nextBeginOffset"] == "4"
+        assert (pulled.ext_fields["minOffset"], pulled.ext_fields["maxOffset"]) == ("0", "4")
+        # The body is the stored records, byte for byte.
+        assert pulled.body == broker.store.get_raw(TOPIC, 1, 0, 32).raw
+        messages = decode_stored_messages(pulled.body)
+        assert [m.body for m in messages] == [b"hello v2", b"hello v1", b"b0", b"b1"]
+        assert [m.tags for m in messages] == ["TagA", "TagB", "TagC", None]
+        first = messages[0]
+        assert first.properties["CLUSTER"] == "DefaultCluster"
+        assert first.properties["KEYS"] == "k1 k2"
+        assert first.born_host[0] == "127.0.0.1"
+        assert first.store_host == ("127.0.0.1", broker.port)
+        # msgId is the offset message id: store host + commit-log offset (reference section 4).
+        (host, commitlog_offset) = decode_offset_message_id(v2.ext_fields["msgId"])
+        assert host == ("127.0.0.1", broker.port) and commitlog_offset == first.commitlog_offset
+        assert v2.ext_fields["transactionId"] == first.properties["UNIQ_KEY"]
+
+        view = await client.request(RequestCode.VIEW_MESSAGE_BY_ID, ViewMessageRequestHeader(commitlog_offset))
+        assert view.code == 0 and view.body == pulled.body[: first.store_size]
+
+        query = await client.request(RequestCode.QUERY_MESSAGE, QueryMessageRequestHeader(TOPIC, "k2", 32, 0, 2**62))
+        assert query.code == 0 and [m.body for m in decode_stored_messages(query.body)] == [b"hello v2"]
+        missing = await client.request(RequestCode.QUERY_MESSAGE, QueryMessageRequestHeader(TOPIC, "nope", 32, 0, 2**62))
+        assert missing.code == ResponseCode.QUERY_NOT_FOUND
+
+        max_offset = await client.request(RequestCode.GET_MAX_OFFSET, GetMaxOffsetRequestHeader(TOPIC, 1))
+        min_offset = await client.request(RequestCode.GET_MIN_OFFSET, GetMinOffsetRequestHeader(TOPIC, 1))
+        assert (max_offset.ext_fields["offset"], min_offset.ext_fields["offset"]) == ("4", "0")
+        search = await client.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, SearchOffsetRequestHeader(TOPIC, 1, 0))
+        assert search.code == 0 and search.ext_fields["offset"] == "0"
+
+
+async def test_pull_statuses(tmp_path: Path) -> None:
+    """Reference section 3, "Pull status → response"."""
+    async with running_broker(tmp_path) as broker, connect(broker.port) as client:
+        await client.send(TOPIC, b"make the topic", queue_id=0)
+        empty_at_zero = await client.pull(GROUP, TOPIC, 2, 0)
+        assert (empty_at_zero.code, empty_at_zero.ext_fields["nextBeginOffset"]) == (ResponseCode.PULL_NOT_FOUND, "0")
+        empty_at_five = await client.pull(GROUP, TOPIC, 2, 5)
+        assert (empty_at_five.code, empty_at_five.ext_fields["nextBeginOffset"]) == (ResponseCode.PULL_OFFSET_MOVED, "0")
+        for i in range(2):
+            await client.send(TOPIC, b"m%d" % i, queue_id=2, tags="TagA")
+        at_end = await client.pull(GROUP, TOPIC, 2, 2)
+        assert (at_end.code, at_end.ext_fields["nextBeginOffset"]) == (ResponseCode.PULL_NOT_FOUND, "2")
+        past_end = await client.pull(GROUP, TOPIC, 2, 9)
+        assert (past_end.code, past_end.ext_fields["nextBeginOffset"]) == (ResponseCode.PULL_OFFSET_MOVED, "2")
+        no_match = await client.pull(GROUP, TOPIC, 2, 0, subscription="TagZ")
+        assert no_match.code == ResponseCode.PULL_RETRY_IMMEDIATELY
+        assert no_match.ext_fields["nextBeginOffset"] == "2"
+        bad_queue = await client.pull(GROUP, TOPIC, 99, 0)
+        assert bad_queue.code == ResponseCode.SYSTEM_ERROR and "queueId[99] is illegal" in bad_queue.remark
+        unknown = await client.pull(GROUP, "NoSuchTopic", 0, 0)
+        assert unknown.code == ResponseCode.TOPIC_NOT_EXIST and "NoSuchTopic" in unknown.remark
+
+
+async def test_long_poll_parks_until_a_send_arrives(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker, connect(broker.port) as consumer, connect(broker.port) as producer:
+        await producer.send(TOPIC, b"first", queue_id=3)
+        responses = []
+
+        async def parked_pull() -> None:
+            responses.append(await consumer.pull(GROUP, TOPIC, 3, 1, suspend_ms=20_000, subscription="TagB"))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(parked_pull)
+                while broker.long_poll.parked_on(TOPIC, 3) == 0:
+                    await anyio.wait_all_tasks_blocked()
+                # A message of another tag does not wake the TagB subscriber.
+                await producer.send(TOPIC, b"other tag", queue_id=3, tags="TagA")
+                await anyio.wait_all_tasks_blocked()
+                assert not responses and broker.long_poll.parked_on(TOPIC, 3) == 1
+                await producer.send(TOPIC, b"wake up", queue_id=3, tags="TagB")
+        [response] = responses
+        assert response.code == ResponseCode.SUCCESS
+        assert [m.body for m in decode_stored_messages(response.body)] == [b"wake up"]
+
+
+async def test_long_poll_times_out_with_not_found(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker, connect(broker.port) as client:
+        await client.send(TOPIC, b"x", queue_id=0)
+        with anyio.fail_after(5):
+            response = await client.pull(GROUP, TOPIC, 0, 1, suspend_ms=50)
+        assert response.code == ResponseCode.PULL_NOT_FOUND
+        assert broker.long_poll.parked == 0
+
+
+async def test_tag_filter_by_code(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker, connect(broker.port) as client:
+        for tag in ("TagA", "TagB", "TagC", "TagA"):
+            await client.send(TOPIC, tag.encode(), tags=tag)
+        response = await client.pull(GROUP, TOPIC, 0, 0, subscription="TagA || TagC")
+        assert response.code == 0
+        got = decode_stored_messages(response.body)
+        assert [m.body for m in got] == [b"TagA", b"TagC", b"TagA"]
+        assert response.ext_fields["nextBeginOffset"] == "4"
+        # The ConsumeQueue holds the Java hash of the tag (reference section 5).
+        assert tags_code("TagA") == 2598919
+
+
+async def test_sql92_filter_needs_enable_property_filter(tmp_path: Path) -> None:
+    async with running_broker(tmp_path / "off") as broker, connect(broker.port) as client:
+        await client.send(TOPIC, b"x", properties={"a": "1"})
+        refused = await client.pull(GROUP, TOPIC, 0, 0, subscription="a > 0", expression_type="SQL92")
+        assert refused.code == ResponseCode.SYSTEM_ERROR
+        assert refused.remark == "The broker does not support consumer to filter message by SQL92"
+
+    async with running_broker(tmp_path / "on", enablePropertyFilter="true") as broker, connect(broker.port) as client:
+        for i in range(6):
+            await client.send(TOPIC, b"%d" % i, tags="TagA" if i % 2 else "TagB", properties={"a": str(i)})
+        response = await client.pull(GROUP, TOPIC, 0, 0, subscription="a >= 2 AND TAGS = 'TagA'", expression_type="SQL92")
+        assert response.code == 0
+        assert [m.body for m in decode_stored_messages(response.body)] == [b"3", b"5"]
+        none = await client.pull(GROUP, TOPIC, 0, 0, subscription="a > 100", expression_type="SQL92")
+        assert (none.code, none.ext_fields["nextBeginOffset"]) == (ResponseCode.PULL_RETRY_IMMEDIATELY, "6")
+        bad = await client.pull(GROUP, TOPIC, 0, 0, subscription="a >>> 1", expression_type="SQL92")
+        assert bad.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED
+        unknown_type = await client.pull(GROUP, TOPIC, 0, 0, subscription="x", expression_type="NOPE")
+        assert unknown_type.code == ResponseCode.FILTER_DATA_NOT_EXIST
+
+
+class BodyPrefixFilter:
+    """A custom filter type: keeps messages whose body starts with the expression."""
+
+    def compile(self, expression: str) -> CompiledFilter:
+        prefix = expression.encode()
+        return CompiledFilter("BODYPREFIX", expression, lambda message: message.body.startswith(prefix))
+
+
+async def test_registered_custom_filter_type(tmp_path: Path) -> None:
+    register_filter("BODYPREFIX", BodyPrefixFilter, replace=True)
+    try:
+        async with running_broker(tmp_path, enablePropertyFilter="true") as broker, connect(broker.port) as client:
+            for body in (b"keep-1", b"drop-2", b"keep-3"):
+                await client.send(TOPIC, body)
+            response = await client.pull(GROUP, TOPIC, 0, 0, subscription="keep", expression_type="BODYPREFIX")
+            assert response.code == 0
+            assert [m.body for m in decode_stored_messages(response.body)] == [b"keep-1", b"keep-3"]
+    finally:
+        unregister_filter("BODYPREFIX")
+
+
+async def test_unknown_topic_and_auto_create(tmp_path: Path) -> None:
+    async with running_broker(tmp_path / "off", autoCreateTopicEnable="false") as broker, connect(broker.port) as client:
+        response = await client.send("NewTopic", b"x")
+        assert response.code == ResponseCode.TOPIC_NOT_EXIST
+        assert "topic[NewTopic] not exist" in response.remark
+    async with running_broker(tmp_path / "on") as broker, connect(broker.port) as client:
+        response = await client.send("NewTopic", b"x")
+        assert response.code == 0
+        created = broker.topics.select("NewTopic")
+        assert (created.write_queue_nums, created.perm) == (4, 6)  # client asked 4 (< TBW102's 8)
+
+
+async def test_oversized_message_is_illegal(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, maxMessageSize="1024") as broker, connect(broker.port) as client:
+        response = await client.send(TOPIC, b"x" * 1025)
+        assert response.code == ResponseCode.MESSAGE_ILLEGAL
+        ok = await client.send(TOPIC, b"x" * 700)
+        assert ok.code == 0
+
+
+async def test_handler_crash_answers_system_error_and_connection_lives(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker, connect(broker.port) as client:
+
+        def crashing_handler(channel, cmd):  # an extension handler with a bug
+            raise ZeroDivisionError("division by zero in a plug-in")
+
+        broker.register_handler(9_001, crashing_handler)
+        crashed = await client.request(9_001)
+        assert crashed.code == ResponseCode.SYSTEM_ERROR
+        assert "ZeroDivisionError" in crashed.remark
+        unsupported = await client.request(12_345)
+        assert unsupported.code == ResponseCode.REQUEST_CODE_NOT_SUPPORTED and "12345" in unsupported.remark
+        malformed = await client.request(RequestCode.PULL_MESSAGE, {"topic": TOPIC})
+        assert malformed.code == ResponseCode.SYSTEM_ERROR and "consumerGroup" in malformed.remark
+        after = await client.send(TOPIC, b"still serving")
+        assert after.code == 0
