@@ -1,2 +1,6 @@
 /* Umbrella header for the cffi extension: one include per concept. */
 #include "crc32.h"
+#include "mapped_file.h"
+#include "consume_queue.h"
+#include "index_file.h"
+#include "commitlog.h"

@@ -1,0 +1,91 @@
+/* CommitLog: the append-only log of stored-message records, and the one-call put.
+ *
+ * Why: reference section 4 fixes the record layout (V1/V2 magic, body CRC, 91 bytes
+ * of overhead for IPv4) and the end-of-file blank (`int remaining | int 0xCBD43194`,
+ * written when msgLen + 8 > remaining, then roll). A put -- encode the record, CRC,
+ * blank/roll, the ConsumeQueue entry and the index entries -- is one C call per
+ * message (one per batch), because per-field Python calls would cost more than the
+ * memcpy itself. Reads (PULL scans, look-ups) and the crash-recovery tail scan are
+ * here too, for the same reason. */
+#ifndef RMQ_COMMITLOG_H
+#define RMQ_COMMITLOG_H
+#include <stdint.h>
+#include "consume_queue.h"
+#include "index_file.h"
+#include "mapped_file.h"
+
+#define RMQ_MAGIC_V1 0xDAA320A7u
+#define RMQ_MAGIC_V2 0xDAA320ABu
+#define RMQ_MAGIC_BLANK 0xCBD43194u
+#define RMQ_BLANK_MIN 8 /* CommitLog.END_FILE_MIN_BLANK_LENGTH */
+
+/* put errors (negative errno values are passed through as well) */
+#define RMQ_E_TOO_LARGE (-100001)     /* record longer than max_message_size */
+#define RMQ_E_FILE_TOO_SMALL (-100002) /* record + blank does not fit an empty segment */
+
+typedef struct rmq_commitlog {
+    rmq_mfq *q;
+    rmq_index *index;          /* NULL: no key index */
+    int64_t write_pos;         /* global offset of the next record; bytes below are complete */
+    int64_t last_store_ts;     /* store timestamp of the last record (checkpoint) */
+    int64_t last_queue_offset; /* queue offset given to the last record put */
+    int32_t max_message_size;
+    int32_t store_host_len;    /* 8 (IPv4 + port) or 20 (IPv6 + port) */
+    uint8_t store_host[20];
+} rmq_commitlog;
+
+typedef struct rmq_get_result {
+    int64_t next_offset;
+    int64_t bytes;
+    int32_t count;
+} rmq_get_result;
+
+typedef struct rmq_recover_result {
+    int64_t valid_end;       /* offset after the last valid record (or blank) */
+    int64_t last_record;     /* offset of the last valid record, -1 if none */
+    int64_t records;         /* valid records walked */
+    int32_t stop_reason;     /* 0 clean end, 1 bad magic, 2 bad size, 3 bad CRC, 4 wrong physical offset, 5 bad lengths */
+} rmq_recover_result;
+
+rmq_commitlog *rmq_commitlog_new(const char *dir, uint64_t file_size, int cap, int32_t max_message_size,
+                                 const char *store_host, int32_t store_host_len);
+void rmq_commitlog_free(rmq_commitlog *cl);
+
+/* Plain message: born timestamp = store timestamp, born host = store host, sys flag 0.
+ * cq NULL: not dispatched (queue offset 0). keys: "UNIQ_KEY KEYS..." space separated,
+ * each indexed as topic#key. Returns the record's physical offset or an error. */
+int64_t rmq_put_simple(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, const char *body,
+                       int32_t body_len, const char *props, int32_t props_len, int32_t queue_id, int32_t flag,
+                       int64_t store_ts, int64_t tag_code, const char *keys, int32_t keys_len);
+/* Every field given (MessageExt from the broker). born_host: ip+port, 8 or 20 bytes. */
+int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, const char *body,
+                    int32_t body_len, const char *props, int32_t props_len, int32_t queue_id, int32_t flag,
+                    int32_t sys_flag, int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
+                    int32_t reconsume_times, int64_t prepared_offset, int64_t tag_code, const char *keys,
+                    int32_t keys_len);
+/* n records of one topic/queue; arrays may be NULL (all zero / empty). All or nothing:
+ * on error nothing of the batch stays visible. Returns n or an error; phys_out[i]
+ * gets each record's offset. */
+int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, int32_t n,
+                      const char *bodies, const int32_t *body_lens, const char *props, const int32_t *props_lens,
+                      const int32_t *flags, const int64_t *tag_codes, const char *keys, const int32_t *keys_lens,
+                      int32_t queue_id, int32_t sys_flag, int64_t born_ts, const char *born_host,
+                      int32_t born_host_len, int64_t store_ts, int64_t *phys_out);
+
+int rmq_get(rmq_commitlog *cl, rmq_cq *cq, int64_t offset, int32_t max_count, int64_t max_bytes,
+            const int64_t *tags, int32_t ntags, char *out, int64_t out_cap, rmq_get_result *res);
+/* size of the valid record at phys (magic checked), or < 0 */
+int32_t rmq_record_size(rmq_commitlog *cl, int64_t phys);
+const char *rmq_record_ptr(rmq_commitlog *cl, int64_t phys);
+int64_t rmq_record_store_ts(rmq_commitlog *cl, int64_t phys);
+int64_t rmq_cq_offset_by_time(rmq_commitlog *cl, rmq_cq *cq, int64_t ts_ms);
+
+int rmq_commitlog_recover(rmq_commitlog *cl, int64_t start, int check_crc, rmq_recover_result *res);
+/* Set the end of the log: zero [end, end of its file) when zero_tail, delete later files. */
+int rmq_commitlog_truncate(rmq_commitlog *cl, int64_t end, int zero_tail);
+/* Valid records in [from, to), up to max; returns count, *next = where to continue. */
+int32_t rmq_commitlog_walk(rmq_commitlog *cl, int64_t from, int64_t to, int32_t max, int64_t *phys_out,
+                           int32_t *size_out, int64_t *next);
+int rmq_commitlog_sync(rmq_commitlog *cl, int64_t from, int64_t to);
+
+#endif

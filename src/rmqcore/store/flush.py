@@ -1,0 +1,133 @@
+"""Making the CommitLog durable: the flushed offset, group commit, the background flusher.
+
+* ``SYNC_FLUSH``: a put returns only once msync covered its bytes. Puts from many
+  threads share syncs (group commit): the first waiter becomes the leader, syncs up
+  to the current write position -- which includes every record appended so far --
+  and wakes the others; whoever is still not covered leads the next round.
+* ``ASYNC_FLUSH``: a daemon thread msyncs every ``flush_interval_commit_log`` ms once
+  ``flush_commit_log_least_pages`` pages are dirty (all of it every thorough interval).
+
+The background thread also flushes ConsumeQueues, the index and the checkpoint, and
+re-reads disk usage; the store passes those jobs in as plain callables.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+from rmqcore.store.commitlog import CommitLog
+from rmqcore.store.config import StoreConfig
+
+log = structlog.get_logger(__name__)
+PAGE = 4096
+
+
+class CommitLogFlusher:
+    """Owns ``flushed_offset``; every msync of the CommitLog goes through here."""
+
+    def __init__(self, commitlog: CommitLog, flushed_offset: int) -> None:
+        self._commitlog = commitlog
+        self.flushed_offset = flushed_offset
+        self.sync_count = 0
+        # held while msync runs; retention/close take it too so no file is unmapped under a sync
+        self.sync_lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._leader_active = False
+
+    def flush_to(self, target: int) -> None:
+        with self.sync_lock:
+            start = self.flushed_offset
+            if target <= start:
+                return
+            self._commitlog.sync(start, target)
+            self.flushed_offset = target
+            self.sync_count += 1
+
+    def flush_all(self) -> None:
+        self.flush_to(self._commitlog.write_pos)
+
+    def wait_durable(self, end: int, timeout_s: float) -> bool:
+        """Block until ``flushed_offset >= end``; True when reached within the timeout."""
+        if self.flushed_offset >= end:
+            return True
+        deadline = time.monotonic() + timeout_s
+        cond = self._cond
+        with cond:
+            while self.flushed_offset < end:
+                if not self._leader_active:
+                    self._leader_active = True
+                    cond.release()
+                    try:
+                        self.flush_to(self._commitlog.write_pos)
+                    finally:
+                        cond.acquire()
+                        self._leader_active = False
+                        cond.notify_all()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not cond.wait(remaining):
+                    return self.flushed_offset >= end
+        return True
+
+
+class FlushService:
+    """The background thread: CommitLog flush (async mode), logics flush, disk checks."""
+
+    def __init__(
+        self,
+        config: StoreConfig,
+        flusher: CommitLogFlusher,
+        commitlog: CommitLog,
+        flush_logics: Callable[[], None],
+        check_disk: Callable[[], None],
+        prepare_next_file: Callable[[], None] | None = None,
+        name: str = "rmqcore-store-flush",
+    ) -> None:
+        self._config = config
+        self._flusher = flusher
+        self._commitlog = commitlog
+        self._flush_logics = flush_logics
+        self._check_disk = check_disk
+        self._prepare_next_file = prepare_next_file
+        self._stop = threading.Event()
+        intervals = [config.flush_interval_consume_queue, 200]
+        if not config.sync_flush:
+            intervals.append(config.flush_interval_commit_log)
+        self._tick_s = max(1, min(intervals)) / 1000
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        cfg = self._config
+        last_thorough = last_logics = last_disk = time.monotonic()
+        while not self._stop.wait(self._tick_s):
+            now = time.monotonic()
+            try:
+                if not cfg.sync_flush:
+                    dirty = self._commitlog.write_pos - self._flusher.flushed_offset
+                    thorough = (now - last_thorough) * 1000 >= cfg.flush_commit_log_thorough_interval
+                    if dirty > 0 and (thorough or dirty >= cfg.flush_commit_log_least_pages * PAGE):
+                        self._flusher.flush_all()
+                        if thorough:
+                            last_thorough = now
+                if self._prepare_next_file is not None:
+                    self._prepare_next_file()
+                if (now - last_logics) * 1000 >= cfg.flush_interval_consume_queue:
+                    last_logics = now
+                    self._flush_logics()
+                if (now - last_disk) * 1000 >= cfg.disk_check_interval:
+                    last_disk = now
+                    self._check_disk()
+            except Exception:  # a failing flush must not kill the thread; the next tick retries
+                log.exception("store.flush_failed")

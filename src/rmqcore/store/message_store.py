@@ -1,0 +1,709 @@
+"""MessageStore: CommitLog + ConsumeQueues + IndexFile behind one object.
+
+Threading model: every method may be called from any thread. Puts, reads and
+retention serialise on one lock that is held only around the C calls (a put holds
+it for one ``rmq_put_*`` call); with ``SYNC_FLUSH`` a put waits for its group commit
+*after* releasing it, so puts from many threads share each msync. The anyio broker
+runs ``put`` in a worker thread (``anyio.to_thread.run_sync``).
+
+Special puts the broker needs:
+
+* ``tag_code=`` overrides the ConsumeQueue tag code. Without it the code is the
+  Java hash of TAGS, or for ``SCHEDULE_TOPIC_XXXX`` the deliver time = store time +
+  delay of the DELAY level (reference section 5), so delayed messages need nothing.
+* Dispatch follows RocketMQ's CommitLogDispatcher: messages whose sysFlag
+  transaction type is PREPARED or ROLLBACK get queue offset 0 and no ConsumeQueue
+  entry; ROLLBACK ones are not indexed either. Half messages re-topiced to
+  ``RMQ_SYS_TRANS_HALF_TOPIC`` with the type cleared are dispatched like any other.
+* ``add_dispatch_listener(fn)``: ``fn(topic, queue_id, queue_offset)`` is called after
+  each dispatched put (once per batch, with the batch's last queue offset), outside
+  the store lock, on the putting thread -- e.g. to wake long-polling pulls.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import structlog
+
+from rmqcore.clock import SYSTEM_CLOCK, Clock
+from rmqcore.message import Message, MessageExt, decode_stored_message, java_string_hash
+from rmqcore.message import constants as C
+from rmqcore.store._ffi import NULL, check, ffi, lib
+from rmqcore.store.checkpoint import Checkpoint, CheckpointValues
+from rmqcore.store.commitlog import CommitLog, host_bytes
+from rmqcore.store.config import StoreConfig
+from rmqcore.store.consume_queue import ConsumeQueue, discover
+from rmqcore.store.errors import (
+    MessageIllegalError,
+    MessageTooLargeError,
+    PropertiesTooLargeError,
+    StoreClosedError,
+    StoreIOError,
+)
+from rmqcore.store.flush import CommitLogFlusher, FlushService
+from rmqcore.store.index import IndexService
+from rmqcore.store.recovery import RecoveryReport, index_keys, recover
+from rmqcore.store.results import GetResult, GetStatus, PutResult, PutStatus, QueryResult
+from rmqcore.store.retention import DiskUsageProbe, RetentionPolicy, RetentionReport
+
+log = structlog.get_logger(__name__)
+
+DispatchListener = Callable[[str, int, int], None]
+
+_TAGS = C.PROPERTY_TAGS
+_KEYS = C.PROPERTY_KEYS
+_UNIQ = C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+_TX_MASK = C.TRANSACTION_TYPE_MASK
+_DISPATCHED_TX = (C.TRANSACTION_NOT_TYPE, C.TRANSACTION_COMMIT_TYPE)
+_MAX_PROPS = C.MAX_PROPERTIES_LENGTH
+_PUT_OK = PutStatus.PUT_OK
+_new_put_result = tuple.__new__  # PutResult(...) without the NamedTuple __new__ wrapper
+_put_simple = lib.rmq_put_simple
+_put_ext = lib.rmq_put_ext
+_NO_KEYS = b""
+_tags_code = java_string_hash  # tags_code() without its empty check (callers check); lru-cached
+
+
+def _encode_meta(props: dict[str, str], with_keys: bool) -> tuple[bytes, int, bytes]:
+    """(property string bytes, tag code, index keys) -- the property map is encoded once."""
+    if len(props) == 1:
+        ((k, v),) = props.items()
+        encoded = (k + "\x01" + v + "\x02").encode() if v is not None else _NO_KEYS
+        if k == _TAGS:
+            return encoded, _tags_code(v) if v else 0, _NO_KEYS
+    else:
+        encoded = "".join([f"{k}\x01{v}\x02" for k, v in props.items() if v is not None]).encode()
+    tags = props.get(_TAGS)
+    code = _tags_code(tags) if tags else 0
+    if not with_keys:
+        return encoded, code, _NO_KEYS
+    uniq = props.get(_UNIQ)
+    keys = props.get(_KEYS)
+    if uniq:
+        kb = f"{uniq} {keys}".encode() if keys else uniq.encode()
+    else:
+        kb = keys.encode() if keys else _NO_KEYS
+    return encoded, code, kb
+
+
+class _PutTarget:
+    """Per (topic, queue) facts a put needs, computed once per queue."""
+
+    __slots__ = ("cq", "ptr", "topic", "topic_len", "overhead", "schedule")
+
+    def __init__(self, cq: ConsumeQueue, store_host_len: int) -> None:
+        self.cq = cq
+        self.ptr = cq.ptr
+        self.topic = cq.topic.encode("utf-8")
+        self.topic_len = len(self.topic)
+        # reference section 4: 91 bytes overhead for V1 + IPv4 hosts; V2 has a 2-byte topic length
+        self.overhead = 91 + self.topic_len + (1 if self.topic_len > C.MAX_V1_TOPIC_LENGTH else 0) + (
+            12 if store_host_len == 20 else 0
+        )
+        self.schedule = cq.topic == C.SCHEDULE_TOPIC
+
+
+class MessageStore:
+    """A RocketMQ-layout message store in one directory.
+
+    Open with :meth:`open`; use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        config: StoreConfig,
+        clock: Clock,
+        disk_usage_probe: DiskUsageProbe | None,
+    ) -> None:
+        self.path = path
+        self.config = config
+        self.clock = clock
+        self._now = clock.now_ms
+        self._lock = threading.Lock()
+        self._acquire = self._lock.acquire  # bound once: half the cost of `with` on the put path
+        self._release = self._lock.release
+        self._open = False
+        self._listeners: list[DispatchListener] = []
+        self._queues: dict[tuple[str, int], ConsumeQueue] = {}
+        self._targets: dict[tuple[str, int], _PutTarget] = {}
+        self._store_host = config.store_host
+        self._store_host_len = len(host_bytes(config.store_host))
+        self._max_body = config.max_message_size
+        self._sync = config.sync_flush
+        self._sync_timeout_s = config.sync_flush_timeout / 1000
+        self._refusal: str | None = None  # set while the disk is over the ratio
+        self.retention = RetentionPolicy(config, clock, disk_usage_probe)
+
+        path.mkdir(parents=True, exist_ok=True)
+        abort_file = path / "abort"
+        abnormal = abort_file.exists()
+        self._checkpoint = Checkpoint(path / "checkpoint")
+        self._commitlog = CommitLog(path, config)
+        self._cl = self._commitlog.ptr
+        self._index = IndexService(path, config) if config.message_index_enable else None
+        self._cl.index = self._index.ptr if self._index is not None else NULL
+        for cq in discover(path, config):
+            self._queues[(cq.topic, cq.queue_id)] = cq
+        self.recovery_report: RecoveryReport = recover(
+            config, self._commitlog, self._queues, self._index, self._checkpoint.values, abnormal, self._create_queue
+        )
+        abort_file.touch()
+        self._abort_file = abort_file
+        self._scratch_cap = max(config.max_message_size + 4096, 4 * 1024 * 1024)
+        self._scratch = ffi.new("char[]", self._scratch_cap)
+        self._get_res = ffi.new("rmq_get_result *")
+        self._flusher = CommitLogFlusher(self._commitlog, self._commitlog.write_pos)
+        self._open = True
+        self.check_disk()
+        self._warm = config.warm_mapped_file_enable
+        if self._warm:
+            self._warm_current_file()
+        self._service = FlushService(
+            config,
+            self._flusher,
+            self._commitlog,
+            self._flush_logics,
+            self.check_disk,
+            self._prepare_next_file if self._warm else None,
+        )
+        self._service.start()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        config: StoreConfig | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        disk_usage_probe: DiskUsageProbe | None = None,
+    ) -> MessageStore:
+        """Open (creating if needed) the store at ``path``, recovering after a crash.
+
+        ``disk_usage_probe(path) -> used fraction`` replaces the real disk check (tests).
+        """
+        return cls(Path(path), config or StoreConfig(), clock, disk_usage_probe)
+
+    def __enter__(self) -> MessageStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush everything, write the checkpoint, remove ``abort``; idempotent."""
+        if not self._open:
+            return
+        self._service.stop()
+        with self._lock, self._flusher.sync_lock:
+            self._open = False
+        lib.rmq_mfq_discard_standby(self._cl.q)
+        self._flusher.flush_all()
+        self._flush_logics_unlocked(final=True)
+        self._free()
+        self._abort_file.unlink(missing_ok=True)
+        log.info("store.closed", path=str(self.path))
+
+    def _simulate_crash(self) -> None:
+        """Test hook: stop as a killed process would -- no flush, no checkpoint, ``abort`` stays."""
+        if not self._open:
+            return
+        self._service.stop()
+        with self._lock, self._flusher.sync_lock:
+            self._open = False
+        self._free()
+
+    def _free(self) -> None:
+        for cq in self._queues.values():
+            cq.free()
+        if self._index is not None:
+            self._index.free()
+        self._commitlog.free()
+        self._checkpoint.close()
+        self._cl = NULL
+        self._targets.clear()
+
+    @property
+    def closed(self) -> bool:
+        return not self._open
+
+    # -- put --------------------------------------------------------------------------------
+    def put(self, msg: Message, queue_id: int, *, tag_code: int | None = None) -> PutResult:
+        """Append one message; see the module docstring for tag codes and dispatch.
+
+        Raises MessageIllegalError (and subclasses) for bad input before writing anything.
+        """
+        target = self._targets.get((msg.topic, queue_id))
+        if target is None:
+            target = self._target(msg.topic, queue_id)
+        body = msg.body
+        props = msg.properties
+        if props:
+            pb, code, kb = _encode_meta(props, self._index is not None)
+        else:
+            pb = kb = _NO_KEYS
+            code = 0
+        blen = len(body)
+        plen = len(pb)
+        if blen > self._max_body or plen > _MAX_PROPS:
+            self._refuse_sizes(msg, blen, plen)
+        if self._refusal is not None:
+            return self._refused()
+        now = self._now()
+        if tag_code is not None:
+            code = tag_code
+        elif target.schedule:
+            code = now + self._schedule_delay(props)
+        simple = type(msg) is Message
+        self._acquire()
+        try:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            if simple:
+                phys = _put_simple(self._cl, target.ptr, target.topic, target.topic_len, body, blen, pb, plen,
+                                   queue_id, msg.flag, now, code, kb, len(kb))
+            else:
+                phys = self._put_ext(msg, target, queue_id, body, blen, pb, plen, now, code, kb)
+            queue_offset = self._cl.last_queue_offset
+        finally:
+            self._release()
+        if phys < 0:
+            return self._put_failed(phys, msg.topic)
+        wrote = target.overhead + blen + plen
+        if not simple and msg.born_host and ":" in msg.born_host[0]:
+            wrote += 12
+        status = _PUT_OK
+        if self._sync and not self._flusher.wait_durable(phys + wrote, self._sync_timeout_s):
+            if props.get(C.PROPERTY_WAIT_STORE_MSG_OK) != "false":
+                status = PutStatus.FLUSH_DISK_TIMEOUT
+        if self._listeners and (simple or (msg.sys_flag & _TX_MASK) in _DISPATCHED_TX):
+            self._notify(msg.topic, queue_id, queue_offset)
+        return _new_put_result(PutResult, (status, phys, queue_offset, wrote, now, self._store_host, 1, None, None))
+
+    def _put_ext(self, msg: MessageExt, target: _PutTarget, queue_id: int, body: bytes, blen: int, pb: bytes,
+                 plen: int, now: int, code: int, kb: bytes) -> int:
+        born = host_bytes(msg.born_host) if msg.born_host else None
+        return _put_ext(self._cl, target.ptr, target.topic, target.topic_len, body, blen, pb, plen, queue_id,
+                        msg.flag, msg.sys_flag, msg.born_timestamp or now, born if born else NULL,
+                        len(born) if born else 0, now, msg.reconsume_times, msg.prepared_transaction_offset, code,
+                        kb, len(kb))
+
+    def put_batch(self, msgs: Sequence[Message], queue_id: int, *, tag_codes: Sequence[int] | None = None) -> PutResult:
+        """Append messages of one topic to one queue with consecutive queue offsets, all or nothing.
+
+        Each record keeps its own body, flag and properties. Born timestamp/host, sysFlag
+        come from the first message when it is a MessageExt, else now/store host/0.
+        """
+        n = len(msgs)
+        if n == 0:
+            raise MessageIllegalError("put_batch needs at least one message")
+        first = msgs[0]
+        topic = first.topic
+        target = self._targets.get((topic, queue_id))
+        if target is None:
+            target = self._target(topic, queue_id)
+        for m in msgs:
+            if m.topic != topic:
+                raise MessageIllegalError(f"a batch holds one topic: found {m.topic!r} after {topic!r}")
+        bodies = [m.body for m in msgs]
+        body_lens = list(map(len, bodies))
+        with_keys = self._index is not None
+        metas = [_encode_meta(m.properties, with_keys) if m.properties else None for m in msgs]
+        if any(metas):
+            metas = [meta or (_NO_KEYS, 0, _NO_KEYS) for meta in metas]
+            prop_list = [meta[0] for meta in metas]
+            props_lens = list(map(len, prop_list))
+            props_blob = b"".join(prop_list)
+            codes = [meta[1] for meta in metas]
+            key_list = [meta[2] for meta in metas]
+            keys_blob = b"".join(key_list)
+            keys_lens = list(map(len, key_list)) if keys_blob else None
+        else:
+            props_blob = keys_blob = _NO_KEYS
+            props_lens = keys_lens = None
+            codes = None
+        if max(body_lens) > self._max_body or (props_lens and max(props_lens) > _MAX_PROPS):
+            for m, blen, plen in zip(msgs, body_lens, props_lens or [0] * n):
+                if blen > self._max_body or plen > _MAX_PROPS:
+                    self._refuse_sizes(m, blen, plen)
+        if self._refusal is not None:
+            return self._refused(n)
+        now = self._now()
+        if tag_codes is not None:
+            if len(tag_codes) != n:
+                raise MessageIllegalError(f"tag_codes has {len(tag_codes)} entries for {n} messages")
+            codes = list(tag_codes)
+        elif target.schedule:
+            codes = [now + self._schedule_delay(m.properties) for m in msgs]
+        flags = [m.flag for m in msgs]
+        ext = not (type(first) is Message)
+        born = host_bytes(first.born_host) if ext and first.born_host else None  # type: ignore[attr-defined]
+        sys_flag = first.sys_flag if ext else 0  # type: ignore[attr-defined]
+        born_ts = (first.born_timestamp or now) if ext else now  # type: ignore[attr-defined]
+        phys_out = ffi.new("int64_t[]", n)
+        c_body_lens = ffi.new("int32_t[]", body_lens)
+        c_props_lens = ffi.new("int32_t[]", props_lens) if props_lens else NULL
+        c_keys_lens = ffi.new("int32_t[]", keys_lens) if keys_lens else NULL
+        c_flags = ffi.new("int32_t[]", flags) if any(flags) else NULL
+        c_codes = ffi.new("int64_t[]", codes) if codes else NULL
+        with self._lock:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            rc = lib.rmq_put_batch(self._cl, target.ptr, target.topic, target.topic_len, n, b"".join(bodies),
+                                   c_body_lens, props_blob or NULL, c_props_lens, c_flags, c_codes,
+                                   keys_blob or NULL, c_keys_lens, queue_id, sys_flag, born_ts,
+                                   born if born else NULL, len(born) if born else 0, now, phys_out)
+            queue_offset = self._cl.last_queue_offset
+        if rc < 0:
+            return self._put_failed(rc, topic, n)
+        offsets = tuple(ffi.unpack(phys_out, n))
+        per_record = target.overhead + (12 if born is not None and len(born) == 20 else 0)
+        wrote = per_record * n + sum(body_lens) + (sum(props_lens) if props_lens else 0)
+        status = _PUT_OK
+        if self._sync and not self._flusher.wait_durable(offsets[-1] + wrote, self._sync_timeout_s):
+            status = PutStatus.FLUSH_DISK_TIMEOUT
+        if self._listeners and (not ext or (sys_flag & _TX_MASK) in _DISPATCHED_TX):
+            self._notify(topic, queue_id, queue_offset + n - 1)
+        return PutResult(status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None)
+
+    def _schedule_delay(self, props: dict[str, str]) -> int:
+        levels = self.config.delay_levels_ms
+        try:
+            level = min(int(props.get(C.PROPERTY_DELAY_TIME_LEVEL, "0") or 0), len(levels))
+        except ValueError:
+            level = 0
+        return levels[level - 1] if level >= 1 else 1000
+
+    def _target(self, topic: str, queue_id: int) -> _PutTarget:
+        if not isinstance(topic, str) or not topic:
+            raise MessageIllegalError("the topic is empty; every message needs a topic")
+        raw_len = len(topic.encode("utf-8"))
+        if raw_len > C.MAX_TOPIC_LENGTH:
+            raise MessageIllegalError(
+                f"topic is {raw_len} bytes in UTF-8; the stored format allows at most {C.MAX_TOPIC_LENGTH}"
+            )
+        if not isinstance(queue_id, int) or queue_id < 0:
+            raise MessageIllegalError(f"queue_id must be a non-negative int, got {queue_id!r}")
+        with self._lock:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            cq = self._queues.get((topic, queue_id))
+            if cq is None:
+                cq = self._create_queue(topic, queue_id)
+            target = _PutTarget(cq, self._store_host_len)
+            self._targets[(topic, queue_id)] = target
+        return target
+
+    def _create_queue(self, topic: str, queue_id: int) -> ConsumeQueue:
+        cq = ConsumeQueue(self.path, topic, queue_id, self.config, create=True)
+        self._queues[(topic, queue_id)] = cq
+        return cq
+
+    def _refuse_sizes(self, msg: Message, blen: int, plen: int) -> None:
+        if blen > self._max_body:
+            raise MessageTooLargeError(
+                f"message body is {blen} bytes, over max_message_size={self._max_body} (topic {msg.topic!r}); "
+                "split it or raise max_message_size"
+            )
+        if plen > _MAX_PROPS:
+            raise PropertiesTooLargeError(
+                f"encoded properties are {plen} bytes, over the {_MAX_PROPS}-byte limit of the stored format "
+                f"(topic {msg.topic!r}); store large values in the body"
+            )
+
+    def _refused(self, n: int = 1) -> PutResult:
+        return PutResult(PutStatus.DISK_FULL, -1, 0, 0, 0, self._store_host, n, None, self._refusal)
+
+    def _put_failed(self, rc: int, topic: str, n: int = 1) -> PutResult:
+        if rc in (lib.RMQ_E_TOO_LARGE, lib.RMQ_E_FILE_TOO_SMALL):
+            check(rc, f"put to {topic!r}")  # raises MessageTooLargeError
+        err = -rc
+        text = f"put to {topic!r} failed creating or mapping a store file: {os.strerror(err)}"
+        log.error("store.put_failed", topic=topic, errno=err, error=os.strerror(err))
+        return PutResult(PutStatus.CREATE_MAPPED_FILE_FAILED, -1, 0, 0, 0, self._store_host, n, None, text)
+
+    def _warm_current_file(self) -> None:
+        q = self._cl.q
+        pos = self._cl.write_pos
+        if lib.rmq_mfq_end_offset(q) > pos:
+            lib.rmq_mfq_warm(q, pos)
+        elif pos % self._commitlog.file_size == 0:
+            lib.rmq_mfq_prepare(q, pos)  # the first put adopts it
+
+    def _prepare_next_file(self) -> None:
+        """Background: once the current file is half written, create and prefault the next."""
+        with self._lock:
+            if not self._open:
+                return
+            q = self._cl.q
+            end = lib.rmq_mfq_end_offset(q)
+            if end - self._cl.write_pos > self._commitlog.file_size // 2:
+                return
+        rc = lib.rmq_mfq_prepare(q, end)  # outside the lock: prefaulting takes a while
+        if rc < 0:
+            log.warning("store.prepare_next_file_failed", offset=end, error=os.strerror(-rc))
+
+    # -- dispatch listeners -------------------------------------------------------------------
+    def add_dispatch_listener(self, listener: DispatchListener) -> None:
+        """Call ``listener(topic, queue_id, queue_offset)`` after every dispatched put."""
+        self._listeners = [*self._listeners, listener]
+
+    def remove_dispatch_listener(self, listener: DispatchListener) -> None:
+        self._listeners = [f for f in self._listeners if f is not listener]
+
+    def _notify(self, topic: str, queue_id: int, queue_offset: int) -> None:
+        for listener in self._listeners:
+            try:
+                listener(topic, queue_id, queue_offset)
+            except Exception:  # a listener's bug must not fail a put that is already stored
+                log.exception("store.dispatch_listener_failed", topic=topic, queue_id=queue_id)
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_raw(
+        self,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_count: int = 32,
+        tag_codes: Iterable[int] | None = None,
+        max_bytes: int | None = None,
+    ) -> GetResult:
+        """Records from logical ``offset`` on, as stored, concatenated (a PULL body).
+
+        ``tag_codes``: only entries whose CQ tag code is in it (None or empty: all).
+        ``max_bytes``: stop before exceeding it (the first record is always returned).
+        Status and next offset follow reference section 3, "Pull status".
+        """
+        if max_count < 1:
+            raise ValueError(f"max_count must be at least 1, got {max_count}")
+        codes = list(tag_codes) if tag_codes else None
+        c_codes = ffi.new("int64_t[]", codes) if codes else NULL
+        limit = max_bytes if max_bytes is not None and max_bytes > 0 else self._scratch_cap
+        with self._lock:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            cq = self._queues.get((topic, queue_id))
+            if cq is None:
+                return GetResult(GetStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0)
+            lo = cq.ptr.min_logical
+            hi = cq.ptr.max_logical
+            if hi == 0:
+                return GetResult(GetStatus.NO_MESSAGE_IN_QUEUE, 0, lo, hi)
+            if offset < lo:
+                return GetResult(GetStatus.OFFSET_TOO_SMALL, lo, lo, hi)
+            if offset == hi:
+                return GetResult(GetStatus.OFFSET_OVERFLOW_ONE, offset, lo, hi)
+            if offset > hi:
+                return GetResult(GetStatus.OFFSET_OVERFLOW_BADLY, hi, lo, hi)
+            res = self._get_res
+            count = lib.rmq_get(self._cl, cq.ptr, offset, max_count, limit, c_codes, len(codes) if codes else 0,
+                                self._scratch, self._scratch_cap, res)
+            check(count, "get")
+            raw = ffi.buffer(self._scratch, res.bytes)[:]
+            next_offset = res.next_offset
+        status = GetStatus.FOUND if count > 0 else GetStatus.NO_MATCHED_MESSAGE
+        return GetResult(status, next_offset, lo, hi, raw, count)
+
+    def get(
+        self,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        max_count: int = 32,
+        tag_codes: Iterable[int] | None = None,
+        max_bytes: int | None = None,
+    ) -> GetResult:
+        """Like :meth:`get_raw`, with ``messages`` decoded (bodies as stored)."""
+        result = self.get_raw(topic, queue_id, offset, max_count, tag_codes, max_bytes)
+        result.messages  # decode now so errors surface here  # noqa: B018
+        return result
+
+    def look_message(self, commitlog_offset: int) -> MessageExt | None:
+        """The message stored at ``commitlog_offset``, or None if no record starts there."""
+        raw = self.look_message_raw(commitlog_offset)
+        return decode_stored_message(raw, decompress=False)[0] if raw is not None else None
+
+    def look_message_raw(self, commitlog_offset: int) -> bytes | None:
+        with self._lock:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            if commitlog_offset < self._commitlog.min_offset:
+                return None
+            return self._commitlog.record_bytes(commitlog_offset)
+
+    def query_by_key(
+        self,
+        topic: str,
+        key: str,
+        max_count: int = 32,
+        begin_ms: int = 0,
+        end_ms: int = 2**63 - 1,
+    ) -> QueryResult:
+        """Messages of ``topic`` whose UNIQ_KEY or a KEYS token is ``key``, stored within
+        [begin_ms, end_ms]; at most ``max_count``, in CommitLog order."""
+        if self._index is None:
+            return QueryResult([], b"", 0, 0)
+        with self._lock:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            # ask for more than max_count: hash collisions are filtered out below
+            offsets = self._index.query(topic, key, max_count * 2 + 8, begin_ms, end_ms)
+            last_ts, last_phys = self._index.last_update()
+            records = [(o, self._commitlog.record_bytes(o)) for o in sorted(set(offsets))]
+        found: list[tuple[int, MessageExt, bytes]] = []
+        for o, raw in records:
+            if raw is None:
+                continue
+            msg = decode_stored_message(raw, decompress=False)[0]
+            if msg.topic != topic or not (begin_ms <= msg.store_timestamp <= end_ms):
+                continue
+            if key != msg.properties.get(_UNIQ) and key not in msg.keys:
+                continue
+            found.append((o, msg, raw))
+        if len(found) > max_count:
+            found = found[-max_count:]  # the newest, as the index walk returns them first
+        return QueryResult([m for _, m, _ in found], b"".join(r for _, _, r in found), last_ts, last_phys)
+
+    def max_offset(self, topic: str, queue_id: int) -> int:
+        cq = self._queues.get((topic, queue_id))
+        return cq.ptr.max_logical if cq is not None and self._open else 0
+
+    def min_offset(self, topic: str, queue_id: int) -> int:
+        cq = self._queues.get((topic, queue_id))
+        return cq.ptr.min_logical if cq is not None and self._open else 0
+
+    def offset_by_time(self, topic: str, queue_id: int, ts_ms: int) -> int:
+        """First queue offset whose message was stored at or after ``ts_ms`` (max offset if none)."""
+        with self._lock:
+            cq = self._queues.get((topic, queue_id))
+            if cq is None or not self._open:
+                return 0
+            return lib.rmq_cq_offset_by_time(self._cl, cq.ptr, ts_ms)
+
+    def queue_keys(self) -> list[tuple[str, int]]:
+        """(topic, queue_id) of every ConsumeQueue in the store."""
+        return sorted(self._queues)
+
+    @property
+    def max_phy_offset(self) -> int:
+        """CommitLog write position (end of the last record)."""
+        return self._cl.write_pos if self._open else 0
+
+    @property
+    def min_phy_offset(self) -> int:
+        return self._commitlog.min_offset if self._open else 0
+
+    @property
+    def flushed_offset(self) -> int:
+        """CommitLog bytes below this offset have been msync'ed."""
+        return self._flusher.flushed_offset
+
+    @property
+    def sync_count(self) -> int:
+        """How many msyncs of the CommitLog ran (group commit shares them)."""
+        return self._flusher.sync_count
+
+    # -- flush, checkpoint ---------------------------------------------------------------------
+    def flush(self) -> None:
+        """Make everything stored so far durable: CommitLog, ConsumeQueues, index, checkpoint."""
+        if not self._open:
+            raise StoreClosedError("the store is closed")
+        self._flusher.flush_all()
+        self._flush_logics()
+
+    def _flush_logics(self) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            self._flush_logics_unlocked(final=False)
+
+    def _flush_logics_unlocked(self, final: bool) -> None:
+        snapshot = self._cl.write_pos
+        last_ts = self._cl.last_store_ts
+        for cq in self._queues.values():
+            check(lib.rmq_cq_sync(cq.ptr), f"msync consume queue {cq.topic}/{cq.queue_id}")
+        if self._index is not None:
+            self._index.sync()
+        confirm = min(snapshot, self._flusher.flushed_offset)
+        prev = self._checkpoint.values
+        self._checkpoint.write(
+            CheckpointValues(
+                physic_msg_timestamp=max(last_ts, prev.physic_msg_timestamp),
+                logics_msg_timestamp=max(last_ts, prev.logics_msg_timestamp),
+                index_msg_timestamp=max(last_ts, prev.index_msg_timestamp),
+                master_flushed_offset=self._flusher.flushed_offset,
+                confirm_phy_offset=max(confirm, prev.confirm_phy_offset) if not final else confirm,
+            )
+        )
+
+    # -- disk and retention --------------------------------------------------------------------
+    def check_disk(self) -> float:
+        """Re-read disk usage; puts are refused while it is above disk_max_used_space_ratio."""
+        used = self.retention.disk_used_percent(str(self.path))
+        if self.retention.disk_full(used):
+            if self._refusal is None:
+                log.error("store.disk_full", used_percent=round(used, 1), limit=self.config.disk_max_used_space_ratio)
+            self._refusal = (
+                f"disk holding {self.path} is {used:.1f}% used, above disk_max_used_space_ratio="
+                f"{self.config.disk_max_used_space_ratio}%; puts are refused until space is freed"
+            )
+        else:
+            if self._refusal is not None:
+                log.info("store.disk_ok", used_percent=round(used, 1))
+            self._refusal = None
+        return used
+
+    def run_retention(self, *, force: bool = False) -> RetentionReport:
+        """Delete expired CommitLog files (and the ConsumeQueue/index files they cover).
+
+        Runs RetentionPolicy's rules with the store's clock and disk probe; ``force``
+        deletes expired files whatever the hour (RocketMQ's manual delete).
+        """
+        policy = self.retention
+        used = self.check_disk()
+        report = RetentionReport(disk_used_percent=used, disk_full=self._refusal is not None)
+        now = self.clock.now_ms()
+        over = used > self.config.disk_max_used_space_ratio
+        if not (force or over or policy.is_delete_time(now)):
+            report.reason = "not delete time"
+            report.min_commitlog_offset = self.min_phy_offset
+            return report
+        report.reason = "forced" if force else ("disk over ratio" if over else "delete time")
+        forcibly = policy.clean_forcibly(used)
+        with self._lock, self._flusher.sync_lock:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            q = self._cl.q
+            while q.count > 1 and len(report.deleted_commitlog_files) < self.config.delete_file_batch_max:
+                next_start = getattr(q.segs[1], "from")
+                first_ts = lib.rmq_record_store_ts(self._cl, next_start)
+                if first_ts < 0:
+                    break  # the next file has no record yet: the first file is still the last written
+                if not (policy.expired(first_ts, now) or forcibly):
+                    break
+                start = getattr(q.segs[0], "from")
+                check(lib.rmq_mfq_drop_first(q), f"delete commitlog file {start:020d}")
+                report.deleted_commitlog_files.append(start)
+            cl_min = self._commitlog.min_offset
+            if report.deleted_commitlog_files:
+                for cq in self._queues.values():
+                    report.deleted_consume_queue_files += lib.rmq_cq_correct_min(cq.ptr, cl_min)
+                if self._index is not None:
+                    report.deleted_index_files = self._index.drop_files_before(cl_min)
+            report.min_commitlog_offset = cl_min
+        if report.deleted_commitlog_files:
+            log.info(
+                "store.retention_deleted",
+                commitlog_files=len(report.deleted_commitlog_files),
+                consume_queue_files=report.deleted_consume_queue_files,
+                index_files=report.deleted_index_files,
+                min_commitlog_offset=cl_min,
+                reason=report.reason,
+            )
+        return report
