@@ -8,7 +8,6 @@ cleanly, or "crashes" them (no close, progress files put back to an older state)
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,26 +17,20 @@ from rmqcore.clock import FakeClock
 from rmqcore.message import MessageExt, tags_code
 from rmqcore.message import constants as C
 from rmqcore.timer.delay_levels import DelayLevelTable
+from rmqcore.store import MessageStore, StoreConfig
 from rmqcore.timer.delay_service import DelayService
 
 REAL_TOPIC = "DelayTopic"
 START_MS = 1_700_000_000_000
 
 
-def open_store(path: Path, clock: FakeClock):  # noqa: ANN201  (the store's own type)
-    if os.environ.get("RMQCORE_DELAY_TEST_EXAMPLE_STORE"):
-        from rmqcore.timer.example_store import ExampleStore
-
-        return _EXAMPLE_STORES.setdefault(str(path), ExampleStore(clock))
-    from rmqcore.store import MessageStore, StoreConfig
-
-    return MessageStore.open(str(path), StoreConfig(mapped_file_size_commit_log=1 << 20, mapped_file_size_consume_queue=20 * 1024), clock=clock)
+def open_store(path: Path, clock: FakeClock) -> MessageStore:
+    config = StoreConfig(mapped_file_size_commit_log=1 << 20, mapped_file_size_consume_queue=20 * 1024)
+    return MessageStore.open(str(path), config, clock=clock)
 
 
-_EXAMPLE_STORES: dict = {}
 
-
-def bodies(store, topic: str, queue_id: int) -> list[str]:  # noqa: ANN001
+def bodies(store: MessageStore, topic: str, queue_id: int) -> list[str]:
     return [m.body.decode() for m in store.get(topic, queue_id, 0, max_count=1000).messages]
 
 
@@ -76,13 +69,12 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
-    _EXAMPLE_STORES.clear()
     h = Harness(tmp_path, FakeClock(start_ms=START_MS))
     yield h
     h.close()
 
 
-def real_messages(store, queue_id: int = 0) -> list[MessageExt]:  # noqa: ANN001
+def real_messages(store: MessageStore, queue_id: int = 0) -> list[MessageExt]:
     return list(store.get(REAL_TOPIC, queue_id, 0, max_count=1000).messages)
 
 

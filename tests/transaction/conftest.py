@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import pytest
 from rmqcore.clock import FakeClock
 
 START_MS = 1_700_000_000_000
-_EXAMPLE_STORES: dict[str, Any] = {}
 
 
 class StoreBox:
@@ -24,10 +22,6 @@ class StoreBox:
         self.store = self._open()
 
     def _open(self) -> Any:
-        if os.environ.get("RMQCORE_DELAY_TEST_EXAMPLE_STORE"):
-            from rmqcore.transaction.example_store import ExampleStore
-
-            return _EXAMPLE_STORES.setdefault(str(self.root), ExampleStore(self.clock))
         from rmqcore.store import MessageStore, StoreConfig
 
         config = StoreConfig(mapped_file_size_commit_log=1 << 20, mapped_file_size_consume_queue=20 * 1024)
@@ -49,7 +43,6 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def box(tmp_path: Path, clock: FakeClock) -> Iterator[StoreBox]:
-    _EXAMPLE_STORES.clear()
     b = StoreBox(tmp_path, clock)
     yield b
     b.close()

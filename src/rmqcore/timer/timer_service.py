@@ -29,7 +29,7 @@ from rmqcore.message import constants as C
 
 from rmqcore.timer.errors import DelayTooLongError
 from rmqcore.timer.message_transform import from_timer_message, timer_deliver_ms, timer_out_ms, to_timer_message
-from rmqcore.timer.store_protocol import DelayStore, put_succeeded
+from rmqcore.timer.store_protocol import DelayStore, put_is_illegal, put_succeeded
 from rmqcore.timer.timer_checkpoint import TimerCheckpoint, TimerCheckpointFile
 from rmqcore.timer.wheel import TimerWheel, round_deliver_ms
 
@@ -151,10 +151,19 @@ class TimerMessageService:
         except ValueError as exc:
             log.error("timer_message_without_destination", queue_offset=handle.queue_offset, error=str(exc), action="skipped")
             return True
-        result = self._store.put(real, real_queue_id)
-        if not put_succeeded(result):
-            log.error("timer_redeliver_failed", queue_offset=handle.queue_offset, topic=real.topic, result=repr(result))
+        try:
+            result = self._store.put(real, real_queue_id)
+        except ValueError as exc:  # the store refuses this message for good (e.g. MESSAGE_ILLEGAL)
+            log.error("timer_redeliver_failed", queue_offset=handle.queue_offset, topic=real.topic, error=repr(exc), action="dropped: it can never be stored")
+            return True
+        except Exception as exc:  # a store failure must not kill the delivery loop: retried later
+            log.error("timer_redeliver_failed", queue_offset=handle.queue_offset, topic=real.topic, error=repr(exc), action="retried later")
             return False
+        if not put_succeeded(result):
+            illegal = put_is_illegal(result)
+            action = "dropped: it can never be stored" if illegal else "retried later"
+            log.error("timer_redeliver_failed", queue_offset=handle.queue_offset, topic=real.topic, result=repr(result), action=action)
+            return illegal
         return True
 
     # -- state ----------------------------------------------------------------------------

@@ -176,7 +176,11 @@ class TransactionalMessageService:
 
     # -- ops ------------------------------------------------------------------------------
     def _write_op(self, half_queue_offsets: list[int]) -> bool:
-        result = self.store.put(op_message(half_queue_offsets), HALF_QUEUE_ID)
+        try:
+            result = self.store.put(op_message(half_queue_offsets), HALF_QUEUE_ID)
+        except Exception as exc:  # kept buffered and written by a later flush; the commit already stands
+            log.error("transaction_op_put_failed", offsets=half_queue_offsets, error=repr(exc))
+            return False
         return put_succeeded(result)
 
     def flush_ops(self) -> int:
