@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,7 +36,7 @@ import structlog
 
 from rmqcore.filter import sql92
 from rmqcore.filter.errors import FilterError, UnknownFilterTypeError
-from rmqcore.filter.tag import parse_tag_expression
+from rmqcore.filter.tag import parse_tag_expression, tag_hash
 from rmqcore.message import Message
 
 ENTRY_POINT_GROUP = "rmqcore.filters"
@@ -53,8 +53,10 @@ class CompiledFilter:
     ``predicate(message)`` is the full test. ``code_check(code)`` is an optional
     cheap test on the ConsumeQueue tag code, run before the message is read;
     ``tag_codes`` is the set of codes the store's C scan can filter by
-    (``None``: no filtering by code). ``source`` is the type's own compiled form
-    (a TagExpression, a Selector, ...), for inspection.
+    (``None``: no filtering by code). ``properties_predicate`` is an optional
+    test on the property map alone (SQL92 has one), used by
+    :meth:`matches_properties` when a broker holds only the decoded properties.
+    ``source`` is the type's own compiled form (a TagExpression, a Selector, ...).
     """
 
     expression_type: str
@@ -63,12 +65,23 @@ class CompiledFilter:
     tag_codes: frozenset[int] | None = None
     code_check: Callable[[int], bool] | None = None
     source: Any = field(default=None, compare=False)
+    properties_predicate: Callable[[Mapping[str, Any]], bool] | None = field(default=None, compare=False)
 
     def matches_code(self, code: int) -> bool:
+        """The cheap pre-check on a ConsumeQueue tag code (True when the type has none)."""
         return True if self.code_check is None else self.code_check(code)
 
-    def __call__(self, message: Message) -> bool:
+    def matches(self, message: Message) -> bool:
+        """The full test on a message (``MessageExt`` or ``Message``)."""
         return self.predicate(message)
+
+    __call__ = matches
+
+    def matches_properties(self, properties: Mapping[str, Any]) -> bool:
+        """The full test when only the message's properties are at hand."""
+        if self.properties_predicate is not None:
+            return self.properties_predicate(properties)
+        return self.predicate(Message("", b"", properties=properties))
 
 
 @runtime_checkable
@@ -86,7 +99,15 @@ class TagFilterType:
 
     def compile(self, expression: str) -> CompiledFilter:
         parsed = parse_tag_expression(expression)
-        return CompiledFilter(TAG, expression, parsed.matches, parsed.tag_codes, parsed.matches_code, parsed)
+        tags = parsed.matches_tags
+
+        def properties_predicate(properties: Mapping[str, Any]) -> bool:
+            tag = properties.get("TAGS")
+            return parsed.matches_code(tag_hash(tag)) and tags(tag)
+
+        return CompiledFilter(
+            TAG, expression, parsed.matches, parsed.tag_codes, parsed.matches_code, parsed, properties_predicate
+        )
 
 
 class Sql92FilterType:
@@ -99,7 +120,7 @@ class Sql92FilterType:
         def predicate(message: Message) -> bool:
             return matches(message.properties)
 
-        return CompiledFilter(SQL92, expression, predicate, None, None, selector)
+        return CompiledFilter(SQL92, expression, predicate, None, None, selector, matches)
 
 
 _lock = threading.RLock()

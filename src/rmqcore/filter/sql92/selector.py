@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from rmqcore.filter.errors import SelectorEvaluationError
+from rmqcore.filter.errors import SelectorEvaluationError, SelectorSyntaxError
 from rmqcore.filter.sql92 import ast
 from rmqcore.filter.sql92.codegen import compile_functions
 from rmqcore.filter.sql92.parser import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LENGTH, parse
@@ -67,7 +67,14 @@ class Selector:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _compile_cached(expression: str, max_length: int, max_depth: int) -> Selector:
-    return Selector(expression, parse(expression, max_length=max_length, max_depth=max_depth))
+    tree = parse(expression, max_length=max_length, max_depth=max_depth)
+    try:
+        return Selector(expression, tree)
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        # Only reachable when a caller raises max_depth far above the default.
+        raise SelectorSyntaxError(
+            f"the selector is nested too deeply to compile ({tree.depth} levels): {type(exc).__name__}", expression, None
+        ) from None
 
 
 def compile(expression: str, *, max_length: int = DEFAULT_MAX_LENGTH, max_depth: int = DEFAULT_MAX_DEPTH) -> Selector:  # noqa: A001
