@@ -505,3 +505,25 @@ def test_timercheck_file_layout(harness: Harness) -> None:
     read_ms, flush_pos, queue_offset, master_offset, state, ts, counter = struct.unpack_from(">7q", data)
     assert (read_ms, flush_pos, queue_offset, master_offset, state) == (start + 5_000, 0, 1, 1, 0)
     assert ts == start + 5_000 and counter >= 1
+
+
+def test_timer_delete_marker_cancels_the_pending_message_and_is_not_delivered(harness: Harness) -> None:
+    service, clock, store = harness.service, harness.clock, harness.store
+    service.maybe_put(timer_msg("victim", TIMER_DELAY_SEC="60", UNIQ_KEY="U-victim"), 0)
+    service.maybe_put(timer_msg("keeper", TIMER_DELAY_SEC="60", UNIQ_KEY="U-keeper"), 0)
+    marker = timer_msg("", TIMER_DELAY_SEC="60", TIMER_DEL_UNIQKEY=f"{REAL_TOPIC}+U-victim", UNIQ_KEY="U-marker")
+    assert service.maybe_put(marker, 0) is not None  # stored in the timer topic, so a restart sees it
+    assert store.max_offset(C.TIMER_TOPIC, 0) == 3 and service.pending_timers() == 1
+    clock.advance(60_000)
+    assert service.tick() == 1 and bodies(store, REAL_TOPIC, 0) == ["keeper"]
+
+
+def test_timer_delete_marker_survives_a_restart(harness: Harness) -> None:
+    clock = harness.clock
+    harness.service.maybe_put(timer_msg("first", TIMER_DELAY_SEC="10", UNIQ_KEY="U-first"), 0)
+    harness.service.maybe_put(timer_msg("victim", TIMER_DELAY_SEC="60", UNIQ_KEY="U-victim"), 0)
+    harness.service.maybe_put(timer_msg("", TIMER_DELAY_SEC="60", TIMER_DEL_UNIQKEY=f"{REAL_TOPIC}+U-victim"), 0)
+    harness.restart()
+    assert harness.service.pending_timers() == 1
+    clock.advance(60_000)
+    assert harness.service.tick() == 1 and bodies(harness.store, REAL_TOPIC, 0) == ["first"]

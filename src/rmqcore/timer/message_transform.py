@@ -142,3 +142,15 @@ def from_timer_message(msg: MessageExt, now_ms: int) -> tuple[MessageExt, int]:
 def timer_out_ms(msg: MessageExt) -> int | None:
     """TIMER_OUT_MS of a message in the timer topic."""
     return int_property(msg, C.PROPERTY_TIMER_OUT_MS)
+
+
+def cancel_key(msg: MessageExt) -> str | None:
+    """The key a TIMER_DEL_UNIQKEY marker uses to name this timer message: ``REAL_TOPIC+UNIQ_KEY``."""
+    uniq_key = msg.properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+    topic = msg.properties.get(C.PROPERTY_REAL_TOPIC)
+    return f"{topic}+{uniq_key}" if uniq_key and topic else None
+
+
+def delete_key(msg: MessageExt) -> str | None:
+    """TIMER_DEL_UNIQKEY of a delete marker (``TimerMessageStore.buildDeleteKey``), else None."""
+    return msg.properties.get(C.PROPERTY_TIMER_DEL_UNIQKEY) or None

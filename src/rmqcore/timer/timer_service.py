@@ -7,6 +7,10 @@ The wheel holds ``TimerHandle``s (timer-queue offset, commitlog offset), never b
 message fires at TIMER_OUT_MS + precision (the end of its slot: never early), when it is read
 back by commitlog offset and re-put to REAL_TOPIC/REAL_QID.
 
+A message with TIMER_DEL_UNIQKEY = ``REAL_TOPIC + "+" + UNIQ_KEY`` of a pending timer message
+(``TimerMessageStore.buildDeleteKey``) is a delete marker: it is stored like any timer message
+(so a rebuild sees it) and cancels that message; the marker itself is never delivered.
+
 The wheel is rebuilt at start by scanning the timer queue from the checkpoint's
 ``lastTimerQueueOffset``; a message whose fire time is ≤ ``lastReadTimeMs`` was delivered
 before (see ``timer_checkpoint``).  The checkpoint is written every ``persist_interval_ms`` and
@@ -28,10 +32,17 @@ from rmqcore.message import MessageExt
 from rmqcore.message import constants as C
 
 from rmqcore.timer.errors import DelayTooLongError
-from rmqcore.timer.message_transform import from_timer_message, timer_deliver_ms, timer_out_ms, to_timer_message
+from rmqcore.timer.message_transform import (
+    cancel_key,
+    delete_key,
+    from_timer_message,
+    timer_deliver_ms,
+    timer_out_ms,
+    to_timer_message,
+)
 from rmqcore.timer.store_protocol import DelayStore, put_is_illegal, put_succeeded
 from rmqcore.timer.timer_checkpoint import TimerCheckpoint, TimerCheckpointFile
-from rmqcore.timer.wheel import TimerWheel, round_deliver_ms
+from rmqcore.timer.wheel import TimerId, TimerWheel, round_deliver_ms
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +76,8 @@ class TimerMessageService:
         self._pending_heap: list[int] = []  # queue offsets in the wheel (lazy deletion)
         self._pending: set[int] = set()
         self._failed: dict[int, int] = {}  # queue offset -> fire time, re-put failed
+        self._tokens: dict[int, TimerId] = {}  # queue offset -> wheel token, for cancelling
+        self._by_key: dict[str, int] = {}  # REAL_TOPIC+UNIQ_KEY -> queue offset of the pending timer
         self._scan_end = 0  # every queue offset below this is known to the service
         checkpoint = self._file.load()
         self._read_time_ms = checkpoint.last_read_time_ms
@@ -86,9 +99,12 @@ class TimerMessageService:
                     log.error("timer_message_without_timer_out_ms", queue_offset=msg.queue_offset, action="skipped")
                     continue
                 fire_ms = out_ms + self._precision
+                if delete_key(msg) is not None:
+                    self._apply_delete(msg)  # whatever its time: the message it cancels may be pending
+                    continue
                 if fire_ms <= checkpoint.last_read_time_ms:
                     continue  # delivered before the checkpoint was written
-                self._track(TimerHandle(msg.queue_offset, msg.commitlog_offset), fire_ms)
+                self._track(TimerHandle(msg.queue_offset, msg.commitlog_offset), fire_ms, msg)
                 restored += 1
         self._scan_end = max(offset, checkpoint.last_timer_queue_offset)
         log.info(
@@ -113,15 +129,36 @@ class TimerMessageService:
         result = self._store.put(timer_msg, 0)
         if put_succeeded(result):
             handle = TimerHandle(result.queue_offset, result.commitlog_offset)
-            self._track(handle, out_ms + self._precision)
+            if delete_key(timer_msg) is not None:
+                self._apply_delete(timer_msg)
+            else:
+                self._track(handle, out_ms + self._precision, timer_msg)
             self._scan_end = max(self._scan_end, handle.queue_offset + 1)
         return result
 
-    def _track(self, handle: TimerHandle, fire_ms: int) -> None:
+    def _track(self, handle: TimerHandle, fire_ms: int, msg: MessageExt) -> None:
         # restore(): the max-delay check was made when the message was accepted.
-        self._wheel.restore([(fire_ms, handle)])
+        (self._tokens[handle.queue_offset],) = self._wheel.restore([(fire_ms, handle)])
         heapq.heappush(self._pending_heap, handle.queue_offset)
         self._pending.add(handle.queue_offset)
+        key = cancel_key(msg)
+        if key is not None:
+            self._by_key[key] = handle.queue_offset
+
+    def _apply_delete(self, marker: MessageExt) -> None:
+        """A TIMER_DEL_UNIQKEY marker: cancel the pending timer message it names (section 7).
+
+        The marker itself is never delivered (``TimerMessageStore`` drops delete markers).
+        """
+        key = delete_key(marker)
+        queue_offset = self._by_key.pop(key, None) if key else None
+        token = self._tokens.pop(queue_offset, None) if queue_offset is not None else None
+        if token is None or not self._wheel.cancel(token):
+            log.info("timer_delete_target_not_pending", key=key)
+            return
+        self._pending.discard(queue_offset)
+        self._failed.pop(queue_offset, None)
+        log.info("timer_message_deleted", key=key, queue_offset=queue_offset)
 
     # -- delivery -------------------------------------------------------------------------
     def tick(self, now_ms: int) -> int:
@@ -132,10 +169,11 @@ class TimerMessageService:
                 # Keep it (and what follows) for a later tick; the checkpoint stays below it.
                 for later_fire_ms, later in due[index:]:
                     self._failed.setdefault(later.queue_offset, later_fire_ms)
-                    self._wheel.restore([(now_ms + RETRY_AFTER_ERROR_MS, later)])
+                    (self._tokens[later.queue_offset],) = self._wheel.restore([(now_ms + RETRY_AFTER_ERROR_MS, later)])
                 break
             self._failed.pop(handle.queue_offset, None)
             self._pending.discard(handle.queue_offset)
+            self._tokens.pop(handle.queue_offset, None)
             delivered += 1
         floor = min(self._failed.values(), default=None)
         self._read_time_ms = max(self._read_time_ms, now_ms if floor is None else min(now_ms, floor - 1))
@@ -143,6 +181,10 @@ class TimerMessageService:
 
     def _fire(self, handle: TimerHandle, now_ms: int) -> bool:
         msg = self._store.look_message(handle.commitlog_offset)
+        if msg is not None:
+            key = cancel_key(msg)
+            if key is not None and self._by_key.get(key) == handle.queue_offset:
+                del self._by_key[key]
         if msg is None or msg.topic != C.TIMER_TOPIC:
             log.error("timer_message_missing", queue_offset=handle.queue_offset, commitlog_offset=handle.commitlog_offset, action="skipped")
             return True
