@@ -235,6 +235,19 @@ class SendProcessor:
         return self._response(cmd, result, queue_id, uniq)
 
     def _put_exception(self, cmd: RemotingCommand, exc: Exception) -> RemotingCommand:
+        from rmqcore.timer.errors import DelayTooLongError, InvalidDelayPropertyError
+
+        if isinstance(exc, DelayTooLongError):
+            # WHEEL_TIMER_MSG_ILLEGAL → MESSAGE_ILLEGAL (handlePutMessageResult)
+            return make_response(
+                cmd,
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"timer message illegal, the delay time should not be bigger than the max delay "
+                f"{self.broker.config.timer_max_delay_sec * 1000}ms; or if set del msg, the delay time should be "
+                f"bigger than the current time ({exc})",
+            )
+        if isinstance(exc, InvalidDelayPropertyError):
+            return make_response(cmd, ResponseCode.MESSAGE_ILLEGAL, f"the message is illegal: {exc}")
         response = put_error_response(cmd, exc)
         if response is None:
             raise exc

@@ -1,0 +1,278 @@
+"""Broker benchmarks: send round trip, batch send, pull from a backlog, start-up time and idle RSS.
+
+The broker runs in its own process (``python -c`` with ``BrokerController``, ASYNC_FLUSH,
+a temporary store), as a client would meet it; the client is a minimal raw remoting
+client over ``rmqcore.transport.Channel`` on its own event loop. Round-trip latencies
+are measured per request inside that loop (``time.perf_counter_ns``) and reported as
+p50/p99 in ``extra_info``; pytest-benchmark times whole rounds. A Redis XADD round trip
+(redis-py, same machine) is measured beside it when ``redis-server`` is available:
+the target is a send p50 within 1.5x of the XADD p50.
+
+Figures are reported, never asserted (wall-clock numbers are not test outcomes).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import pytest
+
+from rmqcore.message import Message, encode_batch_body, encode_properties, new_uniq_key
+from rmqcore.remoting import RequestCode, make_request
+from rmqcore.remoting.headers.pull import PullMessageRequestHeader
+from rmqcore.remoting.headers.send import SendMessageRequestHeader, encode_send_request_ext
+from rmqcore.transport import Channel
+
+TOPIC = "BenchTopic"
+SIZES = (128, 1024)
+BATCH = 64
+ROUND_SENDS = 500
+ROUNDS = 10
+BACKLOG = 32 * 600
+PULL_ROUND = 64  # pulls of 32 per timed round
+
+BROKER_SCRIPT = textwrap.dedent(
+    """
+    import sys, anyio
+    from rmqcore.logs import configure_logging
+    from rmqcore.server.broker import BrokerController
+    from rmqcore.server.config import BrokerConfig
+
+    configure_logging("warning")
+
+    async def main():
+        config = BrokerConfig(broker_name="bench", store_path_root_dir=sys.argv[1], listen_port=0, namesrv_addr="")
+        config.mapped_file_size_commit_log = 256 * 1024 * 1024
+        broker = BrokerController(config)
+        async with anyio.create_task_group() as tg:
+            port = await tg.start(broker.run)
+            print(port, flush=True)
+            await anyio.to_thread.run_sync(sys.stdin.read)  # until the parent closes stdin
+            await broker.shutdown()
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    """
+)
+
+
+class BrokerProcess:
+    def __init__(self, store_dir: Path) -> None:
+        begin = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", BROKER_SCRIPT, str(store_dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"broker process exited with {self.proc.wait()}")
+        self.ready_s = time.perf_counter() - begin
+        self.port = int(line)
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return -1
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+class RawClient:
+    """Requests over one Channel, run from the test thread through a blocking portal."""
+
+    def __init__(self, portal: anyio.from_thread.BlockingPortal, port: int) -> None:
+        self.portal = portal
+        self.channel: Channel = portal.call(self._connect, port)
+
+    @staticmethod
+    async def _connect(port: int) -> Channel:
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+        return Channel(stream, None, remote_addr=f"127.0.0.1:{port}")
+
+    def start(self) -> None:
+        # The read loop runs on the portal's event loop until the channel closes.
+        self.portal.start_task_soon(self.channel.run)
+
+    async def timed_requests(self, make: Any, count: int) -> list[int]:
+        """``count`` sequential requests; each one's round trip in ns."""
+        request = self.channel.request
+        times = []
+        for i in range(count):
+            cmd = make(i)
+            t0 = time.perf_counter_ns()
+            response = await request(cmd, 10)
+            times.append(time.perf_counter_ns() - t0)
+            if response.code != 0:
+                raise AssertionError(f"request failed: {response.code} {response.remark}")
+        return times
+
+
+def send_request_maker(size: int) -> Any:
+    body = b"x" * size
+    props = {"TAGS": "TagA", "WAIT": "true"}
+
+    def make(_i: int) -> Any:
+        props["UNIQ_KEY"] = new_uniq_key()
+        header = SendMessageRequestHeader("PG", TOPIC, "TBW102", 4, 0, 0, 1_700_000_000_000, 0, encode_properties(props))
+        return make_request(RequestCode.SEND_MESSAGE_V2, encode_send_request_ext(header), body)
+
+    return make
+
+
+def batch_request_maker(size: int) -> Any:
+    def make(_i: int) -> Any:
+        messages = [Message(TOPIC, b"y" * size, tags="TagA", properties={"UNIQ_KEY": new_uniq_key()}) for _ in range(BATCH)]
+        header = SendMessageRequestHeader("PG", TOPIC, "TBW102", 4, 1, 0, 1_700_000_000_000, 0, batch=True)
+        return make_request(RequestCode.SEND_BATCH_MESSAGE, encode_send_request_ext(header), encode_batch_body(messages))
+
+    return make
+
+
+def percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    process = BrokerProcess(tmp_path_factory.mktemp("broker-store"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def client(broker: BrokerProcess) -> Iterator[RawClient]:
+    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
+        raw = RawClient(portal, broker.port)
+        raw.start()
+        yield raw
+        portal.call(raw.channel.close)
+
+
+_FIGURES: dict[str, float] = {}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_send_round_trip(benchmark: Any, client: RawClient, size: int) -> None:
+    make = send_request_maker(size)
+    client.portal.call(client.timed_requests, make, 300)  # warm-up: topic creation, caches
+    samples: list[int] = []
+
+    def one_round() -> None:
+        samples.extend(client.portal.call(client.timed_requests, make, ROUND_SENDS))
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
+    _FIGURES[f"send_p50_us_{size}"] = p50
+    benchmark.extra_info.update(messages=ROUND_SENDS, bytes=ROUND_SENDS * size, p50_us=p50, p99_us=p99)
+    print(f"\nsend {size} B: p50 {p50:.1f} us, p99 {p99:.1f} us, mean {statistics.mean(samples) / 1000:.1f} us")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_batch_send_64(benchmark: Any, client: RawClient, size: int) -> None:
+    make = batch_request_maker(size)
+    client.portal.call(client.timed_requests, make, 20)
+    samples: list[int] = []
+    per_round = 50
+
+    def one_round() -> None:
+        samples.extend(client.portal.call(client.timed_requests, make, per_round))
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    p50 = percentile(samples, 0.5)
+    benchmark.extra_info.update(messages=per_round * BATCH, bytes=per_round * BATCH * size, p50_us_per_batch=p50)
+    print(f"\nbatch of {BATCH} x {size} B: p50 {p50:.1f} us per batch ({p50 / BATCH:.2f} us per message)")
+
+
+def test_pull_32_from_backlog(benchmark: Any, client: RawClient) -> None:
+    # The backlog goes to queue 2 (the send benchmarks write queues 0 and 1).
+    def fill_cmd(i: int) -> Any:
+        messages = [Message(TOPIC, b"z" * 128, tags="TagA", properties={"UNIQ_KEY": new_uniq_key()}) for _ in range(BATCH)]
+        header = SendMessageRequestHeader("PG", TOPIC, "TBW102", 4, 2, 0, 1_700_000_000_000, 0, batch=True)
+        return make_request(RequestCode.SEND_BATCH_MESSAGE, encode_send_request_ext(header), encode_batch_body(messages))
+
+    client.portal.call(client.timed_requests, fill_cmd, BACKLOG // BATCH)
+    offsets = iter(range(0, 10**9, 32))
+    backlog_pulls = BACKLOG // 32
+
+    def make_pull(_i: int) -> Any:
+        offset = next(offsets) % (backlog_pulls * 32)
+        header = PullMessageRequestHeader("CG", TOPIC, 2, offset, 32, 0x4, 0, 0, 0, subscription="*")
+        return make_request(RequestCode.PULL_MESSAGE, header)
+
+    samples: list[int] = []
+
+    def one_round() -> None:
+        samples.extend(client.portal.call(client.timed_requests, make_pull, PULL_ROUND))
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, warmup_rounds=1, iterations=1)
+    p50 = percentile(samples, 0.5)
+    benchmark.extra_info.update(messages=PULL_ROUND * 32, bytes=PULL_ROUND * 32 * (128 + 150), p50_us_per_pull=p50)
+    print(f"\npull 32 x 128 B: p50 {p50:.1f} us per pull, {32 / (p50 / 1e6):,.0f} msgs/s sequential")
+
+
+def test_startup_and_idle_rss(tmp_path: Path) -> None:
+    readies, rss = [], []
+    for i in range(3):
+        process = BrokerProcess(tmp_path / f"store-{i}")
+        try:
+            readies.append(process.ready_s)
+            time.sleep(0.5)  # idle: let start-up allocations settle before reading RSS
+            rss.append(process.rss_kb())
+        finally:
+            process.stop()
+    print(
+        f"\nbroker process start to ready (interpreter start included): "
+        f"{min(readies) * 1000:.0f} ms min, {max(readies) * 1000:.0f} ms max; idle RSS {max(rss) / 1024:.1f} MB"
+    )
+
+
+def test_redis_xadd_round_trip(benchmark: Any) -> None:
+    sys.path.insert(0, os.path.dirname(__file__))
+    from redis_server import RedisServer, RedisUnavailable, ensure_redis_py
+
+    try:
+        redis = ensure_redis_py()
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        conn = redis.Redis(host="127.0.0.1", port=server.port)
+        body = b"x" * 128
+        for _ in range(300):
+            conn.xadd("bench", {"b": body})
+        samples: list[int] = []
+
+        def one_round() -> None:
+            xadd = conn.xadd
+            for _ in range(ROUND_SENDS):
+                t0 = time.perf_counter_ns()
+                xadd("bench", {"b": body})
+                samples.append(time.perf_counter_ns() - t0)
+
+        benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+        p50 = percentile(samples, 0.5)
+        benchmark.extra_info.update(messages=ROUND_SENDS, bytes=ROUND_SENDS * 128, p50_us=p50)
+        ratio = _FIGURES.get("send_p50_us_128", float("nan")) / p50
+        print(f"\nredis XADD 128 B: p50 {p50:.1f} us; broker send p50 / XADD p50 = {ratio:.2f} (target <= 1.5)")
+    finally:
+        server.stop()
