@@ -201,3 +201,39 @@ def test_progress_file_shape_and_unreadable_file(box: StoreBox, clock: FakeClock
     (tmp_path / "transactionCheckOffset.json").write_text("[broken")
     with pytest.raises(TransactionProgressError, match="move it aside"):
         TransactionChecker(service, clock, lambda half: None, progress_dir=tmp_path)
+
+
+def test_late_end_after_a_check_back_commits_once(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:
+    """The producer's own END for the original half arrives after the checker re-appended a copy
+    and asked about it: whichever END comes second is not applied again, and the copy is closed."""
+    service = TransactionalMessageService(box.store, clock)
+    asked: list[MessageExt] = []
+    checker = TransactionChecker(service, clock, asked.append, progress_dir=tmp_path)
+    original = service.prepare(tx_message("slow-local-tx", clock), 0)
+    clock.advance(7_000)
+    assert checker.check_once() == 1
+    (copy,) = asked
+    assert service.end(GROUP, original.queue_offset, original.commitlog_offset, COMMIT).ok  # the late END
+    assert service.end(GROUP, copy.queue_offset, copy.commitlog_offset, COMMIT, from_transaction_check=True) is None
+    assert [m.body for m in box.store.get(TOPIC, 0, 0).messages] == [b"slow-local-tx"]
+    clock.advance(60_000)
+    assert checker.check_once() == 0  # both halves are closed
+    assert checker.progress.half_offset == 2
+
+
+def test_copy_of_an_ended_transaction_is_closed_without_asking(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:
+    service = TransactionalMessageService(box.store, clock)
+    asked: list[MessageExt] = []
+    checker = TransactionChecker(service, clock, asked.append, progress_dir=tmp_path)
+    original = service.prepare(tx_message("x", clock), 0)
+    clock.advance(7_000)
+    assert checker.check_once() == 1  # copy at offset 1, nobody answers it
+    service.end(GROUP, original.queue_offset, original.commitlog_offset, ROLLBACK)
+    clock.advance(30_000)
+    assert checker.check_once() == 0 and len(asked) == 1
+    assert box.store.max_offset(TOPIC, 0) == 0
+    # The rollback's marker was flushed at the start of the round; the copy's is batched ...
+    assert [m.body for m in box.store.get(C.TRANS_OP_HALF_TOPIC, 0, 0).messages] == [b"0,"]
+    assert service.pending_ops() == [1]
+    service.flush_ops()  # ... and written with the next flush
+    assert [m.body for m in box.store.get(C.TRANS_OP_HALF_TOPIC, 0, 0).messages] == [b"0,", b"1,"]

@@ -173,6 +173,8 @@ class TransactionChecker:
             return self._discard(half, f"born {age} ms ago, beyond fileReservedTime={self._reserved_ms // 3_600_000} h")
         if 0 <= age <= self._immunity_ms(half):
             return _Outcome.WAIT
+        if self._service.close_if_transaction_ended(half):
+            return _Outcome.DONE  # the producer ended this transaction through another of its halves
         copy = self._service.put_back_half(half, 1 if times is None else times + 1)
         if copy is None:
             return _Outcome.RETRY

@@ -5,8 +5,11 @@ topic's ConsumeQueue: its transaction bits are cleared).  ``end`` is END_TRANSAC
 writes the real message and then the op marker; rollback (12) writes the op marker only;
 unknown (0) is ignored.  Op markers are batched (``op_batch``).
 
-The same half offset ended twice in one process (a late END after a check-back answered, a
-retried one-way request) is ended once: the second call returns None and is logged.
+A transaction is ended once per process: a second END for the same half offset, or for another
+half of the same transaction (``__transactionId__``: the original and the copies the checker
+re-appends), is not applied again -- it only closes that half with an op marker, returns None
+and is logged.  RocketMQ would commit twice when the producer's own late END and its answer to
+a check-back both arrive; here the second is dropped.
 
 >>> from rmqcore.clock import FakeClock
 >>> from rmqcore.message import MessageExt
@@ -83,7 +86,9 @@ class TransactionalMessageService:
         self._final_put = final_put
         self._lock = threading.RLock()
         self._ops = OpBatch(max_bytes=op_batch_max_bytes, interval_ms=op_batch_interval_ms, write=self._write_op)
-        self._ended: set[int] = set()  # half queue offsets ended by this process
+        # Repeat guard, for this process's lifetime (pruned behind the checker's progress):
+        self._ended: dict[int, str | None] = {}  # half queue offset -> its transaction id
+        self._ended_transactions: dict[str, int] = {}  # transaction id -> state it ended with
 
     # -- prepare --------------------------------------------------------------------------
     def prepare(self, msg: MessageExt, queue_id: int) -> Any:
@@ -117,14 +122,18 @@ class TransactionalMessageService:
             return None
         with self._lock:
             half = self._checked_half(producer_group, tran_state_table_offset, commit_log_offset)
-            if half.queue_offset in self._ended:
+            transaction_id = half.properties.get(C.PROPERTY_TRANSACTION_ID)
+            if half.queue_offset in self._ended or transaction_id in self._ended_transactions:
                 log.warning(
                     "transaction_end_repeated",
                     producer_group=producer_group,
                     half_queue_offset=half.queue_offset,
+                    transaction_id=transaction_id,
                     commit_or_rollback=commit_or_rollback,
-                    action="ignored: this half message was already ended",
+                    ended_with=self._ended_transactions.get(transaction_id or ""),
+                    action="not applied again",
                 )
+                self._close_half(half)
                 return None
             result = None
             if commit_or_rollback == COMMIT:
@@ -136,10 +145,19 @@ class TransactionalMessageService:
                     # No op marker: the half stays open and the checker asks again later.
                     log.error("transaction_commit_put_failed", half_queue_offset=half.queue_offset, result=repr(result))
                     return result
-            self._ended.add(half.queue_offset)
-            self._ops.add(half.queue_offset, now_ms=self.clock.now_ms())
-            self._ops.flush_if_due(self.clock.now_ms())
+            if transaction_id:
+                self._ended_transactions[transaction_id] = commit_or_rollback
+            self._close_half(half)
             return result
+
+    def _close_half(self, half: MessageExt) -> None:
+        """Write (batched) the op marker of ``half`` once; later ENDs for it are repeats."""
+        if half.queue_offset in self._ended:
+            return
+        self._ended[half.queue_offset] = half.properties.get(C.PROPERTY_TRANSACTION_ID)
+        now = self.clock.now_ms()
+        self._ops.add(half.queue_offset, now_ms=now)
+        self._ops.flush_if_due(now)
 
     def _checked_half(self, producer_group: str, tran_state_table_offset: int, commit_log_offset: int) -> MessageExt:
         """``EndTransactionProcessor.checkPrepareMessage`` with remarks a person can act on."""
@@ -202,10 +220,23 @@ class TransactionalMessageService:
         with self._lock:
             return half_queue_offset in self._ended
 
+    def close_if_transaction_ended(self, half: MessageExt) -> bool:
+        """If another half of ``half``'s transaction was already ended, close this one too (op marker)."""
+        transaction_id = half.properties.get(C.PROPERTY_TRANSACTION_ID)
+        with self._lock:
+            if not transaction_id or transaction_id not in self._ended_transactions:
+                return False
+            self._close_half(half)
+            return True
+
     def forget_ended_below(self, half_queue_offset: int) -> None:
         """Drop the repeat-guard entries the checker has moved past (keeps memory bounded)."""
         with self._lock:
-            self._ended = {offset for offset in self._ended if offset >= half_queue_offset}
+            if not any(offset < half_queue_offset for offset in self._ended):
+                return
+            self._ended = {o: t for o, t in self._ended.items() if o >= half_queue_offset}
+            alive = set(self._ended.values())
+            self._ended_transactions = {t: s for t, s in self._ended_transactions.items() if t in alive}
 
     def put_back_half(self, half: MessageExt, times: int) -> MessageExt | None:
         """Re-append ``half`` with TRANSACTION_CHECK_TIMES=``times``; the copy as stored, or None."""
