@@ -66,6 +66,7 @@ _new_put_result = tuple.__new__  # PutResult(...) without the NamedTuple __new__
 _put_simple = lib.rmq_put_simple
 _put_ext = lib.rmq_put_ext
 _NO_KEYS = b""
+_SINGLE_TAG_CACHE: dict[str, tuple[bytes, int, bytes]] = {}
 _tags_code = java_string_hash  # tags_code() without its empty check (callers check); lru-cached
 
 
@@ -245,7 +246,14 @@ class MessageStore:
         body = msg.body
         props = msg.properties
         if props:
-            pb, code, kb = _encode_meta(props, self._index is not None)
+            # a lone TAGS property (the common producer message without keys) is a pure
+            # function of the tag: encode it once per distinct tag
+            meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
+            if meta is None:
+                meta = _encode_meta(props, self._index is not None)
+                if len(props) == 1 and _TAGS in props and len(_SINGLE_TAG_CACHE) < 4096:
+                    _SINGLE_TAG_CACHE[props[_TAGS]] = meta
+            pb, code, kb = meta
         else:
             pb = kb = _NO_KEYS
             code = 0
