@@ -527,3 +527,36 @@ def test_timer_delete_marker_survives_a_restart(harness: Harness) -> None:
     assert harness.service.pending_timers() == 1
     clock.advance(60_000)
     assert harness.service.tick() == 1 and bodies(harness.store, REAL_TOPIC, 0) == ["first"]
+
+
+def test_puts_from_many_threads_while_ticking_deliver_each_message_once(harness: Harness) -> None:
+    import threading
+
+    service, clock, store = harness.service, harness.clock, harness.store
+    per_thread, threads = 150, 4
+    errors: list[BaseException] = []
+
+    def producer(t: int) -> None:
+        try:
+            for i in range(per_thread):
+                if i % 2:
+                    service.maybe_put(delayed(f"{t}-{i}", 1 + i % 4), queue_id=t)
+                else:
+                    service.maybe_put(timer_msg(f"{t}-{i}", TIMER_DELAY_MS=str(500 + i * 37)), queue_id=t)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=producer, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    while any(w.is_alive() for w in workers):
+        clock.advance(250)
+        service.tick()
+    for w in workers:
+        w.join()
+    assert errors == []
+    clock.advance(3 * H)
+    service.tick()
+    for t in range(threads):
+        assert sorted(bodies(store, REAL_TOPIC, t)) == sorted(f"{t}-{i}" for i in range(per_thread))
+    assert service.tick() == 0 and service.next_due_ms() is None
