@@ -240,9 +240,6 @@ class MessageStore:
 
         Raises MessageIllegalError (and subclasses) for bad input before writing anything.
         """
-        target = self._targets.get((msg.topic, queue_id))
-        if target is None:
-            target = self._target(msg.topic, queue_id)
         body = msg.body
         props = msg.properties
         if props:
@@ -261,6 +258,9 @@ class MessageStore:
         plen = len(pb)
         if blen > self._max_body or plen > _MAX_PROPS:
             self._refuse_sizes(msg, blen, plen)
+        target = self._targets.get((msg.topic, queue_id))
+        if target is None:
+            target = self._target(msg.topic, queue_id)
         if self._refusal is not None:
             return self._refused()
         now = self._now()
@@ -313,9 +313,6 @@ class MessageStore:
             raise MessageIllegalError("put_batch needs at least one message")
         first = msgs[0]
         topic = first.topic
-        target = self._targets.get((topic, queue_id))
-        if target is None:
-            target = self._target(topic, queue_id)
         for m in msgs:
             if m.topic != topic:
                 raise MessageIllegalError(f"a batch holds one topic: found {m.topic!r} after {topic!r}")
@@ -340,6 +337,9 @@ class MessageStore:
             for m, blen, plen in zip(msgs, body_lens, props_lens or [0] * n):
                 if blen > self._max_body or plen > _MAX_PROPS:
                     self._refuse_sizes(m, blen, plen)
+        target = self._targets.get((topic, queue_id))
+        if target is None:
+            target = self._target(topic, queue_id)
         if self._refusal is not None:
             return self._refused(n)
         now = self._now()

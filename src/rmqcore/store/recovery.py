@@ -164,7 +164,7 @@ def _redispatch(
             break
         for i in range(n):
             phys = phys_out[i]
-            record = ffi.buffer(lib.rmq_record_ptr(commitlog.ptr, phys), size_out[i])
+            record = ffi.buffer(lib.rmq_record_ptr(commitlog.ptr, phys), size_out[i])[:]
             msg, size = decode_stored_message(record, decompress=False, read_body=False)
             tx = msg.sys_flag & C.TRANSACTION_TYPE_MASK
             touched = False
