@@ -305,3 +305,23 @@ def test_normalised_text_reparses_to_the_same_tree() -> None:
     selector = sql92.compile(text)
     assert sql92.compile(str(selector)) == selector
     assert str(selector) == "NOT (a = 1) OR - -b < 2 AND (c OR d) AND e NOT BETWEEN -1 AND 2.5 AND f NOT IN ('x', 'y''z')"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("a < b", "c < d"),
+        ("a < b", "a <= b"),
+        ("a = 1 AND b", "a = 1 AND c"),
+        ("a = 1", "a = 1.0"),
+        ("a = 1", "a = TRUE"),
+        ("x IN ('a')", "x NOT IN ('a')"),
+        ("x IN ('a')", "x IN ('b')"),
+        ("a BETWEEN 1 AND 2", "a BETWEEN 1 AND 3"),
+        ("a CONTAINS 'x'", "a STARTSWITH 'x'"),
+        ("a IS NULL", "a IS NOT NULL"),
+    ],
+)
+def test_tree_equality_compares_every_field(first: str, second: str) -> None:
+    assert parse(first) != parse(second)
+    assert parse(first) == parse(" " + first + " ") and hash(parse(first)) == hash(parse(first))

@@ -49,10 +49,15 @@ class Node:
         return hash((type(self).__name__, self._key()))
 
     def _key(self) -> tuple:
-        return tuple(getattr(self, s) for s in type(self).__slots__)
+        return tuple(getattr(self, name) for name in _fields(type(self)))
 
     def __deepcopy__(self, memo: dict) -> Node:
         return self  # immutable
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    # Every slot along the class hierarchy except the derived ``depth``.
+    return tuple(name for klass in reversed(cls.__mro__) for name in getattr(klass, "__slots__", ()) if name != "depth")
 
 
 class Const(Node):
