@@ -164,7 +164,11 @@ def unregister_filter(type_name: str) -> None:
 
 
 def registered_filter_types() -> list[str]:
-    """Names of the registered types (entry points included once loaded)."""
+    """Names of the registered types (entry points included once loaded).
+
+    >>> {"TAG", "SQL92"} <= set(registered_filter_types())
+    True
+    """
     with _lock:
         return sorted(_factories)
 
@@ -175,6 +179,9 @@ def load_entry_points() -> list[str]:
     An entry point may name a factory (a class or function returning a filter type)
     or a filter-type object. One that fails to load is logged and skipped; an
     explicitly registered type is not replaced.
+
+    >>> isinstance(load_entry_points(), list)
+    True
     """
     global _entry_points_loaded
     loaded: list[str] = []
@@ -197,7 +204,11 @@ def load_entry_points() -> list[str]:
 
 
 def get_filter_type(type_name: str | None) -> FilterType:
-    """The filter type for ``type_name``; entry points are read on the first unknown name."""
+    """The filter type for ``type_name``; entry points are read on the first unknown name.
+
+    >>> type(get_filter_type("sql92")).__name__
+    'Sql92FilterType'
+    """
     key = _key(type_name)
     with _lock:
         instance = _instances.get(key)
@@ -220,6 +231,9 @@ def get_filter_type(type_name: str | None) -> FilterType:
 
 def compile_filter(expression_type: str | None, expression: str) -> CompiledFilter:
     """Compile ``expression`` with the filter type named ``expression_type``.
+
+    >>> compile_filter(None, "TagA").expression_type  # null or empty means TAG
+    'TAG'
 
     Raises :class:`UnknownFilterTypeError` (FILTER_DATA_NOT_EXIST) for an unknown
     type, and the type's :class:`FilterExpressionError` (SUBSCRIPTION_PARSE_FAILED)

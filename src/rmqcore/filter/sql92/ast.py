@@ -260,7 +260,12 @@ def _operand(node: Node, min_level: int) -> str:
 
 
 def to_text(node: Node) -> str:
-    """The normalised selector text of ``node``."""
+    """The normalised selector text of ``node``.
+
+    >>> from rmqcore.filter.sql92.parser import parse
+    >>> to_text(parse("not a = 1 and b between -1 and 2.50 or c not in ('x','y')"))
+    "(NOT a) = 1 AND b BETWEEN -1 AND 2.5 OR c NOT IN ('x', 'y')"
+    """
     if isinstance(node, Const):
         return _const_text(node)
     if isinstance(node, Prop):
@@ -297,7 +302,12 @@ def to_text(node: Node) -> str:
 
 
 def walk(node: Node) -> Iterator[Node]:
-    """Every node of the tree, parents before children (iterative)."""
+    """Every node of the tree, parents before children (iterative).
+
+    >>> from rmqcore.filter.sql92.parser import parse
+    >>> [type(n).__name__ for n in walk(parse("a = 1"))]
+    ['Equal', 'Prop', 'Const']
+    """
     stack = [node]
     while stack:
         current = stack.pop()
@@ -306,5 +316,10 @@ def walk(node: Node) -> Iterator[Node]:
 
 
 def property_names(node: Node) -> frozenset[str]:
-    """The property names the selector reads."""
+    """The property names the selector reads.
+
+    >>> from rmqcore.filter.sql92.parser import parse
+    >>> sorted(property_names(parse("a = b OR c")))
+    ['a', 'b', 'c']
+    """
     return frozenset(n.name for n in walk(node) if isinstance(n, Prop))

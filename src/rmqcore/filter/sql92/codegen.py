@@ -263,6 +263,11 @@ def compile_functions(
     """Compile the tree into ``evaluate(properties) -> True | False | None`` and ``matches(properties) -> bool``.
 
     ``on_error`` is called with the evaluation error that made ``matches`` return False.
+
+    >>> from rmqcore.filter.sql92.parser import parse
+    >>> evaluate, matches = compile_functions(parse("n > 2"), on_error=lambda exc: None)
+    >>> evaluate({"n": "3"}), evaluate({}), matches({"n": "x"})
+    (True, None, False)
     """
     source, namespace = generate(root)
     namespace["_EvalError"] = SelectorEvaluationError

@@ -76,7 +76,11 @@ def parse_java_int(text: str) -> int:
 
 
 def parse_java_long(text: str) -> JLong:
-    """``Long.valueOf(text)``; see :func:`parse_java_int`."""
+    """``Long.valueOf(text)``; see :func:`parse_java_int`.
+
+    >>> parse_java_long("5000000000")
+    JLong(5000000000)
+    """
     if text.isascii() and text.isdigit() and len(text) < 19:
         return JLong(int(text))
     return JLong(_parse_java_integral(text, LONG_MIN, LONG_MAX, "Long"))
@@ -126,7 +130,11 @@ def parse_java_boolean(text: str) -> bool:
 
 
 def compare_doubles(a: float, b: float) -> int:
-    """``Double.compare``: -0.0 < 0.0, NaN equals itself and is above +Infinity."""
+    """``Double.compare``: -0.0 < 0.0, NaN equals itself and is above +Infinity.
+
+    >>> compare_doubles(-0.0, 0.0), compare_doubles(float("nan"), float("inf")), compare_doubles(2.0, 2.0)
+    (-1, 1, 0)
+    """
     if a < b:
         return -1
     if a > b:
@@ -239,7 +247,11 @@ def java_order(lv: object, rv: object) -> int | None:
 
 
 def java_negate(value: object) -> object:
-    """Unary minus: numbers negate with Java overflow (``-Integer.MIN_VALUE`` stays), others ⇒ null."""
+    """Unary minus: numbers negate with Java overflow (``-Integer.MIN_VALUE`` stays), others ⇒ null.
+
+    >>> java_negate(5), java_negate(-2**31), java_negate("5"), java_negate(True)
+    (-5, -2147483648, None, None)
+    """
     t = type(value)
     if t is int:
         return value if value == INT_MIN else -value  # type: ignore[operator]

@@ -35,6 +35,10 @@ class Selector:
     RocketMQ's evaluation throws. ``matches(properties)`` is the broker's decision:
     only an exact TRUE matches, and an evaluation error is no match. Both are the
     compiled functions themselves (no wrapper call per message).
+
+    ``properties`` names every property the selector reads. A message lacking
+    them all is not always a non-match (``a IS NULL``, ``'x' <> a``): use
+    ``evaluate({})`` once to learn what such a message gets.
     """
 
     __slots__ = ("expression", "tree", "properties", "evaluate", "matches", "_text")
