@@ -141,8 +141,16 @@ class ClientInstance:
             return True
 
     def _apply_route(self, topic: str, route: TopicRouteData) -> None:
+        new_broker = False
         for bd in route.broker_datas:
-            self.broker_addrs[bd.broker_name] = {int(k): v for k, v in bd.broker_addrs.items()}
+            addrs = {int(k): v for k, v in bd.broker_addrs.items()}
+            new_broker |= self.broker_addrs.get(bd.broker_name) != addrs
+            self.broker_addrs[bd.broker_name] = addrs
+        if new_broker and (self.consumers or self.producer_groups) and self._task_group is not None:
+            # A broker we have not announced ourselves to: a consumer must be known there before it
+            # can rebalance, a transaction producer before the broker can check back; so do not wait
+            # for the next 30 s heartbeat.
+            self._task_group.start_soon(self.send_heartbeat_to_all_brokers)
         old = self.route_table.get(topic)
         self.route_table[topic] = route
         if old is None or old.to_json() != route.to_json() or topic not in self.publish_info:

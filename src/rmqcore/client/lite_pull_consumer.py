@@ -83,6 +83,8 @@ class LitePullConsumer:
         self._ready_event = anyio.Event()
         self._polled_offsets: dict[MessageQueue, int] = {}
         self._rebalance_wanted = anyio.Event()
+        self._assignment_dirty = False
+        self._assignment_lock = anyio.Lock()
 
     # -- configuration ---------------------------------------------------------------------
     def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
@@ -99,8 +101,8 @@ class LitePullConsumer:
         self._assigned = sorted(set(queues))
         for mq in self._assigned:
             self.subscriptions.setdefault(mq.topic, build_subscription_data(mq.topic, "*", self.config.clock.now_ms()))
-        if self._instance is not None:
-            self._instance.task_group.start_soon(self._apply_assignment)
+        # Applied by the next poll/seek (or start), so a seek right after assign finds its queue.
+        self._assignment_dirty = True
 
     def set_sub_expression_for_assign(self, topic: str, expression: str | MessageSelector) -> None:
         self.subscriptions[topic] = build_subscription_data(topic, expression, self.config.clock.now_ms())
@@ -200,7 +202,12 @@ class LitePullConsumer:
         return sorted(self._queues)
 
     async def _apply_assignment(self) -> None:
-        assert self._rebalancer is not None and self._assigned is not None
+        async with self._assignment_lock:
+            self._assignment_dirty = False
+            await self._reconcile_assignment()
+
+    async def _reconcile_assignment(self) -> None:
+        assert self._assigned is not None
         wanted = set(self._assigned)
         for mq in [m for m in self._queues if m not in wanted]:
             pq, _ = self._queues[mq]
@@ -238,6 +245,8 @@ class LitePullConsumer:
 
     async def seek(self, mq: MessageQueue, offset: int) -> None:
         """Consume ``mq`` from ``offset`` next (cached messages of the queue are dropped)."""
+        if self._assignment_dirty:
+            await self._apply_assignment()
         entry = self._queues.get(mq)
         if entry is None:
             raise MQClientError(f"The message queue is not in assigned list, may be rebalancing, message queue: {mq}")
@@ -265,6 +274,8 @@ class LitePullConsumer:
         """The next batch of pulled messages, or ``[]`` if none arrives within ``timeout`` seconds."""
         if self._stack is None:
             raise ClientStateError(f"consumer {self.group} is not started")
+        if self._assignment_dirty:
+            await self._apply_assignment()
         with anyio.move_on_after(timeout):
             while not self._ready:
                 await self._ready_event.wait()
@@ -299,7 +310,7 @@ class LitePullConsumer:
 
     async def _rebalance_loop(self) -> None:
         assert self._rebalancer is not None and self._instance is not None
-        while True:
+        while self._assigned is None:  # assign() switches the consumer to manual queues
             for topic in self.subscriptions:
                 if topic not in self._rebalancer.topic_queues:
                     try:
@@ -310,7 +321,8 @@ class LitePullConsumer:
                 await self._rebalancer.do_rebalance(list(self.subscriptions))
             except MQClientError as exc:
                 log.warning("rebalance_failed", group=self.group, error=str(exc))
-            with anyio.move_on_after(self.rebalance_interval):
+            missing = any(t not in self._rebalancer.topic_queues for t in self.subscriptions)
+            with anyio.move_on_after(min(self.rebalance_interval, 1.0) if missing else self.rebalance_interval):
                 await self._rebalance_wanted.wait()
             self._rebalance_wanted = anyio.Event()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -144,6 +145,7 @@ class LocalFileOffsetStore(OffsetStore):
         super().__init__(group)
         base = Path(base_dir) if base_dir is not None else default_local_offset_dir()
         self.path = base / client_id.replace(":", "_") / group / "offsets.json"
+        self._write_lock = threading.Lock()
 
     async def load(self) -> None:
         self.offset_table.update(await anyio.to_thread.run_sync(self._read_file))
@@ -182,9 +184,17 @@ class LocalFileOffsetStore(OffsetStore):
     async def persist_all(self, mqs: Iterable[MessageQueue]) -> None:
         # Broadcasting keeps every queue it has seen (each consumer reads all of them).
         table = dict(self.offset_table)
-        await anyio.to_thread.run_sync(self._write_file, table)
+        try:
+            await anyio.to_thread.run_sync(self._write_file, table)
+        except OSError as exc:
+            # The next round retries; the offsets stay in memory meanwhile.
+            log.warning("local_offset_persist_failed", path=str(self.path), error=str(exc))
 
     def _write_file(self, table: dict[MessageQueue, int]) -> None:
+        with self._write_lock:  # the periodic persist and a queue release may overlap
+            self._write_file_locked(table)
+
+    def _write_file_locked(self, table: dict[MessageQueue, int]) -> None:
         entries = [{**mq.to_json(), "offset": offset} for mq, offset in sorted(table.items())]
         text = json.dumps({"offsetTable": entries}, indent=1)
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -273,7 +273,10 @@ class PushConsumer:
                 await self.rebalance()
             except MQClientError as exc:
                 log.warning("rebalance_failed", group=self.group, error=str(exc))
-            with anyio.move_on_after(self.rebalance_interval):
+            # A subscribed topic without a route yet (not created so far) is looked up again
+            # within a second, not only at the next route refresh (30 s) as in Java.
+            missing = self._rebalancer is not None and any(t not in self._rebalancer.topic_queues for t in self.subscriptions)
+            with anyio.move_on_after(min(self.rebalance_interval, 1.0) if missing else self.rebalance_interval):
                 await self._rebalance_wanted.wait()
             self._rebalance_wanted = anyio.Event()
 

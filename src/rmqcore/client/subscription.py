@@ -1,16 +1,15 @@
 """Subscriptions: ``MessageSelector`` and the ``SubscriptionData`` a consumer announces.
 
-A tag expression becomes ``FilterAPI.buildSubscriptionData`` (reference section 3): empty or
-``*`` subscribes to everything; otherwise the expression splits on ``||``, each tag trimmed,
-empties dropped, with the Java ``hashCode`` of each tag as its code (what the broker compares
-against the ConsumeQueue tag code). SQL92 expressions travel as they are.
+Tag expressions are parsed by ``rmqcore.filter.parse_tag_expression`` (``FilterAPI.buildSubscriptionData``,
+reference section 3: ``*`` or empty is everything, else ``||``-separated tags and their Java hash
+codes, which the broker compares with the ConsumeQueue tag code). SQL92 expressions travel as they are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rmqcore.message import java_string_hash
+from rmqcore.filter import parse_tag_expression
 from rmqcore.remoting.bodies.heartbeat import SUB_ALL, SubscriptionData
 
 TAG = "TAG"
@@ -33,39 +32,21 @@ class MessageSelector:
         return cls(SQL92, expression)
 
 
-def parse_tags(expression: str | None) -> list[str] | None:
-    """Tags named by a tag expression, or None when it subscribes to all.
-
-    >>> parse_tags("TagA || TagC ||  "), parse_tags(" * "), parse_tags("")
-    (['TagA', 'TagC'], None, None)
-    """
-    if expression is None or not expression.strip() or expression.strip() == SUB_ALL:
-        return None
-    tags: list[str] = []
-    for part in expression.split("||"):
-        tag = part.strip()
-        if tag and tag not in tags:
-            tags.append(tag)
-    return tags or None
-
-
 def build_subscription_data(topic: str, selector: MessageSelector | str | None, sub_version: int) -> SubscriptionData:
     """The subscription a consumer puts in its heartbeat and pull requests.
 
     >>> s = build_subscription_data("T", "TagA || TagB", 1)
     >>> s.sub_string, s.tags_set, s.code_set
     ('TagA || TagB', ['TagA', 'TagB'], [2598919, 2598920])
+    >>> build_subscription_data("T", None, 1).sub_string
+    '*'
     """
     if not isinstance(selector, MessageSelector):
         selector = MessageSelector.by_tag(selector)
     if selector.expression_type == SQL92:
         return SubscriptionData(topic, selector.expression, sub_version=sub_version, expression_type=SQL92)
-    tags = parse_tags(selector.expression)
-    if tags is None:
-        return SubscriptionData(topic, SUB_ALL, sub_version=sub_version, expression_type=TAG)
-    return SubscriptionData(
-        topic, selector.expression.strip(), list(tags), [java_string_hash(t) for t in tags], sub_version, TAG
-    )
+    parsed = parse_tag_expression(selector.expression)
+    return SubscriptionData(topic, parsed.sub_string, sorted(parsed.tags), sorted(parsed.codes), sub_version, TAG)
 
 
 def tags_filter(subscription: SubscriptionData) -> frozenset[str] | None:

@@ -95,7 +95,8 @@ class TransactionProducer(Producer):
         state = LocalTransactionState.UNKNOW
         error: BaseException | None = None
         if result.status is SendStatus.SEND_OK:
-            msg.transaction_id = result.transaction_id or result.msg_id
+            # Java: the transaction id is the message's UNIQ_KEY (the broker echoes it in the check).
+            msg.transaction_id = msg.uniq_key or result.transaction_id
             try:
                 state = LocalTransactionState(await _call(self.listener.execute_local_transaction, msg, arg) or "UNKNOW")
             except Exception as exc:  # the broker's check will ask again
@@ -132,6 +133,7 @@ class TransactionProducer(Producer):
 
     async def _check_transaction_state(self, addr: str, msg: MessageExt, check: H.CheckTransactionStateRequestHeader) -> None:
         error: BaseException | None = None
+        msg.transaction_id = check.transaction_id or msg.properties.get(C.PROPERTY_TRANSACTION_ID) or msg.uniq_key
         try:
             state = LocalTransactionState(await _call(self.listener.check_local_transaction, msg) or "UNKNOW")
         except Exception as exc:

@@ -1,0 +1,28 @@
+"""Send messages synchronously: each send waits for the broker's answer (tutorial: SyncProducer)."""
+
+import argparse
+import os
+
+import anyio
+
+from rmqcore.client import Message, Producer
+from rmqcore.logs import configure_logging
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with Producer(args.group, namesrv_addr=args.namesrv) as producer:
+        for i in range(args.count):
+            msg = Message(args.topic, f"Hello RocketMQ {i}".encode(), tags="TagA")
+            result = await producer.send(msg)
+            print(f"{result.status.value} {result.msg_id} {result.message_queue.broker_name} "
+                  f"queue={result.message_queue.queue_id} offset={result.queue_offset}")
+
+
+if __name__ == "__main__":
+    configure_logging(os.environ.get("LOG_LEVEL", "warning"))  # logs go to stderr
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--namesrv", default=os.environ.get("NAMESRV_ADDR", "127.0.0.1:9876"))
+    parser.add_argument("--topic", default="TopicTest")
+    parser.add_argument("--group", default="please_rename_unique_group_name")
+    parser.add_argument("--count", type=int, default=100)
+    anyio.run(main, parser.parse_args())
