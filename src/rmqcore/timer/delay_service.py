@@ -88,6 +88,7 @@ class DelayService:
         timer_enabled: bool = True,
         persist_interval_ms: int = DEFAULT_PERSIST_INTERVAL_MS,
     ) -> None:
+        self._store = store
         self._clock = clock
         self._lock = threading.RLock()
         self._persist_interval_ms = persist_interval_ms
@@ -172,6 +173,9 @@ class DelayService:
             log.info("delay_service_closed", offsets=self._schedule.offsets())
 
     def _persist(self, now: int, *, force: bool = False) -> None:
+        # The re-put messages must be durable before progress says they were delivered: with
+        # ASYNC_FLUSH an OS crash could otherwise lose both the message and its schedule entry.
+        self._store.flush()
         self._schedule.persist(now, force=force)
         if self._timer is not None:
             self._timer.persist(now, force=force)

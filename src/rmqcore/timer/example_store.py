@@ -79,5 +79,8 @@ class ExampleStore:
     def min_offset(self, topic: str, queue_id: int) -> int:
         return 0
 
+    def flush(self) -> None:
+        """Nothing to make durable: it lives in memory."""
+
     def close(self) -> None:
         """Nothing to release: it lives in memory."""

@@ -51,6 +51,10 @@ class DelayStore(Protocol):
 
     def min_offset(self, topic: str, queue_id: int) -> int: ...
 
+    def flush(self) -> None:
+        """Make everything stored so far durable (called before progress is saved)."""
+        ...
+
 
 def put_succeeded(result: Any) -> bool:
     """Whether a store put result says the message was written."""

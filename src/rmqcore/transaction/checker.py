@@ -145,6 +145,9 @@ class TransactionChecker:
                     break
                 new_op_offset = op_queue_offset + 1
             self._progress = CheckProgress(offset, new_op_offset)
+            # Copies, discards and op markers written this round must be durable before the
+            # progress that skips their originals is (ASYNC_FLUSH: an OS crash would lose them).
+            store.flush()
             self._file.save(self._progress, now_ms=now)
             self._service.forget_ended_below(offset - REPEAT_GUARD_WINDOW)
             if checks or offset != half_offset:
@@ -218,4 +221,5 @@ class TransactionChecker:
         """Write the service's buffered op markers and this checker's progress."""
         with self._lock:
             self._service.flush_ops()
+            self._service.store.flush()
             self._file.save(self._progress, now_ms=self._clock.now_ms())

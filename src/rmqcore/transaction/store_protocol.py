@@ -28,6 +28,10 @@ class TransactionStore(Protocol):
 
     def min_offset(self, topic: str, queue_id: int) -> int: ...
 
+    def flush(self) -> None:
+        """Make everything stored so far durable (called before progress is saved)."""
+        ...
+
 
 def put_succeeded(result: Any) -> bool:
     """Whether a store put result says the message was written."""
