@@ -49,6 +49,10 @@ class _Generator:
         self.constants: dict[str, object] = {}
         self.variables: dict[str, str] = {}
         self.temps = 0
+        # Expression code -> an equivalent "is it exactly TRUE" code without the null branch.
+        self.truth_forms: dict[str, str] = {}
+        # Expression code ``(None if v is None else inner)`` -> (v, inner), so NOT can stay flat.
+        self.guards: dict[str, tuple[str, str]] = {}
 
     # -- names ---------------------------------------------------------------------------
     def constant(self, value: object) -> str:
@@ -118,6 +122,9 @@ class _Generator:
         code, nullable = self.boolean(node.operand)
         if not nullable:
             return f"(not {code})", False
+        if code in self.guards:  # NOT (None if v is None else x) == (None if v is None else not x)
+            v, inner = self.guards[code]
+            return self._guarded(v, f"(not {inner})"), True
         t = self.temp()
         return f"(None if ({t} := {code}) is None else not {t})", True
 
@@ -154,10 +161,17 @@ class _Generator:
                 fast = f"{_PARSE_FOR[rfold[0]]}({v}) == {k}"
             else:
                 fast = f"_eq({v}, {k})"
-            return f"(None if {v} is None else ({fast} if type({v}) is str else _eq({v}, {k})))", True
+            return self._guarded(v, f"({fast} if type({v}) is str else _eq({v}, {k}))"), True
         code = f"_eq({self.value(left)}, {self.value(right)})"
         # A non-null constant on the left never gives null (null on the right only ⇒ FALSE).
         return code, not (lfold is not None and lfold[1] is not None)
+
+    def _guarded(self, v: str, inner: str) -> str:
+        """``(None if v is None else inner)``, remembering its truth form ``(v is not None and inner)``."""
+        code = f"(None if {v} is None else {inner})"
+        self.truth_forms[code] = f"({v} is not None and {inner})"
+        self.guards[code] = (v, inner)
+        return code
 
     def _NotEqual(self, node: ast.NotEqual) -> tuple[str, bool]:
         return self._Not(ast.Not(ast.Equal(node.left, node.right)))
@@ -171,7 +185,7 @@ class _Generator:
         if isinstance(left, ast.Prop) and rfold is not None and rfold[0] in _PARSE_FOR:
             v, k = self.variable(left.name), self.literal(*rfold)
             fast = f"{_PARSE_FOR[rfold[0]]}({v}) {op} {k}"
-            return f"(None if {v} is None else ({fast} if type({v}) is str else _ord({v}, {k}) {op} 0))", True
+            return self._guarded(v, f"({fast} if type({v}) is str else _ord({v}, {k}) {op} 0)"), True
         # ComparisonExpression.evaluate: the right side is not evaluated when the left is null.
         t, u = self.temp(), self.temp()
         return f"(None if ({t} := {self.value(left)}) is None else (None if ({u} := _ord({t}, {self.value(right)})) is None else {u} {op} 0))", True
@@ -191,7 +205,7 @@ class _Generator:
             generic, _ = self._between_generic(node)
             if node.negated:
                 inside = f"not ({inside})"
-            return f"(None if {v} is None else ({inside} if type({v}) is str else {generic}))", True
+            return self._guarded(v, f"({inside} if type({v}) is str else {generic})"), True
         return self._between_generic(node)
 
     def _between_generic(self, node: ast.Between) -> tuple[str, bool]:
@@ -203,7 +217,10 @@ class _Generator:
     def _In(self, node: ast.In) -> tuple[str, bool]:
         # UnaryExpression.createInExpression: null for a null or non-String value.
         v, k = self.variable(node.prop.name), self.constant(frozenset(node.values))
-        return f"(None if type({v}) is not str else {v} {'not in' if node.negated else 'in'} {k})", True
+        test = f"{v} {'not in' if node.negated else 'in'} {k}"
+        code = f"(None if type({v}) is not str else {test})"
+        self.truth_forms[code] = f"(type({v}) is str and {test})"
+        return code, True
 
     def _StringTest(self, node: ast.StringTest) -> tuple[str, bool]:
         # CONTAINS family: FALSE for an empty search, a null or a non-String value (NOT forms too).
@@ -219,10 +236,33 @@ class _Generator:
         test = {"CONTAINS": f"{k} in {s}", "STARTSWITH": f"{s}.startswith({k})", "ENDSWITH": f"{s}.endswith({k})"}[node.kind]
         return f"({guard} and {'not ' if node.negated else ''}{test})", False
 
+    # -- "exactly TRUE" for matches() ------------------------------------------------------
+    def truth(self, node: ast.Node) -> str:
+        """Code that is True iff ``node`` is TRUE, for the root of ``matches``.
+
+        At the root an AND may stop at its first non-TRUE operand, not only at a
+        FALSE one: the skipped operands could only add an exception, and an
+        exception is no match too. An OR stops at its first TRUE, as in Java, and
+        its operands are evaluated exactly (an exception inside one of them must
+        still surface before a later operand could match).
+        """
+        if isinstance(node, ast.And):
+            return "(" + " and ".join(self.truth(op) for op in node.operands) + ")"
+        if isinstance(node, ast.Or):
+            return "(" + " or ".join(self.exact_truth(op) for op in node.operands) + ")"
+        return self.exact_truth(node)
+
+    def exact_truth(self, node: ast.Node) -> str:
+        code, nullable = self.boolean(node)
+        if not nullable:
+            return code
+        return self.truth_forms.get(code, f"({code} is True)")
+
     # -- whole function ------------------------------------------------------------------------
     def function_source(self, root: ast.Node) -> str:
         """``selector(p)`` (three-valued) and ``matches(p)`` (exactly TRUE, errors ⇒ False)."""
         body, _ = self.boolean(root)
+        truth = self.truth(root)
         prologue = []
         for prop, v in self.variables.items():
             prologue.append(f"{v} = p.get({prop!r})")
@@ -235,7 +275,7 @@ class _Generator:
         lines.append("def matches(p):")
         lines.append("    try:")
         lines += ["        " + line for line in prologue]
-        lines.append(f"        return {body} is True")
+        lines.append(f"        return {truth}")
         lines.append("    except _EvalError as exc:")
         lines.append("        _failed(exc)")
         lines.append("        return False")
