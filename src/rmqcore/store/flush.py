@@ -58,6 +58,9 @@ class CommitLogFlusher:
         cond = self._cond
         with cond:
             while self.flushed_offset < end:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
                 if not self._leader_active:
                     self._leader_active = True
                     cond.release()
@@ -68,8 +71,7 @@ class CommitLogFlusher:
                         self._leader_active = False
                         cond.notify_all()
                     continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not cond.wait(remaining):
+                if not cond.wait(remaining):
                     return self.flushed_offset >= end
         return True
 

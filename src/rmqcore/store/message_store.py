@@ -374,7 +374,8 @@ class MessageStore:
         per_record = target.overhead + (12 if born is not None and len(born) == 20 else 0)
         wrote = per_record * n + sum(body_lens) + (sum(props_lens) if props_lens else 0)
         status = _PUT_OK
-        if self._sync and not self._flusher.wait_durable(offsets[-1] + wrote, self._sync_timeout_s):
+        last_end = offsets[-1] + per_record + body_lens[-1] + (props_lens[-1] if props_lens else 0)
+        if self._sync and not self._flusher.wait_durable(last_end, self._sync_timeout_s):
             status = PutStatus.FLUSH_DISK_TIMEOUT
         if self._listeners and (not ext or (sys_flag & _TX_MASK) in _DISPATCHED_TX):
             self._notify(topic, queue_id, queue_offset + n - 1)
@@ -557,6 +558,7 @@ class MessageStore:
         [begin_ms, end_ms]; at most ``max_count``, in CommitLog order."""
         if self._index is None:
             return QueryResult([], b"", 0, 0)
+        max_count = max(0, min(max_count, 64))  # IndexService.queryOffset: min(maxNum, maxMsgsNumBatch=64)
         with self._lock:
             if not self._open:
                 raise StoreClosedError("the store is closed")
