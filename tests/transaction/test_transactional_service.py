@@ -141,21 +141,44 @@ def test_op_batches_flush_by_size_and_by_time(box: StoreBox, clock: FakeClock) -
     assert [m.body for m in box.store.get(C.TRANS_OP_HALF_TOPIC, 0, 0).messages] == [b"8,9,", b"10,", b"11,0,"]
 
 
-def test_check_immunity_time_delays_the_first_check(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:
+def test_check_immunity_time_sets_the_half_aside_until_its_time(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:
     service = TransactionalMessageService(box.store, clock)
     asked: list[MessageExt] = []
     checker = TransactionChecker(service, clock, asked.append, progress_dir=tmp_path)
-    service.prepare(tx_message("slow", clock, CHECK_IMMUNITY_TIME_IN_SECONDS="60"), 0)
-    service.prepare(tx_message("short", clock, CHECK_IMMUNITY_TIME_IN_SECONDS="2"), 0)  # below the timeout: 6 s
+    service.prepare(tx_message("slow", clock, CHECK_IMMUNITY_TIME_IN_SECONDS="60"), 0)  # offset 0
+    service.prepare(tx_message("short", clock, CHECK_IMMUNITY_TIME_IN_SECONDS="2"), 0)  # 2 s < timeout: 6 s
     clock.advance(30_000)
-    assert checker.check_once() == 0  # "slow" holds the queue until its 60 s are over
-    clock.advance(30_001)
+    # "slow" is re-appended unchecked (offset 2) so that "short" behind it is checked (copy at 3).
+    assert checker.check_once() == 1
+    assert [(m.body, m.queue_offset, m.properties["TRANSACTION_CHECK_TIMES"]) for m in asked] == [(b"short", 3, "1")]
+    (aside,) = box.store.get(C.TRANS_HALF_TOPIC, 0, 2, max_count=1).messages
+    assert aside.body == b"slow" and aside.properties["TRAN_PREPARED_QUEUE_OFFSET"] == "0"
+    assert "TRANSACTION_CHECK_TIMES" not in aside.properties
+    clock.advance(30_001)  # slow's 60 s are over
     assert checker.check_once() == 2
-    assert [m.body for m in asked] == [b"slow", b"short"]
-    assert [(m.queue_offset, m.properties["TRANSACTION_CHECK_TIMES"]) for m in asked] == [(2, "1"), (3, "1")]
-    assert [m.commitlog_offset for m in asked] == [
-        m.commitlog_offset for m in box.store.get(C.TRANS_HALF_TOPIC, 0, 2).messages
-    ]
+    assert [(m.body, m.properties["TRANSACTION_CHECK_TIMES"]) for m in asked[1:]] == [(b"slow", "1"), (b"short", "2")]
+    # The producer's END cites the check copy; the check copy still names the original.
+    assert asked[1].properties["TRAN_PREPARED_QUEUE_OFFSET"] == "0"
+    assert service.end(GROUP, asked[1].queue_offset, asked[1].commitlog_offset, COMMIT).ok
+
+
+def test_immunity_copy_of_an_ended_original_is_done_after_a_restart(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:
+    service = TransactionalMessageService(box.store, clock)
+    asked: list[MessageExt] = []
+    checker = TransactionChecker(service, clock, asked.append, progress_dir=tmp_path)
+    original = service.prepare(tx_message("slow", clock, CHECK_IMMUNITY_TIME_IN_SECONDS="60"), 0)
+    clock.advance(30_000)
+    assert checker.check_once() == 0  # set aside as offset 1
+    assert service.end(GROUP, original.queue_offset, original.commitlog_offset, COMMIT).ok
+    checker.close()
+    service.close()
+    store = box.reopen()
+    service = TransactionalMessageService(store, clock)  # no memory of the END: only the op marker
+    checker = TransactionChecker(service, clock, asked.append, progress_dir=tmp_path)
+    clock.advance(40_000)
+    assert checker.check_once() == 0 and asked == []
+    assert checker.progress.half_offset == 2
+    assert [m.body for m in store.get(TOPIC, 0, 0).messages] == [b"slow"]  # committed once
 
 
 def test_half_older_than_file_reserved_time_is_discarded_unchecked(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:

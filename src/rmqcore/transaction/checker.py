@@ -6,16 +6,18 @@ walks the half queue from its progress offset, up to where it ended when the rou
 * a half with an op marker is done;
 * TRANSACTION_CHECK_TIMES already ≥ ``transaction_check_max``, or born more than
   ``file_reserved_time_hours`` ago: moved to TRANS_CHECK_MAXTIME_TOPIC and logged;
-* born less than ``transaction_timeout_ms`` ago (or CHECK_IMMUNITY_TIME_IN_SECONDS×1000 if
-  larger): the round stops here (the queue is in arrival order; later halves are younger);
+* born less than ``transaction_timeout_ms`` ago: the round stops here (the queue is in arrival
+  order; later halves are younger);
+* still inside a CHECK_IMMUNITY_TIME_IN_SECONDS×1000 longer than that: re-appended with
+  TRAN_PREPARED_QUEUE_OFFSET = its original queue offset and not checked yet, so the halves
+  after it are (``checkPrepareQueueOffset``); such a copy whose original has an op marker is done;
 * otherwise it is re-appended with TRANSACTION_CHECK_TIMES incremented (1 on the first check)
   and ``check_back`` is called with the re-appended copy, whose commitlog and queue offsets
   the producer's END_TRANSACTION will cite.
 
 Progress (half and op offsets) is saved after every round (``check_progress``), so a restarted
 checker resumes where the last round ended: nothing is lost, and a half already checked is not
-checked again (its copy is, later, like any half).  A half with CHECK_IMMUNITY_TIME_IN_SECONDS is
-waited for in place (RocketMQ re-appends it instead; both check it once its time has come).
+checked again (its copy is, later, like any half).
 
 >>> import tempfile
 >>> from structlog.testing import capture_logs
@@ -56,7 +58,7 @@ from rmqcore.message import MessageExt
 from rmqcore.message import constants as C
 
 from rmqcore.transaction.check_progress import FILE_NAME, CheckProgress, CheckProgressFile
-from rmqcore.transaction.half_message import HALF_QUEUE_ID, REMOVE_TAG, check_times, parse_op_body
+from rmqcore.transaction.half_message import HALF_QUEUE_ID, REMOVE_TAG, check_times, origin_queue_offset, parse_op_body
 from rmqcore.transaction.service import TransactionalMessageService
 
 log = structlog.get_logger(__name__)
@@ -131,7 +133,7 @@ class TransactionChecker:
                         stopped = True
                         break
                     if half.queue_offset not in removed:
-                        outcome = self._examine(half, now)
+                        outcome = self._examine(half, now, removed)
                         if outcome in (_Outcome.WAIT, _Outcome.RETRY):
                             stopped = True
                             break
@@ -167,17 +169,22 @@ class TransactionChecker:
                 ops.append((op.queue_offset, offsets))
                 offset = op.queue_offset + 1
 
-    def _examine(self, half: MessageExt, now: int) -> _Outcome:
+    def _examine(self, half: MessageExt, now: int, removed: set[int]) -> _Outcome:
         times = check_times(half)
         age = now - half.born_timestamp
         if times is not None and times >= self._check_max:
             return self._discard(half, f"checked {times} times (transactionCheckMax={self._check_max})")
         if age > self._reserved_ms:
             return self._discard(half, f"born {age} ms ago, beyond fileReservedTime={self._reserved_ms // 3_600_000} h")
-        if 0 <= age <= self._immunity_ms(half):
-            return _Outcome.WAIT
         if self._service.close_if_transaction_ended(half):
             return _Outcome.DONE  # the producer ended this transaction through another of its halves
+        if origin_queue_offset(half) in removed:
+            return _Outcome.DONE  # an immunity copy whose original half has an op marker
+        if 0 <= age <= self._immunity_ms(half):
+            if C.PROPERTY_CHECK_IMMUNITY_TIME_IN_SECONDS not in half.properties:
+                return _Outcome.WAIT  # younger than transactionTimeOut: so is everything after it
+            # Immune for longer than the timeout: set it aside so the halves after it are checked.
+            return _Outcome.DONE if self._service.put_back_half(half, None) is not None else _Outcome.RETRY
         copy = self._service.put_back_half(half, 1 if times is None else times + 1)
         if copy is None:
             return _Outcome.RETRY

@@ -103,6 +103,21 @@ def to_check_copy(half: MessageExt, times: int) -> MessageExt:
     return _copy(half, topic=C.TRANS_HALF_TOPIC, queue_id=half.queue_id, properties=props)
 
 
+def to_immunity_copy(half: MessageExt) -> MessageExt:
+    """A half still inside its CHECK_IMMUNITY_TIME, set aside at the end of the half queue so the
+    check loop can move on (``renewImmunityHalfMessageInner``): TRAN_PREPARED_QUEUE_OFFSET names
+    the original half's queue offset (kept from an earlier copy), check times unchanged."""
+    props = dict(half.properties)
+    props.setdefault(C.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET, str(half.queue_offset))
+    return _copy(half, topic=C.TRANS_HALF_TOPIC, queue_id=half.queue_id, properties=props)
+
+
+def origin_queue_offset(half: MessageExt) -> int | None:
+    """TRAN_PREPARED_QUEUE_OFFSET of an immunity copy: the queue offset of the original half."""
+    raw = half.properties.get(C.PROPERTY_TRANSACTION_PREPARED_QUEUE_OFFSET, "")
+    return int(raw) if raw.isdigit() else None
+
+
 def to_discard_message(half: MessageExt) -> MessageExt:
     """A half given up on: TRANS_CHECK_MAXTIME_TOPIC queue 0, everything else kept (section 8)."""
     return _copy(half, topic=C.TRANS_CHECK_MAX_TIME_TOPIC, queue_id=0, properties=dict(half.properties))

@@ -51,6 +51,7 @@ from rmqcore.transaction.half_message import (
     to_committed_message,
     to_discard_message,
     to_half_message,
+    to_immunity_copy,
 )
 from rmqcore.transaction.op_batch import OpBatch
 from rmqcore.transaction.store_protocol import TransactionStore, put_succeeded
@@ -238,9 +239,11 @@ class TransactionalMessageService:
             alive = set(self._ended.values())
             self._ended_transactions = {t: s for t, s in self._ended_transactions.items() if t in alive}
 
-    def put_back_half(self, half: MessageExt, times: int) -> MessageExt | None:
-        """Re-append ``half`` with TRANSACTION_CHECK_TIMES=``times``; the copy as stored, or None."""
-        result = self.store.put(to_check_copy(half, times), HALF_QUEUE_ID)
+    def put_back_half(self, half: MessageExt, times: int | None) -> MessageExt | None:
+        """Re-append ``half`` with TRANSACTION_CHECK_TIMES=``times`` (None: an immunity copy,
+        see ``to_immunity_copy``); the copy as stored, or None if the put failed."""
+        copy = to_immunity_copy(half) if times is None else to_check_copy(half, times)
+        result = self.store.put(copy, HALF_QUEUE_ID)
         if not put_succeeded(result):
             log.error("transaction_half_put_back_failed", half_queue_offset=half.queue_offset, result=repr(result))
             return None
