@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import anyio
@@ -9,6 +10,7 @@ import anyio.abc
 import structlog
 
 from rmqcore.transport.channel import Channel, Handler
+from rmqcore.transport.protocol_channel import ProtocolChannel
 
 log = structlog.get_logger(__name__)
 
@@ -34,8 +36,49 @@ class RemotingServer:
         self._on_close = on_close
         self.channels: set[Channel] = set()
         self._listener: anyio.abc.Listener[anyio.abc.SocketStream] | None = None
+        self._asyncio_server: asyncio.AbstractServer | None = None
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            await self._serve_streams(task_status)
+        else:
+            await self._serve_protocols(task_status)
+
+    async def _serve_protocols(self, task_status: anyio.abc.TaskStatus[int]) -> None:
+        """asyncio backend: one :class:`ProtocolChannel` per connection (no task per read)."""
+        loop = asyncio.get_running_loop()
+
+        def make_channel() -> ProtocolChannel:
+            return ProtocolChannel(
+                self._handler, max_frame_size=self._max_frame_size, on_open=self._opened, on_lost=self._lost
+            )
+
+        server = await loop.create_server(make_channel, self.host, self.port, reuse_address=True)
+        self._asyncio_server = server
+        self.port = server.sockets[0].getsockname()[1]
+        task_status.started(self.port)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            server.close()
+            with anyio.CancelScope(shield=True):
+                for channel in list(self.channels):
+                    await channel.close()
+
+    def _opened(self, channel: ProtocolChannel) -> None:
+        self.channels.add(channel)  # type: ignore[arg-type]
+        if self._on_connect:
+            self._on_connect(channel)  # type: ignore[arg-type]
+
+    def _lost(self, channel: ProtocolChannel) -> None:
+        self.channels.discard(channel)  # type: ignore[arg-type]
+        if self._on_close:
+            self._on_close(channel)  # type: ignore[arg-type]
+
+    async def _serve_streams(self, task_status: anyio.abc.TaskStatus[int]) -> None:
+        """Other anyio backends: a :class:`Channel` over an anyio stream per connection."""
         listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port, reuse_port=False)
         self._listener = listener
         sock = listener.listeners[0].extra(anyio.abc.SocketAttribute.raw_socket)
@@ -65,6 +108,8 @@ class RemotingServer:
                     log.exception("remoting_on_close_failed", remote=remote)
 
     async def aclose(self) -> None:
+        if self._asyncio_server is not None:
+            self._asyncio_server.close()
         for channel in list(self.channels):
             await channel.close()
         if self._listener is not None:
