@@ -45,7 +45,8 @@ def message(topic: str, body: str, tags: str | None = None, keys: str | None = N
 
 
 def consume(namesrv: str, group: str, topic: str, expression: str, expected: int, timeout: float, orderly: bool = False, fail_first: bool = False) -> None:
-    from rocketmq.client import ConsumeStatus, PushConsumer
+    from rocketmq.client import PushConsumer, RecvMessage
+    from rocketmq.ffi import _CConsumeStatus, dll
 
     done = threading.Event()
     seen: set[str] = set()
@@ -58,7 +59,7 @@ def consume(namesrv: str, group: str, topic: str, expression: str, expected: int
             if fail_first and body not in failed_once:
                 failed_once.add(body)
                 emit(event="reconsume_later", body=body, reconsume_times=msg.reconsume_times)
-                return ConsumeStatus.RECONSUME_LATER
+                return _CConsumeStatus.RECONSUME_LATER.value
             emit(
                 event="received",
                 body=body,
@@ -73,11 +74,13 @@ def consume(namesrv: str, group: str, topic: str, expression: str, expected: int
             seen.add(body)
             if len(seen) >= expected:
                 done.set()
-        return ConsumeStatus.CONSUME_SUCCESS
+        return _CConsumeStatus.CONSUME_SUCCESS.value
 
     c = PushConsumer(group, orderly=orderly)
     c.set_namesrv_addr(namesrv)
-    c.subscribe(topic, on_message, expression)
+    # The wrapper's subscribe() cannot return RECONSUME_LATER; register the C callback directly.
+    dll.Subscribe(c._handle, topic.encode(), expression.encode())
+    c._register_callback(lambda consumer, raw: on_message(RecvMessage(raw)))
     c.start()
     emit(event="consumer_started")
     done.wait(timeout)
