@@ -53,9 +53,11 @@ def broker_config(store_dir: Path, **overrides: str) -> BrokerConfig:
 
 @asynccontextmanager
 async def running_broker(
-    store_dir: Path, clock: Clock | None = None, **overrides: str
+    store_dir: Path, clock: Clock | None = None, *, disk_usage_probe: Any = None, **overrides: str
 ) -> AsyncIterator[BrokerController]:
-    controller = BrokerController(broker_config(store_dir, **overrides), clock or FakeClock())
+    controller = BrokerController(
+        broker_config(store_dir, **overrides), clock or FakeClock(), disk_usage_probe=disk_usage_probe
+    )
     async with anyio.create_task_group() as tg:
         with anyio.fail_after(10):
             await tg.start(controller.run)
@@ -190,10 +192,16 @@ class RawClient:
 
 
 @asynccontextmanager
-async def connect(port: int) -> AsyncIterator[RawClient]:
+async def connect(port: int, answer: Any = None) -> AsyncIterator[RawClient]:
+    """A client connection; ``answer(cmd)`` may return the response to a broker-initiated request."""
     requests = ServerRequests()
+
+    def handler(channel: Channel, cmd: RemotingCommand) -> RemotingCommand | None:
+        requests.handler(channel, cmd)
+        return answer(cmd) if answer is not None else None
+
     stream = await anyio.connect_tcp("127.0.0.1", port)
-    channel = Channel(stream, requests.handler, remote_addr=f"127.0.0.1:{port}")
+    channel = Channel(stream, handler, remote_addr=f"127.0.0.1:{port}")
     async with anyio.create_task_group() as tg:
         tg.start_soon(channel.run)
         try:

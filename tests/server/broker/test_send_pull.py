@@ -211,3 +211,60 @@ async def test_handler_crash_answers_system_error_and_connection_lives(tmp_path:
         assert malformed.code == ResponseCode.SYSTEM_ERROR and "consumerGroup" in malformed.remark
         after = await client.send(TOPIC, b"still serving")
         assert after.code == 0
+
+
+async def test_full_disk_answers_service_not_available(tmp_path: Path) -> None:
+    usage = {"used": 0.5}
+    async with running_broker(tmp_path, disk_usage_probe=lambda path: usage["used"]) as broker:
+        async with connect(broker.port) as client:
+            assert (await client.send(TOPIC, b"fits")).code == 0
+            usage["used"] = 0.99  # above diskMaxUsedSpaceRatio (75 %)
+            broker.store.check_disk()
+            refused = await client.send(TOPIC, b"no room")
+            assert refused.code == ResponseCode.SERVICE_NOT_AVAILABLE and "disk" in refused.remark
+            # Reads still work while writes are refused.
+            assert (await client.pull(GROUP, TOPIC, 0, 0)).code == 0
+            usage["used"] = 0.5
+            broker.store.check_disk()
+            assert (await client.send(TOPIC, b"room again")).code == 0
+
+
+async def test_oversized_frame_closes_only_that_connection(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, maxFrameSize="65536") as broker, connect(broker.port) as good:
+        async with await anyio.connect_tcp("127.0.0.1", broker.port) as bad:
+            # A length prefix past the frame limit: the broker drops this connection at once.
+            await bad.send((70_000).to_bytes(4, "big") + b"\0" * 16)
+            with anyio.fail_after(5), pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                await bad.receive()
+        assert (await good.send(TOPIC, b"unaffected")).code == 0
+
+
+async def test_sync_flush_send_runs_off_the_event_loop(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, flushDiskType="SYNC_FLUSH") as broker, connect(broker.port) as client:
+        results = []
+
+        async def send(i: int) -> None:
+            results.append(await client.send(TOPIC, b"durable %d" % i, queue_id=0))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(8):
+                tg.start_soon(send, i)
+        assert sorted(int(r.ext_fields["queueOffset"]) for r in results if r.code == 0) == list(range(8))
+        assert broker.store.flushed_offset >= broker.store.max_phy_offset
+
+
+async def test_consumer_running_info_is_forwarded_to_the_consumer(tmp_path: Path) -> None:
+    from rmqcore.remoting import make_response
+    from rmqcore.remoting.headers.client import GetConsumerRunningInfoRequestHeader
+
+    def answer(cmd):  # the consumer side of GET_CONSUMER_RUNNING_INFO
+        if cmd.code == RequestCode.GET_CONSUMER_RUNNING_INFO:
+            return make_response(cmd, 0, body=b'{"properties":{"consumeType":"CONSUME_PASSIVELY"}}')
+        return None
+
+    async with running_broker(tmp_path) as broker, connect(broker.port, answer) as consumer, connect(broker.port) as admin:
+        await consumer.heartbeat("c1", consumer_group=GROUP, topics={TOPIC: "*"})
+        response = await admin.request(RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader(GROUP, "c1"))
+        assert response.code == 0 and b"CONSUME_PASSIVELY" in response.body
+        offline = await admin.request(RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader(GROUP, "nobody"))
+        assert offline.code == ResponseCode.SYSTEM_ERROR and "not online" in offline.remark

@@ -75,9 +75,12 @@ class BrokerController:
         clock: Clock = SYSTEM_CLOCK,
         *,
         filter_factory: FilterFactory | None = None,
+        disk_usage_probe: Callable[[str], float] | None = None,
     ) -> None:
+        """``disk_usage_probe(path) -> used fraction`` replaces the store's real disk check (tests)."""
         self.config = config
         self.clock = clock
+        self._disk_usage_probe = disk_usage_probe
         config_dir = config.config_dir
         self.store_lock = StoreDirLock(config.store_root)
         system_topics = system_topic_configs(
@@ -162,7 +165,9 @@ class BrokerController:
 
         self.store_host = store_host
         try:
-            self.store = open_store(self.config, self.clock, store_host, self._message_dispatched)
+            self.store = open_store(
+                self.config, self.clock, store_host, self._message_dispatched, disk_usage_probe=self._disk_usage_probe
+            )
             service_store = ServiceStoreView(self.store)
             self.delay_service = open_delay_service(self.config, self.clock, service_store)
             self.transactions, self.transaction_checker = open_transaction_services(

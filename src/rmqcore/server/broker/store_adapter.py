@@ -64,12 +64,24 @@ def store_config_for(config: BrokerConfig, store_host: tuple[str, int]) -> Any:
     )
 
 
-def open_store(config: BrokerConfig, clock: Clock, store_host: tuple[str, int], listener: DispatchListener) -> Any:
+def open_store(
+    config: BrokerConfig,
+    clock: Clock,
+    store_host: tuple[str, int],
+    listener: DispatchListener,
+    *,
+    disk_usage_probe: Callable[[str], float] | None = None,
+) -> Any:
     """Open the MessageStore under ``storePathRootDir``; ``listener(topic, queue_id, queue_offset)``
     is called after every dispatched put (to wake parked pulls)."""
     from rmqcore.store import MessageStore
 
-    store = MessageStore.open(str(config.store_root), store_config_for(config, store_host), clock=clock)
+    store = MessageStore.open(
+        str(config.store_root),
+        store_config_for(config, store_host),
+        clock=clock,
+        disk_usage_probe=disk_usage_probe,
+    )
     store.add_dispatch_listener(listener)
     return store
 
