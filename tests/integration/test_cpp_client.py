@@ -4,6 +4,7 @@ against ``rmqcore namesrv`` + ``rmqcore broker`` subprocesses on loopback."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -87,3 +88,19 @@ def test_failing_consumer_gets_messages_back_through_retry_topic(namesrv: Server
     got = _received(events)
     assert {e["body"] for e in got} == {"r-0", "r-1", "r-2"}
     assert all(e["reconsume_times"] == 1 for e in got)
+
+
+def test_sql92_filter_on_messages_from_the_cpp_producer(namesrv: ServerProcess, broker: ServerProcess, tmp_path: Path) -> None:
+    # librocketmq 2.1.0's C API subscribes by tag only, so the C++ client produces (tags TagA/TagB/TagC
+    # cycling, user property baiLi=i) and rmqcore's own consumer subscribes with the seed's SQL92 selector.
+    sent = run_scenario(namesrv, tmp_path, "produce", "TopicSql", 15, "s", "TagA,TagB,TagC")
+    assert all(e["status"] == 0 for e in sent)
+    example = Path(__file__).resolve().parents[2] / "examples" / "filter" / "sql_filter_consumer.py"
+    env = dict(os.environ, NAMESRV_ADDR=namesrv.addr)
+    proc = subprocess.run(
+        [sys.executable, str(example), "--topic", "TopicSql", "--group", "CG_sql", "--count", "3", "--timeout", "60"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    received = sorted(int(m) for m in re.findall(r"baiLi=(\d+)", proc.stdout))
+    assert received == [0, 2, 3]
