@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -33,9 +34,11 @@ class Background:
 
     def __init__(self, cluster: Cluster, script: str, *args: object) -> None:
         env = dict(os.environ, NAMESRV_ADDR=cluster.namesrv_addr, PYTHONUNBUFFERED="1")
+        # stderr to a file: only the reader thread may read stdout, or lines get lost.
+        self.stderr = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(
             [sys.executable, str(EXAMPLES / script), *map(str, args)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,
         )
         self.lines: list[str] = []
         self._seen = threading.Condition()
@@ -57,14 +60,18 @@ class Background:
 
     def finish(self, timeout: float = 60.0) -> list[str]:
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-            raise AssertionError(f"program did not finish in {timeout}s; output {self.lines}\n{err[-4000:]}")
-        self._reader.join(5)
-        assert self.proc.returncode == 0, f"exit {self.proc.returncode}\n{err[-4000:]}"
+            self.proc.wait()
+            raise AssertionError(f"program did not finish in {timeout}s; output {self.lines}\n{self._stderr_text()}")
+        self._reader.join(10)
+        assert self.proc.returncode == 0, f"exit {self.proc.returncode}\n{self._stderr_text()}"
         return self.lines
+
+    def _stderr_text(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()[-4000:]
 
 
 def test_sync_producer_then_push_consumer(cluster: Cluster) -> None:
