@@ -560,3 +560,58 @@ def test_puts_from_many_threads_while_ticking_deliver_each_message_once(harness:
     for t in range(threads):
         assert sorted(bodies(store, REAL_TOPIC, t)) == sorted(f"{t}-{i}" for i in range(per_thread))
     assert service.tick() == 0 and service.next_due_ms() is None
+
+
+class FlakyStore:
+    """The real store, whose puts to ``topic`` fail (SERVICE_NOT_AVAILABLE-like) ``failures`` times."""
+
+    def __init__(self, store: MessageStore, topic: str, failures: int) -> None:
+        self._store, self._topic, self.failures = store, topic, failures
+
+    def put(self, msg, queue_id, **kw):  # noqa: ANN001, ANN003, ANN201
+        if msg.topic == self._topic and self.failures > 0:
+            self.failures -= 1
+            raise OSError("disk unavailable")
+        return self._store.put(msg, queue_id, **kw)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._store, name)
+
+
+def test_a_failed_schedule_redelivery_is_retried_after_ten_seconds(harness: Harness) -> None:
+    harness.service.close()
+    flaky = FlakyStore(harness.store, REAL_TOPIC, failures=1)
+    service = DelayService(flaky, harness.clock, LEVELS, progress_dir=harness.progress_dir)  # type: ignore[arg-type]
+    harness.service = service
+    clock = harness.clock
+    service.maybe_put(delayed("a", 1), 0)
+    service.maybe_put(delayed("b", 1), 0)
+    clock.advance(1_000)
+    assert service.tick() == 0 and flaky.failures == 0  # the first re-put failed: the level waits
+    clock.advance(9_999)
+    assert service.tick() == 0
+    clock.advance(1)
+    assert service.tick() == 2 and bodies(harness.store, REAL_TOPIC, 0) == ["a", "b"]
+
+
+def test_a_failed_timer_redelivery_is_retried_and_survives_a_restart(harness: Harness) -> None:
+    harness.service.close()
+    flaky = FlakyStore(harness.store, REAL_TOPIC, failures=1)
+    harness.service = DelayService(flaky, harness.clock, LEVELS, progress_dir=harness.progress_dir)  # type: ignore[arg-type]
+    clock = harness.clock
+    harness.service.maybe_put(timer_msg("t", TIMER_DELAY_SEC="5"), 0)
+    clock.advance(5_000)
+    assert harness.service.tick() == 0  # failed: kept for later, the checkpoint stays below it
+    harness.restart()  # the restarted service must still deliver it
+    assert harness.service.pending_timers() == 1
+    assert harness.service.tick() == 1 and bodies(harness.store, REAL_TOPIC, 0) == ["t"]
+
+
+def test_a_message_without_destination_is_dropped_not_stalling_its_level(harness: Harness) -> None:
+    service, clock, store = harness.service, harness.clock, harness.store
+    broken = MessageExt(C.SCHEDULE_TOPIC, b"lost", properties={"DELAY": "1"})  # no REAL_TOPIC/REAL_QID
+    store.put(broken, 0, tag_code=clock.now_ms() + 1_000)
+    service.maybe_put(delayed("fine", 1), 0)
+    clock.advance(1_000)
+    assert service.tick() == 1 and bodies(store, REAL_TOPIC, 0) == ["fine"]
+    assert service.offsets()[1] == 2

@@ -29,6 +29,14 @@ worker are safe together.
 0
 >>> clock.advance(1); service.tick(), store.max_offset("TopicTest", 1), service.offsets()[3]
 (1, 1, 1)
+>>> timer = MessageExt("TopicTest", b"in 3 s", properties={"TIMER_DELAY_SEC": "3"})
+>>> stored = service.maybe_put(timer, queue_id=0)                   # into rmq_sys_wheel_timer
+>>> store.get("rmq_sys_wheel_timer", 0, 0).messages[0].properties["TIMER_OUT_MS"]
+'1012000'
+>>> clock.advance(2_999); service.tick(), service.next_due_ms()
+(0, 1013000)
+>>> clock.advance(1); service.tick(), store.get("TopicTest", 0, 0).messages[0].body
+(1, b'in 3 s')
 >>> service.maybe_put(MessageExt("TopicTest", b"now"), queue_id=0) is None       # not delayed
 True
 >>> with capture_logs():

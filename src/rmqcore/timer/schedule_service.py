@@ -26,7 +26,8 @@ from rmqcore.message import constants as C
 from rmqcore.timer.delay_levels import DelayLevelTable
 from rmqcore.timer.delay_progress import DelayOffsetFile
 from rmqcore.timer.message_transform import from_schedule_message, to_schedule_message
-from rmqcore.timer.store_protocol import DelayStore, put_is_illegal, put_succeeded
+from rmqcore.timer.redelivery import Redelivery, redeliver
+from rmqcore.timer.store_protocol import DelayStore, put_succeeded
 
 log = structlog.get_logger(__name__)
 
@@ -108,11 +109,12 @@ class ScheduleMessageService:
                     self._next_due[level] = deliver_ms
                     self._set_offset(level, msg.queue_offset)
                     return delivered
-                if not self._redeliver(msg, level):
+                outcome = self._redeliver(msg, level)
+                if outcome is Redelivery.RETRY:
                     self._next_due[level] = now_ms + RETRY_AFTER_ERROR_MS
                     self._set_offset(level, msg.queue_offset)
                     return delivered
-                delivered += 1
+                delivered += outcome is Redelivery.DELIVERED
                 offset = msg.queue_offset + 1
             self._set_offset(level, offset)
         self._set_offset(level, offset)
@@ -125,26 +127,13 @@ class ScheduleMessageService:
             deliver_ms = self._levels.deliver_timestamp_ms(level, msg.store_timestamp)
         return self._levels.correct_deliver_timestamp_ms(level, now_ms, deliver_ms)
 
-    def _redeliver(self, msg: MessageExt, level: int) -> bool:
+    def _redeliver(self, msg: MessageExt, level: int) -> Redelivery:
         try:
             real, real_queue_id = from_schedule_message(msg)
         except ValueError as exc:  # REAL_TOPIC/REAL_QID missing: nothing to deliver to, skip it
             log.error("schedule_message_without_destination", level=level, queue_offset=msg.queue_offset, error=str(exc))
-            return True
-        try:
-            result = self._store.put(real, real_queue_id)
-        except ValueError as exc:  # the store refuses this message for good (e.g. MESSAGE_ILLEGAL)
-            log.error("schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset, topic=real.topic, error=repr(exc), action="dropped: it can never be stored")
-            return True
-        except Exception as exc:  # a store failure must not kill the delivery loop: retried later
-            log.error("schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset, topic=real.topic, error=repr(exc), action="retried later")
-            return False
-        if not put_succeeded(result):
-            illegal = put_is_illegal(result)
-            action = "dropped: it can never be stored" if illegal else "retried later"
-            log.error("schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset, topic=real.topic, result=repr(result), action=action)
-            return illegal
-        return True
+            return Redelivery.DROPPED
+        return redeliver(self._store, real, real_queue_id, "schedule_redeliver_failed", level=level, queue_offset=msg.queue_offset)
 
     def _set_offset(self, level: int, offset: int) -> None:
         if offset != self._offsets[level]:

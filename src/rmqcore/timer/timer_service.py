@@ -40,7 +40,8 @@ from rmqcore.timer.message_transform import (
     timer_out_ms,
     to_timer_message,
 )
-from rmqcore.timer.store_protocol import DelayStore, put_is_illegal, put_succeeded
+from rmqcore.timer.redelivery import Redelivery, redeliver
+from rmqcore.timer.store_protocol import DelayStore, put_succeeded
 from rmqcore.timer.timer_checkpoint import TimerCheckpoint, TimerCheckpointFile
 from rmqcore.timer.wheel import TimerId, TimerWheel, round_deliver_ms
 
@@ -165,7 +166,8 @@ class TimerMessageService:
         delivered = 0
         due = self._wheel.advance_to(now_ms)
         for index, (fire_ms, handle) in enumerate(due):
-            if not self._fire(handle, now_ms):
+            outcome = self._fire(handle, now_ms)
+            if outcome is Redelivery.RETRY:
                 # Keep it (and what follows) for a later tick; the checkpoint stays below it.
                 for later_fire_ms, later in due[index:]:
                     self._failed.setdefault(later.queue_offset, later_fire_ms)
@@ -174,12 +176,12 @@ class TimerMessageService:
             self._failed.pop(handle.queue_offset, None)
             self._pending.discard(handle.queue_offset)
             self._tokens.pop(handle.queue_offset, None)
-            delivered += 1
+            delivered += outcome is Redelivery.DELIVERED
         floor = min(self._failed.values(), default=None)
         self._read_time_ms = max(self._read_time_ms, now_ms if floor is None else min(now_ms, floor - 1))
         return delivered
 
-    def _fire(self, handle: TimerHandle, now_ms: int) -> bool:
+    def _fire(self, handle: TimerHandle, now_ms: int) -> Redelivery:
         msg = self._store.look_message(handle.commitlog_offset)
         if msg is not None:
             key = cancel_key(msg)
@@ -187,26 +189,13 @@ class TimerMessageService:
                 del self._by_key[key]
         if msg is None or msg.topic != C.TIMER_TOPIC:
             log.error("timer_message_missing", queue_offset=handle.queue_offset, commitlog_offset=handle.commitlog_offset, action="skipped")
-            return True
+            return Redelivery.DROPPED
         try:
             real, real_queue_id = from_timer_message(msg, now_ms)
         except ValueError as exc:
             log.error("timer_message_without_destination", queue_offset=handle.queue_offset, error=str(exc), action="skipped")
-            return True
-        try:
-            result = self._store.put(real, real_queue_id)
-        except ValueError as exc:  # the store refuses this message for good (e.g. MESSAGE_ILLEGAL)
-            log.error("timer_redeliver_failed", queue_offset=handle.queue_offset, topic=real.topic, error=repr(exc), action="dropped: it can never be stored")
-            return True
-        except Exception as exc:  # a store failure must not kill the delivery loop: retried later
-            log.error("timer_redeliver_failed", queue_offset=handle.queue_offset, topic=real.topic, error=repr(exc), action="retried later")
-            return False
-        if not put_succeeded(result):
-            illegal = put_is_illegal(result)
-            action = "dropped: it can never be stored" if illegal else "retried later"
-            log.error("timer_redeliver_failed", queue_offset=handle.queue_offset, topic=real.topic, result=repr(result), action=action)
-            return illegal
-        return True
+            return Redelivery.DROPPED
+        return redeliver(self._store, real, real_queue_id, "timer_redeliver_failed", queue_offset=handle.queue_offset)
 
     # -- state ----------------------------------------------------------------------------
     def next_due_ms(self) -> int | None:
