@@ -24,6 +24,8 @@ _register("namesrv", "rmqcore.cli.server", "run a name server")
 _register("broker", "rmqcore.cli.server", "run a broker (-c broker.conf, -n name servers)")
 _register("local", "rmqcore.cli.server", "run a name server and a broker in one process on an embedded store")
 _register("shutdown", "rmqcore.cli.server", "stop running name servers and brokers (SIGTERM by pid file)")
+_register("admin", "rmqcore.cli.admin", "administer topics, groups and messages (mqadmin commands)")
+_register("quickstart", "rmqcore.cli.quickstart", "quick start: produce 1000 messages to TopicTest, or consume them")
 
 
 def build_parser() -> argparse.ArgumentParser:

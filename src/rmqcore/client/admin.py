@@ -175,6 +175,8 @@ class Admin:
             (host, port), offset = decode_offset_message_id(msg_id)
         except MessageIdError:
             host = None
+        if host is not None and not 0 < port < 65536:
+            host = None  # 32 hex digits that are not an address: a UNIQ_KEY
         if host is not None:
             try:
                 return await self.instance.api.view_message(f"{host}:{port}", offset)

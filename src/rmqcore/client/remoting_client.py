@@ -125,7 +125,7 @@ class RemotingClient:
             host, port = split_addr(addr)
             with anyio.fail_after(self.connect_timeout):
                 stream = await anyio.connect_tcp(host, port)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, ValueError, OverflowError) as exc:
             backoff = self._backoff.setdefault(addr, _Backoff())
             backoff.failures += 1
             delay = min(self._initial_backoff_ms * 2 ** (backoff.failures - 1), self._max_backoff_ms)
