@@ -528,4 +528,7 @@ class BrokerController:
         tg = self._task_group
         if tg is None:
             return
-        tg.start_soon(func, *args)
+        try:
+            tg.start_soon(func, *args)
+        except RuntimeError:  # the task group already finished: the broker is shutting down
+            log.debug("broker_task_dropped_at_shutdown", func=getattr(func, "__name__", repr(func)))
