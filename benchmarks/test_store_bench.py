@@ -112,9 +112,9 @@ def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size:
 
     # Targets: put_batch of 1 KiB at half the memcpy ceiling; 128-byte put above queuelib and
     # put_batch 5x above it; 50x persist-queue and diskcache. Other ratios are reported only.
-    calls = BATCH if mode == "put_batch" else 1
+    per_call = BATCH if mode == "put_batch" else 1
     baseline_target = 0.5 if (mode, size) == ("put_batch", 1024) else None
-    targets: list[list[Any]] = [[f"test_memcpy_mmap_baseline[{size}-{calls}-prefaulted]", baseline_target, "MB/s"]]
+    targets: list[list[Any]] = [[f"test_memcpy_mmap_baseline[{size}-{per_call}-prefaulted]", baseline_target, "MB/s"]]
     if mode == "put_batch":
         targets.append([f"test_memcpy_mmap_baseline[{size}-{BATCH}-first-touch]", None, "MB/s"])
     if size == 128:
@@ -248,28 +248,20 @@ def fill(store: Any, messages: list[Message], queue_id: int = 0) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("decode", ["raw", "decoded"])
-def test_get_32(benchmark: Any, open_store: Callable[..., Any], decode: str, size: int) -> None:
-    """get of 32 as a PULL serves it ("raw": the stored bytes, decoded lazily and here not
-    at all), and with every message decoded to a MessageExt as a Python consumer would."""
+@pytest.mark.parametrize("call", ["get_raw", "get"])
+def test_read_32(benchmark: Any, open_store: Callable[..., Any], call: str, size: int) -> None:
+    """Reads of 32: ``get_raw`` (the stored bytes, as a PULL serves them) and ``get``
+    (which also decodes every record to a MessageExt, as a Python consumer needs)."""
     store = open_store()
     messages = make_messages(size, READ_MESSAGES)
     fill(store, messages)
     offsets = itertools.cycle(range(0, READ_MESSAGES, GET_COUNT))
     calls = range(ROUND_MESSAGES // GET_COUNT)
-    get = store.get
+    get = store.get_raw if call == "get_raw" else store.get
 
-    if decode == "raw":
-
-        def read_round() -> None:
-            for _ in calls:
-                assert get(TOPIC, 0, next(offsets), GET_COUNT).message_count == GET_COUNT
-
-    else:
-
-        def read_round() -> None:
-            for _ in calls:
-                assert len(get(TOPIC, 0, next(offsets), GET_COUNT).messages) == GET_COUNT
+    def read_round() -> None:
+        for _ in calls:
+            assert get(TOPIC, 0, next(offsets), GET_COUNT).message_count == GET_COUNT
 
     round_info(benchmark, ROUND_MESSAGES, len(stored_record(messages[0])))
     benchmark.pedantic(read_round, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
@@ -278,7 +270,7 @@ def test_get_32(benchmark: Any, open_store: Callable[..., Any], decode: str, siz
 
 
 def test_tag_filtered_scan(benchmark: Any, open_store: Callable[..., Any]) -> None:
-    """get of 32 with a tag filter matching one message in eight: the ConsumeQueue scan."""
+    """get_raw of 32 with a tag filter matching one message in eight: the ConsumeQueue scan."""
     store = open_store()
     messages = make_messages(128, READ_MESSAGES, itertools.cycle(TAGS))
     fill(store, messages)
@@ -286,7 +278,7 @@ def test_tag_filtered_scan(benchmark: Any, open_store: Callable[..., Any]) -> No
     scanned_per_get = GET_COUNT * len(TAGS)
     starts = itertools.cycle(range(0, READ_MESSAGES - scanned_per_get + 1, scanned_per_get))
     calls = range(ROUND_MESSAGES // GET_COUNT)
-    get = store.get
+    get = store.get_raw
 
     def scan_round() -> None:
         for _ in calls:

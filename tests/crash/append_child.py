@@ -23,8 +23,8 @@ from rmqcore.message import Message
 TOPIC = "CrashTopic"
 QUEUE_ID = 0
 # Small segments so that the CommitLog and the ConsumeQueue roll many times per test:
-# records are 100 to ~1100 bytes, so about 60 fit in a CommitLog segment.
-COMMITLOG_SEGMENT = 64 * 1024
+# records are 100 to ~1100 bytes, so about 55 fit in a CommitLog segment.
+COMMITLOG_SEGMENT = 32 * 1024
 CONSUME_QUEUE_SEGMENT = 20 * 64
 MAX_MESSAGE_SIZE = 4096
 
@@ -54,8 +54,10 @@ def expected_message(queue_offset: int) -> Message:
 
 
 def main(store_dir: str, flush_disk_type: str) -> None:
+    from rmqcore.logs import configure_logging
     from rmqcore.store import MessageStore, StoreConfig
 
+    configure_logging("info", sys.stderr)  # stdout carries only the protocol lines
     out = sys.stdout
     with MessageStore.open(store_dir, StoreConfig(**store_config(flush_disk_type))) as store:
         queue_offset = store.max_offset(TOPIC, QUEUE_ID)

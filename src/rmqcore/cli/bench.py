@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any, TextIO
 
+from rmqcore.logs import configure_logging
 from rmqcore.message import Message, encode_properties, stored_size
 
 TOPIC = "BenchTopic"
@@ -205,6 +206,7 @@ def _run_store(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_logging("warning")  # stderr, and only what needs attention: stdout is the figures table
     if args.target == "store":
         return _run_store(args)
     raise AssertionError(f"unknown bench target {args.target!r}")
