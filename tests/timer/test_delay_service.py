@@ -16,18 +16,19 @@ import pytest
 from rmqcore.clock import FakeClock
 from rmqcore.message import MessageExt, tags_code
 from rmqcore.message import constants as C
-from rmqcore.timer.delay_levels import DelayLevelTable
 from rmqcore.store import MessageStore, StoreConfig
+from rmqcore.timer.delay_levels import DelayLevelTable
 from rmqcore.timer.delay_service import DelayService
 
 REAL_TOPIC = "DelayTopic"
 START_MS = 1_700_000_000_000
+LEVELS = DelayLevelTable.parse()
+H = 3_600_000
 
 
 def open_store(path: Path, clock: FakeClock) -> MessageStore:
     config = StoreConfig(mapped_file_size_commit_log=1 << 20, mapped_file_size_consume_queue=20 * 1024)
     return MessageStore.open(str(path), config, clock=clock)
-
 
 
 def bodies(store: MessageStore, topic: str, queue_id: int) -> list[str]:
@@ -55,8 +56,8 @@ class Harness:
         self.service = self.new_service(**options)
 
     def crash(self, restore_files: dict[Path, bytes], **options: object) -> None:
-        """The service dies without close: its progress files are as they were some time before."""
-        self.store.close()  # what the store acknowledged is on disk (the store's own crash tests cover the rest)
+        """The process dies: no close anywhere, progress files as they were some time before."""
+        self.store._simulate_crash()  # the store's test hook: stops as a killed process would
         for path, data in restore_files.items():
             path.write_bytes(data)
         self.store = open_store(self.root / "store", self.clock)
@@ -72,14 +73,6 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
     h = Harness(tmp_path, FakeClock(start_ms=START_MS))
     yield h
     h.close()
-
-
-def real_messages(store: MessageStore, queue_id: int = 0) -> list[MessageExt]:
-    return list(store.get(REAL_TOPIC, queue_id, 0, max_count=1000).messages)
-
-
-LEVELS = DelayLevelTable.parse()
-H = 3_600_000
 
 
 def delayed(body: str, level: int, **props: str) -> MessageExt:

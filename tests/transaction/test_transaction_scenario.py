@@ -188,3 +188,32 @@ def test_nothing_is_checked_before_the_transaction_timeout(box: StoreBox, clock:
     clock.advance(1)
     assert broker.checker.run_due() == 3 * PER_TAG  # nobody answered: all asked again
     broker.checker.close()
+
+
+def test_crash_with_stale_checker_progress_loses_nothing_and_checks_each_transaction_once_per_round(
+    box: StoreBox, clock: FakeClock, tmp_path: Path
+) -> None:
+    producer = Producer(clock)
+    broker = Broker(box, clock, producer, tmp_path / "config")
+    progress_file = tmp_path / "config" / "transactionCheckOffset.json"
+    producer.send_all(broker.service)
+    issued = []
+    stale = b""
+    for round_number in range(1, 21):
+        issued.append(broker.round())
+        if round_number == 3:
+            stale = progress_file.read_bytes()
+        if round_number == 6:
+            # The broker process dies after round 6: its check-backs are never answered, and the
+            # checker's progress on disk is the one of round 3.
+            producer.answers.clear()
+            box.store._simulate_crash()
+            progress_file.write_bytes(stale)
+            box.store = box._open()
+            broker.start()
+            continue
+        producer.answer(broker.service)
+    assert issued == [3 * PER_TAG] + [PER_TAG] * 14 + [0] * 5
+    assert_final_state(box, producer, sum(issued))
+    broker.checker.close()
+    broker.service.close()

@@ -17,7 +17,9 @@ walks the half queue from its progress offset, up to where it ended when the rou
 
 Progress (half and op offsets) is saved after every round (``check_progress``), so a restarted
 checker resumes where the last round ended: nothing is lost, and a half already checked is not
-checked again (its copy is, later, like any half).
+checked again (its copy is, later, like any half).  After a crash the saved progress may be a
+few rounds old: a half that has a later half of the same transaction (``__transactionId__``)
+in the queue is then skipped, the latest one carrying the transaction on.
 
 >>> import tempfile
 >>> from structlog.testing import capture_logs
@@ -98,6 +100,11 @@ class TransactionChecker:
         self._file = CheckProgressFile(Path(progress_dir) / FILE_NAME)
         self._progress = self._file.load()
         self._last_round_ms = clock.now_ms()  # RocketMQ waits one interval before the first round
+        # After a crash the saved progress can be older than the copies re-appended since: halves
+        # up to the queue end seen by the first round are skipped when a later half of the same
+        # transaction exists, so each open transaction is checked once per round, not twice.
+        self._resume_end: int | None = None
+        self._latest_half: dict[str, int] = {}
         self._lock = threading.Lock()
         log.info("transaction_checker_started", half_offset=self._progress.half_offset, op_offset=self._progress.op_offset)
 
@@ -120,6 +127,9 @@ class TransactionChecker:
             op_offset = max(self._progress.op_offset, store.min_offset(C.TRANS_OP_HALF_TOPIC, HALF_QUEUE_ID))
             ops = self._read_ops(op_offset)
             removed = {offset for _, offsets in ops for offset in offsets}
+            if self._resume_end is None:  # first round of this checker: the saved progress may be stale
+                self._resume_end = half_end
+                self._latest_half = self._latest_halves(half_offset, half_end)
 
             checks = 0
             offset = half_offset
@@ -132,7 +142,7 @@ class TransactionChecker:
                     if half.queue_offset >= half_end:
                         stopped = True
                         break
-                    if half.queue_offset not in removed:
+                    if half.queue_offset not in removed and not self._superseded(half):
                         outcome = self._examine(half, now, removed)
                         if outcome in (_Outcome.WAIT, _Outcome.RETRY):
                             stopped = True
@@ -147,6 +157,8 @@ class TransactionChecker:
                     break
                 new_op_offset = op_queue_offset + 1
             self._progress = CheckProgress(offset, new_op_offset)
+            if offset >= self._resume_end:
+                self._latest_half = {}
             # Copies, discards and op markers written this round must be durable before the
             # progress that skips their originals is (ASYNC_FLUSH: an OS crash would lose them).
             store.flush()
@@ -155,6 +167,29 @@ class TransactionChecker:
             if checks or offset != half_offset:
                 log.info("transaction_check_round", check_backs=checks, half_offset=offset, op_offset=new_op_offset)
             return checks
+
+    def _latest_halves(self, start: int, end: int) -> dict[str, int]:
+        """Transaction id -> queue offset of its last half in [start, end)."""
+        store = self._service.store
+        latest: dict[str, int] = {}
+        offset = start
+        while offset < end:
+            batch = list(store.get(C.TRANS_HALF_TOPIC, HALF_QUEUE_ID, offset, max_count=READ_BATCH).messages)
+            if not batch:
+                break
+            for half in batch:
+                transaction_id = half.properties.get(C.PROPERTY_TRANSACTION_ID)
+                if transaction_id and half.queue_offset < end:
+                    latest[transaction_id] = half.queue_offset
+                offset = half.queue_offset + 1
+        return latest
+
+    def _superseded(self, half: MessageExt) -> bool:
+        """A half re-appended later (by a round whose progress was lost in a crash) is handled there."""
+        if not self._latest_half:
+            return False
+        transaction_id = half.properties.get(C.PROPERTY_TRANSACTION_ID)
+        return transaction_id is not None and self._latest_half.get(transaction_id, -1) > half.queue_offset
 
     def _read_ops(self, op_offset: int) -> list[tuple[int, list[int]]]:
         store = self._service.store
