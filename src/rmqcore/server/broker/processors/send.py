@@ -24,11 +24,15 @@ import structlog
 from rmqcore.message import MessageExt, create_offset_message_id, decode_batch_body, decode_properties, dlq_topic
 from rmqcore.message import constants as C
 from rmqcore.message.ids import UniqKeyGenerator
-from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode, Version, make_response
+from rmqcore.remoting import RESPONSE_FLAG, RemotingCommand, RequestCode, ResponseCode, Version, make_response
 from rmqcore.remoting.headers.send import SendMessageRequestHeader, decode_send_request_header
 from rmqcore.server.broker.processors.admin import validate_topic
 from rmqcore.server.broker.store_adapter import PutRejected, put_error_response
 from rmqcore.server.broker.topics import MULTI_TAG, PERM_RW, TopicConfig
+from rmqcore.store import PutStatus
+
+_PUT_OK = PutStatus.PUT_OK
+_SUCCESS = int(ResponseCode.SUCCESS)
 
 if TYPE_CHECKING:
     from rmqcore.server.broker.controller import BrokerController
@@ -254,9 +258,10 @@ class SendProcessor:
         return response
 
     def _response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str) -> RemotingCommand:
-        error = put_error_response(cmd, result)
-        if error is not None:
-            return error
+        if result.status is not _PUT_OK:
+            error = put_error_response(cmd, result)
+            if error is not None:
+                return error
         ext = {
             "msgId": create_offset_message_id(self.broker.store_host, result.commitlog_offset),
             "queueId": str(queue_id),
@@ -265,7 +270,10 @@ class SendProcessor:
             C.PROPERTY_MSG_REGION: DEFAULT_REGION,
             C.PROPERTY_TRACE_SWITCH: "true",
         }
-        return make_response(cmd, result_code(result), ext=ext)
+        # Built directly (make_response would copy ext): this is the hot path of every send.
+        return RemotingCommand(
+            code=result_code(result), opaque=cmd.opaque, flag=RESPONSE_FLAG, ext_fields=ext
+        )
 
     # -- batch ----------------------------------------------------------------------------------
     def send_batch_message(self, channel: Any, cmd: RemotingCommand) -> Any:
@@ -364,7 +372,9 @@ class SendProcessor:
 
 def result_code(result: Any) -> int:
     """SUCCESS, or the flush/slave code a successful-but-late put carries (reference section 2)."""
-    status = getattr(result, "status", None)
+    status = result.status
+    if status is _PUT_OK:
+        return _SUCCESS
     name = getattr(status, "name", None)
     if name == "FLUSH_DISK_TIMEOUT":
         return ResponseCode.FLUSH_DISK_TIMEOUT
