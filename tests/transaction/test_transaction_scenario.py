@@ -217,3 +217,29 @@ def test_crash_with_stale_checker_progress_loses_nothing_and_checks_each_transac
     assert_final_state(box, producer, sum(issued))
     broker.checker.close()
     broker.service.close()
+
+
+def test_crash_losing_batched_op_markers_does_not_commit_twice(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:
+    """Op markers are batched: a crash right after the ENDs answering round 1 loses them, so the
+    restarted checker asks about TagC and TagD again.  The producer commits TagC again; the store
+    already holds those messages (found by UNIQ_KEY), so nothing is written twice."""
+    producer = Producer(clock)
+    broker = Broker(box, clock, producer, tmp_path / "config")
+    producer.send_all(broker.service)
+    assert broker.round() == 3 * PER_TAG
+    producer.answer(broker.service)
+    assert broker.service.pending_ops()  # not yet written when the process dies
+    box.store._simulate_crash()
+    box.store = box._open()
+    broker.start()
+    issued = []
+    for _ in range(19):
+        issued.append(broker.round())
+        producer.answer(broker.service)
+    assert issued[0] == 3 * PER_TAG  # TagC and TagD asked again, TagE as usual
+    real = visible(box.store, TOPIC)
+    assert Counter(m.tags for m in real) == {"TagA": PER_TAG, "TagC": PER_TAG}  # TagC once each
+    assert producer.checks == {"TagC": 2 * PER_TAG, "TagD": 2 * PER_TAG, "TagE": 15 * PER_TAG}
+    assert Counter(m.tags for m in visible(box.store, C.TRANS_CHECK_MAX_TIME_TOPIC, range(1))) == {"TagE": PER_TAG}
+    broker.checker.close()
+    broker.service.close()

@@ -260,3 +260,12 @@ def test_copy_of_an_ended_transaction_is_closed_without_asking(box: StoreBox, cl
     assert service.pending_ops() == [1]
     service.flush_ops()  # ... and written with the next flush
     assert [m.body for m in box.store.get(C.TRANS_OP_HALF_TOPIC, 0, 0).messages] == [b"0,", b"1,"]
+
+
+def test_commit_repeated_by_a_new_service_is_not_written_twice(box: StoreBox, clock: FakeClock) -> None:
+    service = TransactionalMessageService(box.store, clock)
+    a = service.prepare(tx_message("a", clock), 0)
+    assert service.end(GROUP, a.queue_offset, a.commitlog_offset, COMMIT).ok
+    restarted = TransactionalMessageService(box.reopen(), clock)  # no memory of the first END
+    assert restarted.end(GROUP, a.queue_offset, a.commitlog_offset, COMMIT) is None
+    assert [m.body for m in box.store.get(TOPIC, 0, 0).messages] == [b"a"]

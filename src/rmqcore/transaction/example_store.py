@@ -79,6 +79,10 @@ class ExampleStore:
     def min_offset(self, topic: str, queue_id: int) -> int:
         return 0
 
+    def query_by_key(self, topic: str, key: str, max_count: int = 32) -> ExampleGetResult:
+        found = [m for m in self._log if m.topic == topic and (m.properties.get("UNIQ_KEY") == key or key in m.keys)]
+        return ExampleGetResult(found[-max_count:], 0)
+
     def flush(self) -> None:
         """Nothing to make durable: it lives in memory."""
 

@@ -137,6 +137,16 @@ class TransactionalMessageService:
                 self._close_half(half)
                 return None
             result = None
+            if commit_or_rollback == COMMIT and self._committed_before(half):
+                log.warning(
+                    "transaction_commit_repeated",
+                    producer_group=producer_group,
+                    half_queue_offset=half.queue_offset,
+                    transaction_id=transaction_id,
+                    action="not written again: the store already holds the committed message",
+                )
+                self._close_half(half)
+                return None
             if commit_or_rollback == COMMIT:
                 real, queue_id = to_committed_message(half, commit_log_offset)
                 result = self._final_put(real, queue_id) if self._final_put else self.store.put(real, queue_id)
@@ -150,6 +160,26 @@ class TransactionalMessageService:
                 self._ended_transactions[transaction_id] = commit_or_rollback
             self._close_half(half)
             return result
+
+    def _committed_before(self, half: MessageExt) -> bool:
+        """Whether the store already holds this transaction's committed message (found through the
+        index by UNIQ_KEY).  It catches a commit repeated after a crash lost the op marker of the
+        first one (ops are batched) or this process's repeat guard: the check-back is answered
+        again and, without this, the message would be written twice."""
+        uniq_key = half.properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+        transaction_id = half.properties.get(C.PROPERTY_TRANSACTION_ID)
+        real_topic = half.properties.get(C.PROPERTY_REAL_TOPIC)
+        if not uniq_key or not transaction_id or not real_topic:
+            return False
+        # A committed message with DELAY/TIMER_* sits in a system topic until it is due.
+        for topic in (real_topic, C.SCHEDULE_TOPIC, C.TIMER_TOPIC):
+            for msg in self.store.query_by_key(topic, uniq_key, max_count=8).messages:
+                if (
+                    msg.properties.get(C.PROPERTY_TRANSACTION_ID) == transaction_id
+                    and msg.sys_flag & C.TRANSACTION_TYPE_MASK == C.TRANSACTION_COMMIT_TYPE
+                ):
+                    return True
+        return False
 
     def _close_half(self, half: MessageExt) -> None:
         """Write (batched) the op marker of ``half`` once; later ENDs for it are repeats."""

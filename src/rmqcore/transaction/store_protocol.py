@@ -28,6 +28,10 @@ class TransactionStore(Protocol):
 
     def min_offset(self, topic: str, queue_id: int) -> int: ...
 
+    def query_by_key(self, topic: str, key: str, max_count: int = 32) -> Any:
+        """Messages of ``topic`` whose UNIQ_KEY or a KEYS token is ``key`` (result has ``messages``)."""
+        ...
+
     def flush(self) -> None:
         """Make everything stored so far durable (called before progress is saved)."""
         ...
