@@ -305,27 +305,27 @@ class SendProcessor:
         sys_flag = header.sys_flag
         if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
             sys_flag |= C.MULTI_TAGS_FLAG
-        born_host = born_host_of(channel)
-        store_host = self.broker.store_host
-        # Stored records keep each inner message's own properties (reference section 4).
-        messages = [
-            MessageExt(
-                header.topic,
-                m.body,
-                flag=m.flag,
-                properties=m.properties,
-                queue_id=queue_id,
-                sys_flag=sys_flag,
-                born_timestamp=header.born_timestamp,
-                born_host=born_host,
-                store_host=store_host,
-                reconsume_times=header.reconsume_times or 0,
-            )
-            for m in inner
-        ]
+        # Stored records keep each inner message's own body, flag and properties (reference
+        # section 4); born time/host and sysFlag come from the first record, so only it needs
+        # to be a MessageExt (MessageStore.put_batch).
+        first = inner[0]
+        inner[0] = MessageExt(
+            header.topic,
+            first.body,
+            flag=first.flag,
+            properties=first.properties,
+            queue_id=queue_id,
+            sys_flag=sys_flag,
+            born_timestamp=header.born_timestamp,
+            born_host=born_host_of(channel),
+            store_host=self.broker.store_host,
+            reconsume_times=header.reconsume_times or 0,
+        )
+        messages = inner
+        uniq_key = C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
         for m in messages:
-            if C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in m.properties:
-                m.properties[C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self._uniq_keys.next_id()
+            if uniq_key not in m.properties:
+                m.properties[uniq_key] = self._uniq_keys.next_id()
         batch_uniq = (decode_properties(header.properties) if header.properties else {}).get(
             C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
         )
@@ -333,7 +333,7 @@ class SendProcessor:
             return self._put_batch_in_thread(cmd, messages, queue_id, batch_uniq)
         return self._put_batch(cmd, messages, queue_id, batch_uniq)
 
-    def _put_batch(self, cmd: RemotingCommand, messages: list[MessageExt], queue_id: int, uniq: str | None) -> RemotingCommand:
+    def _put_batch(self, cmd: RemotingCommand, messages: list[Any], queue_id: int, uniq: str | None) -> RemotingCommand:
         try:
             result = self.broker.store.put_batch(messages, queue_id)
         except PutRejected as exc:
@@ -343,7 +343,7 @@ class SendProcessor:
         return self._batch_response(cmd, result, queue_id, uniq)
 
     async def _put_batch_in_thread(
-        self, cmd: RemotingCommand, messages: list[MessageExt], queue_id: int, uniq: str | None
+        self, cmd: RemotingCommand, messages: list[Any], queue_id: int, uniq: str | None
     ) -> RemotingCommand:
         try:
             result = await anyio.to_thread.run_sync(self.broker.store.put_batch, messages, queue_id)
