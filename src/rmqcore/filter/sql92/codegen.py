@@ -22,6 +22,7 @@ from rmqcore.filter.errors import SelectorEvaluationError
 from rmqcore.filter.sql92 import ast
 from rmqcore.filter.sql92.java_values import (
     JLong,
+    java_between,
     java_equal,
     java_negate,
     java_order,
@@ -35,6 +36,7 @@ SelectorFunction = Callable[[Mapping[str, Any]], "bool | None"]
 _RUNTIME: dict[str, object] = {
     "_eq": java_equal,
     "_ord": java_order,
+    "_btw": java_between,
     "_neg": java_negate,
     "_pint": parse_java_int,
     "_plong": parse_java_long,
@@ -202,7 +204,8 @@ class _Generator:
         ):
             v, lo, hi = self.variable(value.name), self.literal(*lfold), self.literal(*hfold)
             inside = f"{lo} <= {_PARSE_FOR[lfold[0]]}({v}) <= {hi}"
-            generic, _ = self._between_generic(node)
+            # Typed (non-string) values are rare: one helper call instead of the inline AND/OR.
+            generic = f"_btw({v}, {lo}, {hi}, {node.negated})"
             if node.negated:
                 inside = f"not ({inside})"
             return self._guarded(v, f"({inside} if type({v}) is str else {generic})"), True

@@ -246,6 +246,20 @@ def java_order(lv: object, rv: object) -> int | None:
     return java_compare(lv, rv)
 
 
+def java_between(value: object, low: object, high: object, negated: bool) -> bool:
+    """``value [NOT] BETWEEN low AND high`` for non-null operands, as RocketMQ builds it:
+    ``value >= low AND value <= high`` (negated: ``value < low OR value > high``).
+
+    >>> java_between(5, 1, 10, False), java_between(2.5, 1, 2, True)
+    (True, True)
+    """
+    below = java_order(value, low) < 0  # type: ignore[operator]
+    if below:
+        return negated
+    above = java_order(value, high) > 0  # type: ignore[operator]
+    return above if negated else not above
+
+
 def java_negate(value: object) -> object:
     """Unary minus: numbers negate with Java overflow (``-Integer.MIN_VALUE`` stays), others ⇒ null.
 
