@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+import anyio
 import structlog
 
 from rmqcore.client.errors import MQClientError
@@ -65,6 +66,7 @@ class Rebalancer:
         self.clock = clock
         self.topic_queues: dict[str, set[MessageQueue]] = {}
         self.process_queues: dict[MessageQueue, ProcessQueue] = {}
+        self._lock = anyio.Lock()
 
     def allocate(self, topic: str, cid_all: Iterable[str]) -> list[MessageQueue]:
         """This consumer's share of ``topic`` (both lists sorted first, as ``RebalanceImpl`` does)."""
@@ -79,7 +81,15 @@ class Rebalancer:
             return []
 
     async def do_rebalance(self, topics: Iterable[str]) -> bool:
-        """Rebalance every topic; True when the owned set changed."""
+        """Rebalance every topic; True when the owned set changed.
+
+        Serialized: two overlapping rebalances (the periodic one and one asked for by the broker)
+        would both see a queue as new and start it twice.
+        """
+        async with self._lock:
+            return await self._do_rebalance(topics)
+
+    async def _do_rebalance(self, topics: Iterable[str]) -> bool:
         changed = False
         topics = list(topics)
         for topic in topics:
@@ -142,6 +152,10 @@ class Rebalancer:
         return changed
 
     async def drop_all(self) -> None:
+        async with self._lock:
+            await self._drop_all()
+
+    async def _drop_all(self) -> None:
         for mq, pq in list(self.process_queues.items()):
             pq.dropped = True
             await self.hooks.on_queue_removed(mq, pq)

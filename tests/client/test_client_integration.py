@@ -1,0 +1,209 @@
+"""Producer and consumer behaviour against a real name server and broker."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from rmqcore.client import (
+    Admin,
+    ConsumeConcurrentlyStatus,
+    MQBrokerError,
+    Message,
+    MessageExt,
+    Producer,
+    PullConsumer,
+    PullStatus,
+    PushConsumer,
+    RemotingConnectError,
+    SendStatus,
+    sync,
+)
+from rmqcore.message import MessageQueue, decode_offset_message_id
+from tests.client.conftest import Cluster
+
+pytestmark = pytest.mark.integration
+
+
+class Collector:
+    """A listener that records messages and lets a test wait until enough arrived."""
+
+    def __init__(self, want: int, fail_first: int = 0) -> None:
+        self.want = want
+        self.fail_first = fail_first
+        self.messages: list[MessageExt] = []
+        self.attempts: dict[str, int] = {}
+        self.done = anyio.Event()
+
+    async def __call__(self, msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        for msg in msgs:
+            seen = self.attempts.get(msg.msg_id or "", 0)
+            self.attempts[msg.msg_id or ""] = seen + 1
+            if seen < self.fail_first:
+                return ConsumeConcurrentlyStatus.RECONSUME_LATER
+        self.messages.extend(msgs)
+        if len(self.messages) >= self.want:
+            self.done.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+
+async def test_send_result_and_compressed_body(cluster: Cluster) -> None:
+    topic = cluster.name("ResultTopic")
+    big = bytes(range(256)) * 40  # 10 KiB: compressed on the wire
+    async with Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+        results = [await producer.send(Message(topic, big if i == 0 else f"m{i}".encode(), tags="T"), mq=MessageQueue(topic, "broker-a", 0)) for i in range(3)]
+    assert [r.status for r in results] == [SendStatus.SEND_OK] * 3
+    assert [r.queue_offset for r in results] == [0, 1, 2]
+    (host, port), commitlog_offset = decode_offset_message_id(results[0].offset_msg_id or "")
+    assert f"{host}:{port}" == cluster.broker.addr and commitlog_offset >= 0
+    async with PullConsumer(cluster.name("raw"), namesrv_addr=cluster.namesrv_addr) as consumer:
+        mq = MessageQueue(topic, "broker-a", 0)
+        found = await consumer.pull(mq, "*", 0, 32)
+        assert found.status is PullStatus.FOUND and found.next_begin_offset == 3
+        assert [m.body for m in found.msg_found_list] == [big, b"m1", b"m2"]
+        assert [m.msg_id for m in found.msg_found_list] == [r.msg_id for r in results]
+        assert (await consumer.pull(mq, "*", 3, 32)).status is PullStatus.NO_NEW_MSG
+        assert (await consumer.pull(mq, "*", 99, 32)).status is PullStatus.OFFSET_ILLEGAL
+        assert (await consumer.pull(mq, "Other", 0, 32)).status in (PullStatus.NO_MATCHED_MSG, PullStatus.FOUND)
+
+
+async def test_failed_messages_come_back_then_go_to_the_dlq(cluster: Cluster) -> None:
+    topic, group = cluster.name("RetryTopic"), cluster.name("retry")
+    async with Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+        await producer.send(Message(topic, b"retry me"))
+        await producer.send(Message(topic, b"never works"))
+    collector = Collector(want=1, fail_first=1)
+    always_fail = {"never works"}
+
+    async def listener(msgs, context):  # type: ignore[no-untyped-def]
+        if any(m.body.decode() in always_fail for m in msgs):
+            for m in msgs:
+                collector.attempts[m.msg_id] = collector.attempts.get(m.msg_id, 0) + 1
+            return ConsumeConcurrentlyStatus.RECONSUME_LATER
+        return await collector(msgs, context)
+
+    consumer = PushConsumer(group, namesrv_addr=cluster.namesrv_addr, consume_from_where="CONSUME_FROM_FIRST_OFFSET", max_reconsume_times=1)
+    consumer.subscribe(topic, "*")
+    consumer.register_message_listener(listener)
+    async with consumer:
+        with anyio.fail_after(30):
+            await collector.done.wait()
+        (retried,) = collector.messages
+        # Redelivered through %RETRY%group, shown with its own topic, one reconsume later.
+        assert retried.body == b"retry me" and retried.topic == topic and retried.reconsume_times == 1
+        # "never works": first try, one retry (max 1), then the DLQ.
+        async with PullConsumer(cluster.name("dlqreader"), namesrv_addr=cluster.namesrv_addr) as reader:
+            with anyio.fail_after(30):
+                while True:
+                    try:
+                        queues = await reader.fetch_subscribe_message_queues(f"%DLQ%{group}")
+                        result = await reader.pull(queues[0], "*", 0, 32)
+                        if result.status is PullStatus.FOUND:
+                            break
+                    except Exception:
+                        pass
+                    await anyio.sleep(0.5)
+        assert [m.body for m in result.msg_found_list] == [b"never works"]
+
+
+async def test_offsets_survive_a_restart_without_skip_or_replay(cluster: Cluster) -> None:
+    topic, group = cluster.name("OffsetTopic"), cluster.name("offsets")
+    async with Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+        for i in range(20):
+            await producer.send(Message(topic, f"first {i}".encode()))
+
+        async def consume(want: int) -> list[bytes]:
+            collector = Collector(want)
+            consumer = PushConsumer(group, namesrv_addr=cluster.namesrv_addr, consume_from_where="CONSUME_FROM_FIRST_OFFSET")
+            consumer.subscribe(topic, "*")
+            consumer.register_message_listener(collector)
+            async with consumer:
+                with anyio.fail_after(30):
+                    await collector.done.wait()
+                # Everything wanted arrived; nothing more is pending on the broker for this group.
+            return sorted(m.body for m in collector.messages)
+
+        assert await consume(20) == sorted(f"first {i}".encode() for i in range(20))
+        for i in range(5):
+            await producer.send(Message(topic, f"second {i}".encode()))
+        assert await consume(5) == sorted(f"second {i}".encode() for i in range(5))
+    async with Admin(cluster.namesrv_addr) as admin:
+        progress = await admin.consumer_progress(group, [topic])
+    assert sum(p.lag for p in progress) == 0 and sum(p.consumer_offset for p in progress) == 25
+
+
+async def test_two_consumers_share_the_queues(cluster: Cluster) -> None:
+    topic, group = cluster.name("ShareTopic"), cluster.name("share")
+    async with Admin(cluster.namesrv_addr) as admin:
+        await admin.create_topic(topic, read_queue_nums=4, write_queue_nums=4)
+    got: list[list[MessageExt]] = [[], []]
+    total = anyio.Event()
+
+    def make_listener(i: int):  # type: ignore[no-untyped-def]
+        async def listener(msgs, context):  # type: ignore[no-untyped-def]
+            got[i].extend(msgs)
+            if len(got[0]) + len(got[1]) >= 40:
+                total.set()
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+        return listener
+
+    consumers = []
+    for i in range(2):
+        c = PushConsumer(group, namesrv_addr=cluster.namesrv_addr, instance_name=f"share{i}", consume_from_where="CONSUME_FROM_FIRST_OFFSET")
+        c.subscribe(topic, "*")
+        c.register_message_listener(make_listener(i))
+        consumers.append(c)
+    async with consumers[0], consumers[1]:
+        # Both members known to the broker, each owning two queues.
+        with anyio.fail_after(20):
+            while True:
+                await consumers[0].rebalance()
+                await consumers[1].rebalance()
+                owned = [sorted(mq.queue_id for mq in c._rebalancer.process_queues if mq.topic == topic) for c in consumers]
+                if sorted(owned[0] + owned[1]) == [0, 1, 2, 3] and len(owned[0]) == 2:
+                    break
+                await anyio.sleep(0.2)
+        async with Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+            for i in range(40):
+                await producer.send(Message(topic, f"m{i}".encode()))
+        with anyio.fail_after(30):
+            await total.wait()
+    bodies = [m.body for m in got[0] + got[1]]
+    assert sorted(bodies) == sorted(f"m{i}".encode() for i in range(40))
+    assert {m.queue_id for m in got[0]}.isdisjoint({m.queue_id for m in got[1]})
+
+
+async def test_typed_errors(cluster: Cluster) -> None:
+    async with Admin(cluster.namesrv_addr) as admin:
+        with pytest.raises(MQBrokerError) as info:
+            await admin.create_topic("bad topic!", broker_addr=cluster.broker.addr)
+        assert info.value.code != 0 and info.value.remark
+    async with Producer(cluster.name("pg"), namesrv_addr="127.0.0.1:1", send_msg_timeout=1.0) as producer:
+        with pytest.raises(RemotingConnectError):
+            await producer.send(Message("AnyTopic", b"x"))
+
+
+def test_synchronous_facade(cluster: Cluster) -> None:
+    import threading
+
+    topic = cluster.name("SyncFacade")
+    with sync.Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+        results = [producer.send(Message(topic, f"s{i}".encode())) for i in range(5)]
+        handle = producer.send_async(Message(topic, b"s5"))
+        assert producer.call(handle.result).status is SendStatus.SEND_OK
+    assert all(r.status is SendStatus.SEND_OK for r in results)
+    seen: list[bytes] = []
+    enough = threading.Event()
+
+    def listener(msgs, context):  # type: ignore[no-untyped-def]
+        seen.extend(m.body for m in msgs)
+        if len(seen) >= 6:
+            enough.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = sync.PushConsumer(cluster.name("syncc"), namesrv_addr=cluster.namesrv_addr, consume_from_where="CONSUME_FROM_FIRST_OFFSET")
+    consumer.subscribe(topic, "*")
+    consumer.register_message_listener(listener)
+    with consumer:
+        assert enough.wait(30)
+    assert sorted(seen) == sorted(f"s{i}".encode() for i in range(6))
