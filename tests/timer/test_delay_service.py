@@ -27,7 +27,12 @@ H = 3_600_000
 
 
 def open_store(path: Path, clock: FakeClock) -> MessageStore:
-    config = StoreConfig(mapped_file_size_commit_log=1 << 20, mapped_file_size_consume_queue=20 * 1024)
+    config = StoreConfig(
+        mapped_file_size_commit_log=1 << 20,
+        mapped_file_size_consume_queue=20 * 1024,
+        max_hash_slot_num=4096,
+        max_index_num=16384,
+    )
     return MessageStore.open(str(path), config, clock=clock)
 
 

@@ -24,7 +24,12 @@ class StoreBox:
     def _open(self) -> Any:
         from rmqcore.store import MessageStore, StoreConfig
 
-        config = StoreConfig(mapped_file_size_commit_log=1 << 20, mapped_file_size_consume_queue=20 * 1024)
+        config = StoreConfig(
+        mapped_file_size_commit_log=1 << 20,
+        mapped_file_size_consume_queue=20 * 1024,
+        max_hash_slot_num=4096,
+        max_index_num=16384,
+    )
         return MessageStore.open(str(self.root / "store"), config, clock=self.clock)
 
     def reopen(self) -> Any:
