@@ -289,7 +289,7 @@ def _parse_prefix(text: str, allow_trailing: bool) -> ast.Node:
         return interactive.feed_eof(history[-1] if history else None)
     except UnexpectedToken as exc:
         if allow_trailing and history and history[-1].type == "NOT":
-            return _complete_prefix(text, history[-1].start_pos, exc, history, len(text), set(exc.expected))
+            return _complete_prefix(text, history[-1].start_pos, history, len(text), set(exc.expected))
         raise SelectorSyntaxError(
             f"expected {_describe_expected(set(exc.expected))} {_after(history)}, but the selector ends", text, len(text)
         ) from None
@@ -300,12 +300,15 @@ def _refused(text: str, token: Token, expected: set[str], history: list[Token], 
         raise SelectorSyntaxError(f"expected {_describe_expected(expected)} {_after(history)}", text, token.start_pos)
     # A refused token right after a comparison NOT: JavaCC's LOOKAHEAD(2) fails, the NOT is trailing too.
     cut = history[-1].start_pos if history and history[-1].type == "NOT" else token.start_pos
-    return _complete_prefix(text, cut, None, history, token.start_pos, expected)
+    return _complete_prefix(text, cut, history, token.start_pos, expected)
 
 
-def _complete_prefix(
-    text: str, cut: int, _exc: object, history: list[Token], error_pos: int, expected: set[str]
-) -> ast.Node:
+def _complete_prefix(text: str, cut: int, history: list[Token], error_pos: int, expected: set[str]) -> ast.Node:
+    """The text before ``cut`` as a complete selector, else the error at ``error_pos``.
+
+    Re-parsing the prefix (rather than feeding end-of-input to the failed parser)
+    avoids LALR reductions made on the refused token's lookahead.
+    """
     try:
         return _parse_prefix(text[:cut], allow_trailing=False)
     except SelectorSyntaxError:
