@@ -920,7 +920,7 @@ def pyspy(pid: int, out: Path, seconds: float) -> Iterator[dict[str, Any]]:
         yield info
         return
     proc = subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--rate", "400", "--format", "raw", "--output", str(out), "--duration", str(int(seconds)), "--nonblocking"],
+        [exe, "record", "--pid", str(pid), "--rate", "400", "--format", "raw", "--threads", "--output", str(out), "--duration", str(int(seconds)), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     time.sleep(0.5)
@@ -933,41 +933,67 @@ def pyspy(pid: int, out: Path, seconds: float) -> Iterator[dict[str, Any]]:
             proc.kill()
             proc.wait(5)
         if out.exists():
-            info.update(summarize_collapsed(out))
+            try:
+                info.update(summarize_collapsed(out))
+            except Exception as exc:  # a profile that cannot be read must not end the run
+                info["error"] = f"cannot summarize {out}: {exc!r}"
         else:
             info["error"] = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")[-400:]
 
 
+IDLE_LEAVES = ("select (selectors.py", "wait (threading.py", "_wait_for_tstate_lock", "sleep (", "poll (", "epoll", "get (queue.py")
+
+
 def summarize_collapsed(path: Path) -> dict[str, Any]:
+    """Busy samples (idle waits dropped) by layer and function, split by thread.
+
+    py-spy's idle detection does not work in every VM, so samples whose innermost frame is
+    a wait (selector, condition, sleep) are counted as idle here. The thread holding the
+    event loop is the request path; the others are the store's background services.
+    """
     self_layer: Counter[str] = Counter()
     self_func: Counter[str] = Counter()
     incl_layer: Counter[str] = Counter()
-    total = 0
+    by_thread: Counter[str] = Counter()
+    idle_by_thread: Counter[str] = Counter()
+    busy = total = 0
+    frame_re = re.compile(r"(.*) \((.*):(\d+)\)$")
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_s = line.rpartition(" ")
-        if not stack:
+        if not stack or not count_s.isdigit():
             continue
         count = int(count_s)
         frames = stack.split(";")
+        thread = "?"
+        if frames and frames[0].startswith("thread "):
+            thread = frames.pop(0)
+        kind = "event loop thread" if any("run_forever" in f or "anyio" in f and "run (" in f for f in frames) else "background threads"
         total += count
-        leaf = frames[-1]
-        m = re.match(r"(.*) \((.*):(\d+)\)$", leaf)
-        func, filename = (m.group(1), m.group(2)) if m else (leaf, "~")
-        self_layer[layer_of(filename, func)] += count
-        self_func[f"{func} ({Path(filename).name}:{m.group(3) if m else ''})"] += count
+        if not frames or any(tag in frames[-1] for tag in IDLE_LEAVES):
+            idle_by_thread[kind] += count
+            continue
+        busy += count
+        by_thread[kind] += count
+        m = frame_re.match(frames[-1])
+        func, filename = (m.group(1), m.group(2)) if m else (frames[-1], "~")
+        self_layer[f"{layer_of(filename, func)}" + ("" if kind == "event loop thread" else " [bg thread]")] += count
+        self_func[f"{func} ({Path(filename).name}:{m.group(3) if m else ''})" + ("" if kind == "event loop thread" else " [bg]")] += count
         seen = set()
         for fr in frames:
-            mm = re.match(r"(.*) \((.*):(\d+)\)$", fr)
+            mm = frame_re.match(fr)
             if mm:
                 seen.add(layer_of(mm.group(2), mm.group(1)))
         for layer in seen:
             incl_layer[layer] += count
-    pct = lambda c: 100.0 * c / total if total else 0.0  # noqa: E731
+    pct = lambda c: 100.0 * c / busy if busy else 0.0  # noqa: E731
     return {
         "samples": total,
-        "self_pct_by_layer": {k: round(pct(v), 1) for k, v in self_layer.most_common()},
-        "inclusive_pct_by_layer": {k: round(pct(v), 1) for k, v in incl_layer.most_common()},
-        "top_self": [(round(pct(v), 1), k) for k, v in self_func.most_common(15)],
+        "busy_samples": busy,
+        "busy_by_thread": dict(by_thread),
+        "idle_by_thread": dict(idle_by_thread),
+        "self_pct_of_busy_by_layer": {k: round(pct(v), 1) for k, v in self_layer.most_common()},
+        "inclusive_pct_of_busy_by_layer": {k: round(pct(v), 1) for k, v in incl_layer.most_common()},
+        "top_self": [(round(pct(v), 1), k) for k, v in self_func.most_common(20)],
     }
 
 
@@ -1190,6 +1216,8 @@ def main(argv: list[str] | None = None) -> int:
             prof_dir.mkdir(exist_ok=True)
             report["profiles"] = prof = {}
             n = min(count, 3000)
+            if "backlog_fill" not in report:
+                A(ours_batch_send, ns, "PullT", 128, 64, 200_000, 120.0, 4)
             prof["client_sync_send"] = profile_client(lambda: run_async(ours_sync_send, ns, "ProfT", 128, n, 30.0, 200), lambda r: r.messages, prof_dir, "client_sync_send")
             prof["client_pull"] = profile_client(lambda: run_async(ours_pull, ns, "PullT", 32, 200_000, 30.0, False), lambda r: r.messages, prof_dir, "client_pull")
             prof["client_batch"] = profile_client(lambda: run_async(ours_batch_send, ns, "ProfB", 128, 64, 64 * 1000, 30.0, 1), lambda r: r.messages, prof_dir, "client_batch")
@@ -1278,9 +1306,10 @@ def print_profiles(prof: dict[str, Any]) -> None:
             for t, where in info["top"][:10]:
                 print(f"    {t:>10}  {where}")
         else:
-            print(f"  {info.get('samples')} samples; self % by layer: {info.get('self_pct_by_layer')}")
-            print(f"  inclusive % by layer: {info.get('inclusive_pct_by_layer')}")
-            for pct, where in info.get("top_self", [])[:10]:
+            print(f"  {info.get('samples')} samples, {info.get('busy_samples')} busy; busy by thread {info.get('busy_by_thread')}, idle {info.get('idle_by_thread')}")
+            print(f"  self % of busy by layer: {info.get('self_pct_of_busy_by_layer')}")
+            print(f"  inclusive % of busy by layer: {info.get('inclusive_pct_of_busy_by_layer')}")
+            for pct, where in info.get("top_self", [])[:14]:
                 print(f"    {pct:5.1f}%  {where}")
 
 
