@@ -613,3 +613,16 @@ def test_a_message_without_destination_is_dropped_not_stalling_its_level(harness
     clock.advance(1_000)
     assert service.tick() == 1 and bodies(store, REAL_TOPIC, 0) == ["fine"]
     assert service.offsets()[1] == 2
+
+
+def test_timer_put_after_the_clock_stepped_back_survives_a_crash(harness: Harness) -> None:
+    clock = harness.clock
+    start = clock.now_ms()
+    clock.set(start + 60_000)
+    harness.service.tick()  # read through start + 60 s
+    clock.set(start)  # the wall clock steps back a minute
+    harness.service.maybe_put(timer_msg("late", TIMER_DELAY_SEC="10"), 0)  # fires at start + 10 s
+    harness.service.persist()
+    harness.crash(restore_files={})  # the checkpoint must not claim it was delivered
+    clock.set(start + 10_000)
+    assert harness.service.tick() == 1 and bodies(harness.store, REAL_TOPIC, 0) == ["late"]

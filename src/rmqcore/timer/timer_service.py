@@ -76,7 +76,9 @@ class TimerMessageService:
         self._file = TimerCheckpointFile(checkpoint_file)
         self._pending_heap: list[int] = []  # queue offsets in the wheel (lazy deletion)
         self._pending: set[int] = set()
-        self._failed: dict[int, int] = {}  # queue offset -> fire time, re-put failed
+        # Pending messages whose fire time is not after the read time (a re-put that failed, or a
+        # put after the clock stepped back): the checkpoint's read time stays below them.
+        self._behind: dict[int, int] = {}  # queue offset -> fire time
         self._tokens: dict[int, TimerId] = {}  # queue offset -> wheel token, for cancelling
         self._by_key: dict[str, int] = {}  # REAL_TOPIC+UNIQ_KEY -> queue offset of the pending timer
         self._scan_end = 0  # every queue offset below this is known to the service
@@ -130,10 +132,13 @@ class TimerMessageService:
         result = self._store.put(timer_msg, 0)
         if put_succeeded(result):
             handle = TimerHandle(result.queue_offset, result.commitlog_offset)
+            fire_ms = out_ms + self._precision
             if delete_key(timer_msg) is not None:
                 self._apply_delete(timer_msg)
             else:
-                self._track(handle, out_ms + self._precision, timer_msg)
+                self._track(handle, fire_ms, timer_msg)
+                if fire_ms <= self._read_time_ms:  # the clock stepped back since the last tick
+                    self._behind[handle.queue_offset] = fire_ms
             self._scan_end = max(self._scan_end, handle.queue_offset + 1)
         return result
 
@@ -158,7 +163,7 @@ class TimerMessageService:
             log.info("timer_delete_target_not_pending", key=key)
             return
         self._pending.discard(queue_offset)
-        self._failed.pop(queue_offset, None)
+        self._behind.pop(queue_offset, None)
         log.info("timer_message_deleted", key=key, queue_offset=queue_offset)
 
     # -- delivery -------------------------------------------------------------------------
@@ -170,15 +175,14 @@ class TimerMessageService:
             if outcome is Redelivery.RETRY:
                 # Keep it (and what follows) for a later tick; the checkpoint stays below it.
                 for later_fire_ms, later in due[index:]:
-                    self._failed.setdefault(later.queue_offset, later_fire_ms)
+                    self._behind.setdefault(later.queue_offset, later_fire_ms)
                     (self._tokens[later.queue_offset],) = self._wheel.restore([(now_ms + RETRY_AFTER_ERROR_MS, later)])
                 break
-            self._failed.pop(handle.queue_offset, None)
+            self._behind.pop(handle.queue_offset, None)
             self._pending.discard(handle.queue_offset)
             self._tokens.pop(handle.queue_offset, None)
             delivered += outcome is Redelivery.DELIVERED
-        floor = min(self._failed.values(), default=None)
-        self._read_time_ms = max(self._read_time_ms, now_ms if floor is None else min(now_ms, floor - 1))
+        self._read_time_ms = max(self._read_time_ms, now_ms)
         return delivered
 
     def _fire(self, handle: TimerHandle, now_ms: int) -> Redelivery:
@@ -209,7 +213,9 @@ class TimerMessageService:
         while heap and heap[0] not in self._pending:
             heapq.heappop(heap)
         low_water = heap[0] if heap else self._scan_end
-        return TimerCheckpoint(self._read_time_ms, low_water)
+        floor = min(self._behind.values(), default=None)
+        read_time = self._read_time_ms if floor is None else min(self._read_time_ms, floor - 1)
+        return TimerCheckpoint(read_time, low_water)
 
     def persist(self, now_ms: int, *, force: bool = False) -> None:
         checkpoint = self.checkpoint()
