@@ -101,6 +101,11 @@ class ScheduleMessageService:
             result = self._store.get(C.SCHEDULE_TOPIC, queue_id, offset, max_count=READ_BATCH)
             messages = list(result.messages)
             if not messages:
+                next_offset = result.next_offset
+                if next_offset > offset:  # entries the store could not serve: do not stall on them
+                    log.error("schedule_entries_unreadable", level=level, from_offset=offset, to_offset=next_offset)
+                    offset = next_offset
+                    continue
                 self._next_due[level] = EMPTY
                 break
             for msg in messages:
@@ -121,10 +126,10 @@ class ScheduleMessageService:
         return delivered
 
     def _deliver_ms(self, msg: MessageExt, level: int, now_ms: int) -> int:
-        tags_code = getattr(msg, "tags_code", None)
-        deliver_ms = tags_code if isinstance(tags_code, int) and tags_code > 0 else None
-        if deliver_ms is None:  # the store did not hand back the tag code: recompute it (section 5)
-            deliver_ms = self._levels.deliver_timestamp_ms(level, msg.store_timestamp)
+        # The ConsumeQueue tag code holds the deliver time, but a get returns messages, not CQ
+        # entries: recompute it with the same formula (section 5: store time + delay of the level;
+        # the store stamps with the same clock), then ``correctDeliverTimestamp`` (section 7).
+        deliver_ms = self._levels.deliver_timestamp_ms(level, msg.store_timestamp)
         return self._levels.correct_deliver_timestamp_ms(level, now_ms, deliver_ms)
 
     def _redeliver(self, msg: MessageExt, level: int) -> Redelivery:
