@@ -145,6 +145,8 @@ class TransactionalMessageService:
                     transaction_id=transaction_id,
                     action="not written again: the store already holds the committed message",
                 )
+                if transaction_id:
+                    self._ended_transactions[transaction_id] = COMMIT
                 self._close_half(half)
                 return None
             if commit_or_rollback == COMMIT:
