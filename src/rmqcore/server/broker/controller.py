@@ -473,7 +473,8 @@ class BrokerController:
 
     def _start_periodic_jobs(self, tg: anyio.abc.TaskGroup) -> None:
         cfg = self.config
-        tg.start_soon(self._every, cfg.flush_consumer_offset_interval / 1000, self.flush_consumer_offsets, False)
+        # Offsets are written (with fsync) from a worker thread so the event loop never waits on the disk.
+        tg.start_soon(self._every, cfg.flush_consumer_offset_interval / 1000, self.flush_consumer_offsets, True)
         tg.start_soon(self._every, CLIENT_SCAN_INTERVAL_S, self.scan_expired_clients, False)
         tg.start_soon(self._every, LOCK_SWEEP_INTERVAL_S, self.expire_locks, False)
         tg.start_soon(self._every, RETENTION_INTERVAL_S, self.clean_expired_files, True)

@@ -48,6 +48,7 @@ class ConsumerOffsetManager:
         self.path = Path(config_dir) / CONSUMER_OFFSET_FILE
         self._clock = clock
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._table: dict[str, dict[int, int]] = {}
         self.data_version = DataVersion()
         self._dirty = False
@@ -77,10 +78,12 @@ class ConsumerOffsetManager:
         """Write the file when offsets changed since the last write (or ``force``); True if written."""
         if not (self._dirty or force):
             return False
-        with self._lock:
-            self._dirty = False
-            self.data_version.next_version(self._clock)
-        write_json_atomic(self.path, self.to_json())
+        # One writer at a time: the periodic flush runs in a worker thread, shutdown on the loop.
+        with self._write_lock:
+            with self._lock:
+                self._dirty = False
+                self.data_version.next_version(self._clock)
+            write_json_atomic(self.path, self.to_json())
         return True
 
     # -- offsets --------------------------------------------------------------------------
