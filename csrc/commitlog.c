@@ -195,7 +195,8 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t 
                       const char *bodies, const int32_t *body_lens, const char *props, const int32_t *props_lens,
                       const int32_t *flags, const int64_t *tag_codes, const char *keys, const int32_t *keys_lens,
                       int32_t queue_id, int32_t sys_flag, int64_t born_ts, const char *born_host,
-                      int32_t born_host_len, int64_t store_ts, int64_t *phys_out) {
+                      int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
+                      int64_t uniform_tag_code, int32_t uniform_keys_len, int64_t *phys_out) {
     int64_t orig = cl->write_pos;
     int64_t pos = orig;
     int64_t cq_max = cq ? cq->max_logical : 0;
@@ -205,19 +206,20 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t 
     int64_t first_queue_offset = (cq && (tx == SF_TX_NOT || tx == SF_TX_COMMIT)) ? cq->max_logical : 0;
     for (int32_t i = 0; i < n; i++) {
         int32_t bl = body_lens[i];
-        int32_t pl = props_lens ? props_lens[i] : 0;
-        int32_t kl = keys_lens ? keys_lens[i] : 0;
+        int32_t pl = props_lens ? props_lens[i] : (pr ? uniform_props_len : 0);
+        int32_t kl = keys_lens ? keys_lens[i] : (k ? uniform_keys_len : 0);
         int64_t phys = append_record(cl, cq, (const uint8_t *)topic, topic_len, b, bl, pr, pl, queue_id,
                                      flags ? flags[i] : 0, sys_flag, born_ts, (const uint8_t *)born_host,
-                                     born_host_len, store_ts, 0, 0, tag_codes ? tag_codes[i] : 0, k, kl, &pos);
+                                     born_host_len, store_ts, 0, 0, tag_codes ? tag_codes[i] : uniform_tag_code, k,
+                                     kl, &pos);
         if (phys < 0) {
             roll_back(cl, cq, orig, pos, cq_max);
             return phys;
         }
         if (phys_out) phys_out[i] = phys;
         b += bl;
-        if (pr) pr += pl;
-        if (k) k += kl;
+        if (pr && props_lens) pr += pl;
+        if (k && keys_lens) k += kl;
     }
     cl->last_queue_offset = first_queue_offset;
     __atomic_store_n(&cl->write_pos, pos, __ATOMIC_RELEASE);

@@ -63,14 +63,17 @@ int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t to
                     int32_t sys_flag, int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
                     int32_t reconsume_times, int64_t prepared_offset, int64_t tag_code, const char *keys,
                     int32_t keys_len);
-/* n records of one topic/queue; arrays may be NULL (all zero / empty). All or nothing:
+/* n records of one topic/queue. A NULL length array with a non-NULL blob means every
+ * record has the same properties (keys) of uniform_*_len bytes; NULL tag_codes means
+ * uniform_tag_code for all; NULL flags means 0. All or nothing:
  * on error nothing of the batch stays visible. Returns n or an error; phys_out[i]
  * gets each record's offset. */
 int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, int32_t n,
                       const char *bodies, const int32_t *body_lens, const char *props, const int32_t *props_lens,
                       const int32_t *flags, const int64_t *tag_codes, const char *keys, const int32_t *keys_lens,
                       int32_t queue_id, int32_t sys_flag, int64_t born_ts, const char *born_host,
-                      int32_t born_host_len, int64_t store_ts, int64_t *phys_out);
+                      int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
+                      int64_t uniform_tag_code, int32_t uniform_keys_len, int64_t *phys_out);
 
 int rmq_get(rmq_commitlog *cl, rmq_cq *cq, int64_t offset, int32_t max_count, int64_t max_bytes,
             const int64_t *tags, int32_t ntags, char *out, int64_t out_cap, rmq_get_result *res);

@@ -313,15 +313,33 @@ class MessageStore:
             raise MessageIllegalError("put_batch needs at least one message")
         first = msgs[0]
         topic = first.topic
-        for m in msgs:
-            if m.topic != topic:
-                raise MessageIllegalError(f"a batch holds one topic: found {m.topic!r} after {topic!r}")
+        if n > 1 and [m.topic for m in msgs].count(topic) != n:
+            other = next(m.topic for m in msgs if m.topic != topic)
+            raise MessageIllegalError(f"a batch holds one topic: found {other!r} after {topic!r}")
         bodies = [m.body for m in msgs]
         body_lens = list(map(len, bodies))
         with_keys = self._index is not None
-        metas = [_encode_meta(m.properties, with_keys) if m.properties else None for m in msgs]
-        if any(metas):
-            metas = [meta or (_NO_KEYS, 0, _NO_KEYS) for meta in metas]
+        props_list = [m.properties for m in msgs]
+        p0 = props_list[0]
+        # Same properties on every message (a producer's batch of one tag, no keys): encode
+        # once and let C reuse them, instead of per-message lists.
+        uniform_len = uniform_keys_len = 0
+        uniform_code = 0
+        props_lens: list[int] | None = None
+        keys_lens: list[int] | None = None
+        codes: list[int] | None = None
+        if props_list.count(p0) == n:
+            if p0:
+                meta = _SINGLE_TAG_CACHE.get(p0.get(_TAGS)) if len(p0) == 1 else None
+                pb, uniform_code, kb = meta if meta is not None else _encode_meta(p0, with_keys)
+            else:
+                pb = kb = _NO_KEYS
+            props_blob, keys_blob = pb, kb
+            uniform_len, uniform_keys_len = len(pb), len(kb)
+            max_props = uniform_len
+            props_total = uniform_len * n
+        else:
+            metas = [_encode_meta(p, with_keys) if p else (_NO_KEYS, 0, _NO_KEYS) for p in props_list]
             prop_list = [meta[0] for meta in metas]
             props_lens = list(map(len, prop_list))
             props_blob = b"".join(prop_list)
@@ -329,12 +347,10 @@ class MessageStore:
             key_list = [meta[2] for meta in metas]
             keys_blob = b"".join(key_list)
             keys_lens = list(map(len, key_list)) if keys_blob else None
-        else:
-            props_blob = keys_blob = _NO_KEYS
-            props_lens = keys_lens = None
-            codes = None
-        if max(body_lens) > self._max_body or (props_lens and max(props_lens) > _MAX_PROPS):
-            for m, blen, plen in zip(msgs, body_lens, props_lens or [0] * n):
+            max_props = max(props_lens)
+            props_total = sum(props_lens)
+        if max(body_lens) > self._max_body or max_props > _MAX_PROPS:
+            for m, blen, plen in zip(msgs, body_lens, props_lens or [uniform_len] * n):
                 if blen > self._max_body or plen > _MAX_PROPS:
                     self._refuse_sizes(m, blen, plen)
         target = self._targets.get((topic, queue_id))
@@ -350,7 +366,7 @@ class MessageStore:
         elif target.schedule:
             codes = [now + self._schedule_delay(m.properties) for m in msgs]
         flags = [m.flag for m in msgs]
-        ext = not (type(first) is Message)
+        ext = type(first) is not Message
         born = host_bytes(first.born_host) if ext and first.born_host else None  # type: ignore[attr-defined]
         sys_flag = first.sys_flag if ext else 0  # type: ignore[attr-defined]
         born_ts = (first.born_timestamp or now) if ext else now  # type: ignore[attr-defined]
@@ -360,26 +376,31 @@ class MessageStore:
         c_keys_lens = ffi.new("int32_t[]", keys_lens) if keys_lens else NULL
         c_flags = ffi.new("int32_t[]", flags) if any(flags) else NULL
         c_codes = ffi.new("int64_t[]", codes) if codes else NULL
-        with self._lock:
+        blob = b"".join(bodies)
+        self._acquire()
+        try:
             if not self._open:
                 raise StoreClosedError("the store is closed")
-            rc = lib.rmq_put_batch(self._cl, target.ptr, target.topic, target.topic_len, n, b"".join(bodies),
+            rc = lib.rmq_put_batch(self._cl, target.ptr, target.topic, target.topic_len, n, blob,
                                    c_body_lens, props_blob or NULL, c_props_lens, c_flags, c_codes,
                                    keys_blob or NULL, c_keys_lens, queue_id, sys_flag, born_ts,
-                                   born if born else NULL, len(born) if born else 0, now, phys_out)
+                                   born if born else NULL, len(born) if born else 0, now, uniform_len,
+                                   uniform_code, uniform_keys_len, phys_out)
             queue_offset = self._cl.last_queue_offset
+        finally:
+            self._release()
         if rc < 0:
             return self._put_failed(rc, topic, n)
         offsets = tuple(ffi.unpack(phys_out, n))
         per_record = target.overhead + (12 if born is not None and len(born) == 20 else 0)
-        wrote = per_record * n + sum(body_lens) + (sum(props_lens) if props_lens else 0)
+        wrote = per_record * n + sum(body_lens) + props_total
         status = _PUT_OK
-        last_end = offsets[-1] + per_record + body_lens[-1] + (props_lens[-1] if props_lens else 0)
+        last_end = offsets[-1] + per_record + body_lens[-1] + (props_lens[-1] if props_lens else uniform_len)
         if self._sync and not self._flusher.wait_durable(last_end, self._sync_timeout_s):
             status = PutStatus.FLUSH_DISK_TIMEOUT
         if self._listeners and (not ext or (sys_flag & _TX_MASK) in _DISPATCHED_TX):
             self._notify(topic, queue_id, queue_offset + n - 1)
-        return PutResult(status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None)
+        return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None))
 
     def _schedule_delay(self, props: dict[str, str]) -> int:
         levels = self.config.delay_levels_ms
