@@ -66,12 +66,15 @@ class OrderlyConsumeService:
         if dispatch:
             self.task_group.start_soon(self.consume_queue, pq, mq)
 
+    def queue_lock(self, mq: MessageQueue) -> anyio.Lock:
+        """Held while a batch of ``mq`` is with the listener."""
+        return self._queue_locks.setdefault(mq, anyio.Lock())
+
     def _needs_lock(self) -> bool:
         return self.message_model is MessageModel.CLUSTERING
 
     async def consume_queue(self, pq: ProcessQueue, mq: MessageQueue) -> None:
-        lock = self._queue_locks.setdefault(mq, anyio.Lock())
-        async with lock:
+        async with self.queue_lock(mq):
             started = anyio.current_time()
             while not pq.dropped:
                 if self._needs_lock() and (not pq.locked or pq.is_lock_expired()):

@@ -304,22 +304,46 @@ class PushConsumer:
         self._task_group.start_soon(self._pull_loop, mq, pq, offset, scope)
 
     async def _on_queue_removed(self, mq: MessageQueue, pq: ProcessQueue) -> bool:
-        assert self._core is not None
+        """Stop pulling ``mq``, commit its offset and (orderly CLUSTERING) release its lock.
+
+        Orderly: first wait (up to 1 s) for the batch the listener may still hold, so its offset
+        is committed and the next owner never consumes the queue while we still do
+        (``removeUnnecessaryMessageQueue``).
+        """
         scope = self._pull_scopes.pop(mq, None)
         if scope is not None:
             scope.cancel()
+        service = self._consume_service
+        if self._orderly and self.message_model is MessageModel.CLUSTERING and isinstance(service, OrderlyConsumeService):
+            lock = service.queue_lock(mq)
+            acquired = False
+            with anyio.move_on_after(1.0):
+                await lock.acquire()
+                acquired = True
+            if not acquired:
+                log.warning("orderly_queue_busy_at_release", mq=str(mq))
+            try:
+                await self._release(mq, unlock=True)
+            finally:
+                if acquired:
+                    lock.release()
+            return True
+        await self._release(mq, unlock=False)
+        return True
+
+    async def _release(self, mq: MessageQueue, *, unlock: bool) -> None:
+        assert self._core is not None
         store = self._core.offset_store
         try:
             await store.persist(mq)
         except MQClientError as exc:
             log.warning("offset_persist_on_release_failed", mq=str(mq), error=str(exc))
         store.remove_offset(mq)
-        if self._orderly and self.message_model is MessageModel.CLUSTERING:
+        if unlock:
             try:
                 await self._core.unlock_batch(mq.broker_name, [mq])
             except MQClientError as exc:
                 log.info("unlock_failed", mq=str(mq), error=str(exc))
-        return True
 
     async def _lock_one(self, mq: MessageQueue) -> bool:
         assert self._core is not None
