@@ -190,8 +190,8 @@ def test_memcpy_mmap_baseline(
     round_info(benchmark, ROUND_MESSAGES, record_size, record_size=record_size)
     try:
         benchmark.pedantic(copy_round, rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS, iterations=1)
-        written = ffi.buffer(region.base, record_size)
-        assert bytes(written) == records[0]
+        # The ring may have wrapped at any record of a batch: the first slot holds one of them.
+        assert bytes(ffi.buffer(region.base, record_size)) in records
     finally:
         lib.mm_close(region)
 
