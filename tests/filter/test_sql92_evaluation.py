@@ -264,3 +264,32 @@ def test_matches_needs_exactly_true() -> None:
     assert selector.matches({"a": "x"}) is True
     assert selector.matches({"a": "y"}) is False
     assert selector.matches({}) is False  # null
+
+
+class _RecordingProperties(dict):
+    """A property map that records which names were looked up."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.looked_up: list[str] = []
+
+    def get(self, key: str, default: object = None) -> object:
+        self.looked_up.append(key)
+        return super().get(key, default)
+
+
+def test_matches_fetches_properties_of_a_root_and_lazily() -> None:
+    selector = sql92.compile("a IS NOT NULL AND b = 'x' AND c > 1")
+    props = _RecordingProperties({"b": "x", "c": "2"})
+    assert selector.matches(props) is False
+    assert props.looked_up == ["a"]  # the first operand already decided: no further lookups
+    props = _RecordingProperties({"a": "1", "b": "x", "c": "2"})
+    assert selector.matches(props) is True
+    assert props.looked_up == ["a", "b", "c"]
+
+
+def test_evaluate_agrees_with_matches_on_the_seed_messages() -> None:
+    selector = sql92.compile("(TAGS is not null and TAGS in ('TagA','TagC')) and (baiLi is not null and baiLi between 0 and 3)")
+    for i in range(30):
+        props = {"TAGS": ["TagA", "TagB", "TagC"][i % 3], "baiLi": str(i % 15)}
+        assert selector.matches(props) is (selector.evaluate(props) is True)

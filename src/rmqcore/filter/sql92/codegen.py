@@ -262,23 +262,35 @@ class _Generator:
         return self.truth_forms.get(code, f"({code} is True)")
 
     # -- whole function ------------------------------------------------------------------------
+    def _fetch(self, prop: str) -> list[str]:
+        v = self.variables[prop]
+        # Broker properties are always str: one type test, then Java typing for the rest.
+        return [f"{v} = p.get({prop!r})", f"if type({v}) is not str and {v} is not None: {v} = _norm({v})"]
+
     def function_source(self, root: ast.Node) -> str:
         """``selector(p)`` (three-valued) and ``matches(p)`` (exactly TRUE, errors ⇒ False)."""
         body, _ = self.boolean(root)
-        truth = self.truth(root)
-        prologue = []
-        for prop, v in self.variables.items():
-            prologue.append(f"{v} = p.get({prop!r})")
-            # Broker properties are always str: one type test, then Java typing for the rest.
-            prologue.append(f"if type({v}) is not str and {v} is not None: {v} = _norm({v})")
         lines = ["def selector(p):"]
-        lines += ["    " + line for line in prologue]
+        for prop in self.variables:
+            lines += ["    " + line for line in self._fetch(prop)]
         lines.append(f"    return {body}")
         lines.append("")
         lines.append("def matches(p):")
         lines.append("    try:")
-        lines += ["        " + line for line in prologue]
-        lines.append(f"        return {truth}")
+        # A root AND is checked operand by operand, each property fetched just before its
+        # first use, so a message failing the first test costs one lookup.
+        operands = root.operands if isinstance(root, ast.And) else (root,)
+        fetched: set[str] = set()
+        for operand in operands:
+            test = self.truth(operand)
+            # Only properties the code reads (`a CONTAINS ''` reads none), in first-use order.
+            used = ast.property_names(operand)
+            for prop in [name for name in self.variables if name in used and name not in fetched]:
+                lines += ["        " + line for line in self._fetch(prop)]
+                fetched.add(prop)
+            lines.append(f"        if not {test}: return False" if operand is not root else f"        return {test}")
+        if isinstance(root, ast.And):
+            lines.append("        return True")
         lines.append("    except _EvalError as exc:")
         lines.append("        _failed(exc)")
         lines.append("        return False")
