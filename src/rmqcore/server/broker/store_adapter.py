@@ -31,15 +31,6 @@ SERVICE_NOT_AVAILABLE_REMARK = (
 )
 
 
-class PutRejected(Exception):
-    """A put refused before reaching the store, carrying the response code and remark."""
-
-    def __init__(self, code: int, remark: str) -> None:
-        super().__init__(remark)
-        self.code = code
-        self.remark = remark
-
-
 def store_config_for(config: BrokerConfig, store_host: tuple[str, int]) -> Any:
     from rmqcore.store import StoreConfig
 

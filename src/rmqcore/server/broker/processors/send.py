@@ -27,7 +27,7 @@ from rmqcore.message.ids import UniqKeyGenerator
 from rmqcore.remoting import RESPONSE_FLAG, RemotingCommand, RequestCode, ResponseCode, Version, make_response
 from rmqcore.remoting.headers.send import SendMessageRequestHeader, decode_send_request_header
 from rmqcore.server.broker.processors.admin import validate_topic
-from rmqcore.server.broker.store_adapter import PutRejected, put_error_response
+from rmqcore.server.broker.store_adapter import put_error_response
 from rmqcore.server.broker.topics import MULTI_TAG, PERM_RW, TopicConfig
 from rmqcore.store import PutStatus
 
@@ -198,14 +198,15 @@ class SendProcessor:
             if refused is not None:
                 return refused
         if self._sync_flush:
-            return self._put_in_thread(cmd, msg, queue_id, uniq)
-        return self._put(cmd, msg, queue_id, uniq)
+            return self._put_in_thread(cmd, msg, msg.queue_id, uniq)
+        return self._put(cmd, msg, msg.queue_id, uniq)
 
     def _store_call(self, msg: MessageExt) -> Any:
         """The one store call for ``msg``: half message, delayed message, or plain put."""
         broker = self.broker
         properties = msg.properties
-        if properties.get(C.PROPERTY_TRANSACTION_PREPARED) == "true":
+        prepared = properties.get(C.PROPERTY_TRANSACTION_PREPARED)
+        if prepared is not None and prepared.lower() == "true":  # Boolean.parseBoolean
             return broker.transactions.prepare
         if broker.delay_service is not None:
             for key in _DELAY_KEYS:
@@ -222,8 +223,6 @@ class SendProcessor:
     def _put(self, cmd: RemotingCommand, msg: MessageExt, queue_id: int, uniq: str) -> RemotingCommand:
         try:
             result = self._store_call(msg)(msg, queue_id)
-        except PutRejected as exc:
-            return make_response(cmd, exc.code, exc.remark)
         except Exception as exc:
             return self._put_exception(cmd, exc)
         return self._response(cmd, result, queue_id, uniq)
@@ -232,8 +231,6 @@ class SendProcessor:
         call = self._store_call(msg)
         try:
             result = await anyio.to_thread.run_sync(call, msg, queue_id)
-        except PutRejected as exc:
-            return make_response(cmd, exc.code, exc.remark)
         except Exception as exc:
             return self._put_exception(cmd, exc)
         return self._response(cmd, result, queue_id, uniq)
@@ -336,8 +333,6 @@ class SendProcessor:
     def _put_batch(self, cmd: RemotingCommand, messages: list[Any], queue_id: int, uniq: str | None) -> RemotingCommand:
         try:
             result = self.broker.store.put_batch(messages, queue_id)
-        except PutRejected as exc:
-            return make_response(cmd, exc.code, exc.remark)
         except Exception as exc:
             return self._put_exception(cmd, exc)
         return self._batch_response(cmd, result, queue_id, uniq)
@@ -347,8 +342,6 @@ class SendProcessor:
     ) -> RemotingCommand:
         try:
             result = await anyio.to_thread.run_sync(self.broker.store.put_batch, messages, queue_id)
-        except PutRejected as exc:
-            return make_response(cmd, exc.code, exc.remark)
         except Exception as exc:
             return self._put_exception(cmd, exc)
         return self._batch_response(cmd, result, queue_id, uniq)
