@@ -116,7 +116,9 @@ class PullProcessor:
             self._filters.popitem(last=False)
         return built
 
-    def _resolve(self, cmd: RemotingCommand, header: PullMessageRequestHeader) -> SubscriptionFilter | RemotingCommand:
+    def _resolve(
+        self, channel: Any, cmd: RemotingCommand, header: PullMessageRequestHeader
+    ) -> SubscriptionFilter | RemotingCommand:
         """Checks of ``processRequest`` before the store is read: the filter, or the error response."""
         broker = self.broker
         group = header.consumer_group
@@ -135,7 +137,7 @@ class PullProcessor:
                 cmd,
                 ResponseCode.SYSTEM_ERROR,
                 f"queueId[{header.queue_id}] is illegal, topic:[{header.topic}] "
-                f"topicConfig.readQueueNums:[{topic_config.read_queue_nums}] consumer:[{getattr(cmd, 'remote', '')}]",
+                f"topicConfig.readQueueNums:[{topic_config.read_queue_nums}] consumer:[{getattr(channel, 'remote_addr', '')}]",
             )
         if header.sys_flag & C.PULL_FLAG_SUBSCRIPTION:
             try:
@@ -174,7 +176,7 @@ class PullProcessor:
     # -- the pull ------------------------------------------------------------------------------
     def pull_message(self, channel: Any, cmd: RemotingCommand) -> Any:
         header = PullMessageRequestHeader.from_ext(cmd.ext_fields)
-        subscription = self._resolve(cmd, header)
+        subscription = self._resolve(channel, cmd, header)
         if subscription.__class__ is RemotingCommand:
             return subscription
         response = self._pull_once(cmd, header, subscription)  # type: ignore[arg-type]
