@@ -268,3 +268,27 @@ async def test_consumer_running_info_is_forwarded_to_the_consumer(tmp_path: Path
         assert response.code == 0 and b"CONSUME_PASSIVELY" in response.body
         offline = await admin.request(RequestCode.GET_CONSUMER_RUNNING_INFO, GetConsumerRunningInfoRequestHeader(GROUP, "nobody"))
         assert offline.code == ResponseCode.SYSTEM_ERROR and "not online" in offline.remark
+
+
+async def test_many_parked_pulls_each_woken_by_its_queue(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker, connect(broker.port) as consumer, connect(broker.port) as producer:
+        await producer.send(TOPIC, b"create", queue_id=0)
+        base = {q: broker.store.max_offset(TOPIC, q) for q in range(4)}
+        responses: dict[int, list] = {q: [] for q in range(4)}
+
+        async def parked(queue_id: int) -> None:
+            responses[queue_id].append(await consumer.pull(GROUP, TOPIC, queue_id, base[queue_id], suspend_ms=20_000))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for queue_id in range(4):
+                    for _ in range(5):
+                        tg.start_soon(parked, queue_id)
+                while broker.long_poll.parked < 20:
+                    await anyio.wait_all_tasks_blocked()
+                for queue_id in range(4):
+                    await producer.send(TOPIC, b"for queue %d" % queue_id, queue_id=queue_id)
+        for queue_id, got in responses.items():
+            assert [r.code for r in got] == [0] * 5
+            assert {decode_stored_messages(r.body)[0].body for r in got} == {b"for queue %d" % queue_id}
+        assert broker.long_poll.parked == 0
