@@ -164,16 +164,15 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
     return phys;
 }
 
-int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, const char *body,
-                    int32_t body_len, const char *props, int32_t props_len, int32_t queue_id, int32_t flag,
-                    int32_t sys_flag, int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
+int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t body_len, const char *props,
+                    int32_t props_len, int32_t flag, int32_t sys_flag, int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
                     int32_t reconsume_times, int64_t prepared_offset, int64_t tag_code, const char *keys,
                     int32_t keys_len) {
     int64_t pos = cl->write_pos;
     int64_t cq_max = cq ? cq->max_logical : 0;
     if (!born_host) { born_host = (const char *)cl->store_host; born_host_len = cl->store_host_len; }
-    int64_t phys = append_record(cl, cq, (const uint8_t *)topic, topic_len, (const uint8_t *)body, body_len,
-                                 (const uint8_t *)props, props_len, queue_id, flag, sys_flag, born_ts,
+    int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, (const uint8_t *)body, body_len,
+                                 (const uint8_t *)props, props_len, cq->queue_id, flag, sys_flag, born_ts,
                                  (const uint8_t *)born_host, born_host_len, store_ts, reconsume_times,
                                  prepared_offset, tag_code, (const uint8_t *)keys, keys_len, &pos);
     if (phys < 0) {
@@ -184,17 +183,17 @@ int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t to
     return phys;
 }
 
-int64_t rmq_put_simple(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, const char *body,
-                       int32_t body_len, const char *props, int32_t props_len, int32_t queue_id, int32_t flag,
-                       int64_t store_ts, int64_t tag_code, const char *keys, int32_t keys_len) {
-    return rmq_put_ext(cl, cq, topic, topic_len, body, body_len, props, props_len, queue_id, flag, 0, store_ts,
-                       NULL, 0, store_ts, 0, 0, tag_code, keys, keys_len);
+int64_t rmq_put_simple(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t body_len, const char *props,
+                       int32_t props_len, int32_t flag, int64_t store_ts, int64_t tag_code, const char *keys,
+                       int32_t keys_len) {
+    return rmq_put_ext(cl, cq, body, body_len, props, props_len, flag, 0, store_ts, NULL, 0, store_ts, 0, 0, tag_code,
+                       keys, keys_len);
 }
 
-int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, int32_t n,
+int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
                       const char *bodies, const int32_t *body_lens, const char *props, const int32_t *props_lens,
                       const int32_t *flags, const int64_t *tag_codes, const char *keys, const int32_t *keys_lens,
-                      int32_t queue_id, int32_t sys_flag, int64_t born_ts, const char *born_host,
+                      int32_t sys_flag, int64_t born_ts, const char *born_host,
                       int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
                       int64_t uniform_tag_code, int32_t uniform_keys_len, int64_t *phys_out) {
     int64_t orig = cl->write_pos;
@@ -208,7 +207,7 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t 
         int32_t bl = body_lens[i];
         int32_t pl = props_lens ? props_lens[i] : (pr ? uniform_props_len : 0);
         int32_t kl = keys_lens ? keys_lens[i] : (k ? uniform_keys_len : 0);
-        int64_t phys = append_record(cl, cq, (const uint8_t *)topic, topic_len, b, bl, pr, pl, queue_id,
+        int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, b, bl, pr, pl, cq->queue_id,
                                      flags ? flags[i] : 0, sys_flag, born_ts, (const uint8_t *)born_host,
                                      born_host_len, store_ts, 0, 0, tag_codes ? tag_codes[i] : uniform_tag_code, k,
                                      kl, &pos);

@@ -52,15 +52,15 @@ rmq_commitlog *rmq_commitlog_new(const char *dir, uint64_t file_size, int cap, i
 void rmq_commitlog_free(rmq_commitlog *cl);
 
 /* Plain message: born timestamp = store timestamp, born host = store host, sys flag 0.
- * cq NULL: not dispatched (queue offset 0). keys: "UNIQ_KEY KEYS..." space separated,
+ * cq: the target queue, which also names the topic and queue id; PREPARED/ROLLBACK
+ * transaction types are written but not dispatched (queue offset 0). keys: "UNIQ_KEY KEYS..." space separated,
  * each indexed as topic#key. Returns the record's physical offset or an error. */
-int64_t rmq_put_simple(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, const char *body,
-                       int32_t body_len, const char *props, int32_t props_len, int32_t queue_id, int32_t flag,
-                       int64_t store_ts, int64_t tag_code, const char *keys, int32_t keys_len);
+int64_t rmq_put_simple(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t body_len, const char *props,
+                       int32_t props_len, int32_t flag, int64_t store_ts, int64_t tag_code, const char *keys,
+                       int32_t keys_len);
 /* Every field given (MessageExt from the broker). born_host: ip+port, 8 or 20 bytes. */
-int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, const char *body,
-                    int32_t body_len, const char *props, int32_t props_len, int32_t queue_id, int32_t flag,
-                    int32_t sys_flag, int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
+int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t body_len, const char *props,
+                    int32_t props_len, int32_t flag, int32_t sys_flag, int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
                     int32_t reconsume_times, int64_t prepared_offset, int64_t tag_code, const char *keys,
                     int32_t keys_len);
 /* n records of one topic/queue. A NULL length array with a non-NULL blob means every
@@ -68,10 +68,10 @@ int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t to
  * uniform_tag_code for all; NULL flags means 0. All or nothing:
  * on error nothing of the batch stays visible. Returns n or an error; phys_out[i]
  * gets each record's offset. */
-int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, const char *topic, int32_t topic_len, int32_t n,
+int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
                       const char *bodies, const int32_t *body_lens, const char *props, const int32_t *props_lens,
                       const int32_t *flags, const int64_t *tag_codes, const char *keys, const int32_t *keys_lens,
-                      int32_t queue_id, int32_t sys_flag, int64_t born_ts, const char *born_host,
+                      int32_t sys_flag, int64_t born_ts, const char *born_host,
                       int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
                       int64_t uniform_tag_code, int32_t uniform_keys_len, int64_t *phys_out);
 

@@ -5,18 +5,26 @@
 #include <string.h>
 #include "byte_order.h"
 
-rmq_cq *rmq_cq_new(const char *dir, uint64_t file_size, int cap) {
+rmq_cq *rmq_cq_new(const char *dir, uint64_t file_size, int cap, const char *topic, int32_t topic_len,
+                   int32_t queue_id) {
     rmq_cq *cq = calloc(1, sizeof *cq);
     if (!cq) return NULL;
+    cq->topic = malloc((size_t)topic_len + 1);
+    if (!cq->topic) { free(cq); return NULL; }
+    memcpy(cq->topic, topic, (size_t)topic_len);
+    cq->topic[topic_len] = 0;
+    cq->topic_len = topic_len;
+    cq->queue_id = queue_id;
     /* CQ files are small; sparse is fine (a full disk shows up on the CommitLog first) */
     cq->q = rmq_mfq_new(dir, file_size, cap, 0);
-    if (!cq->q) { free(cq); return NULL; }
+    if (!cq->q) { free(cq->topic); free(cq); return NULL; }
     return cq;
 }
 
 void rmq_cq_free(rmq_cq *cq) {
     if (!cq) return;
     rmq_mfq_free(cq->q);
+    free(cq->topic);
     free(cq);
 }
 

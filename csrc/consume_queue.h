@@ -16,9 +16,14 @@ typedef struct rmq_cq {
     rmq_mfq *q;
     int64_t min_logical;  /* first readable logical offset */
     int64_t max_logical;  /* next logical offset to assign (== entry count incl. deleted) */
+    /* the queue's identity, kept here so a put passes one pointer instead of three args */
+    char *topic;
+    int32_t topic_len;
+    int32_t queue_id;
 } rmq_cq;
 
-rmq_cq *rmq_cq_new(const char *dir, uint64_t file_size, int cap);
+rmq_cq *rmq_cq_new(const char *dir, uint64_t file_size, int cap, const char *topic, int32_t topic_len,
+                   int32_t queue_id);
 void rmq_cq_free(rmq_cq *cq);
 int rmq_cq_load(rmq_cq *cq, uint64_t from);
 int rmq_cq_append(rmq_cq *cq, int64_t phys, int32_t size, int64_t tag_code);

@@ -45,7 +45,15 @@ class ConsumeQueue:
             self.dir.mkdir(parents=True, exist_ok=True)
             if topic_dir.name != topic:
                 (topic_dir / _TOPIC_FILE).write_bytes(topic.encode("utf-8"))
-        self.ptr = lib.rmq_cq_new(str(self.dir).encode(), config.mapped_file_size_consume_queue, config.max_consume_queue_files)
+        raw_topic = topic.encode("utf-8")
+        self.ptr = lib.rmq_cq_new(
+            str(self.dir).encode(),
+            config.mapped_file_size_consume_queue,
+            config.max_consume_queue_files,
+            raw_topic,
+            len(raw_topic),
+            queue_id,
+        )
         if self.ptr == NULL:
             raise StoreIOError(12, "cannot allocate a ConsumeQueue")
         if not create:

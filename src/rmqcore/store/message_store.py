@@ -274,8 +274,7 @@ class MessageStore:
             if not self._open:
                 raise StoreClosedError("the store is closed")
             if simple:
-                phys = _put_simple(self._cl, target.ptr, target.topic, target.topic_len, body, blen, pb, plen,
-                                   queue_id, msg.flag, now, code, kb, len(kb))
+                phys = _put_simple(self._cl, target.ptr, body, blen, pb, plen, msg.flag, now, code, kb, len(kb))
             else:
                 phys = self._put_ext(msg, target, queue_id, body, blen, pb, plen, now, code, kb)
             queue_offset = self._cl.last_queue_offset
@@ -297,8 +296,7 @@ class MessageStore:
     def _put_ext(self, msg: MessageExt, target: _PutTarget, queue_id: int, body: bytes, blen: int, pb: bytes,
                  plen: int, now: int, code: int, kb: bytes) -> int:
         born = host_bytes(msg.born_host) if msg.born_host else None
-        return _put_ext(self._cl, target.ptr, target.topic, target.topic_len, body, blen, pb, plen, queue_id,
-                        msg.flag, msg.sys_flag, msg.born_timestamp or now, born if born else NULL,
+        return _put_ext(self._cl, target.ptr, body, blen, pb, plen, msg.flag, msg.sys_flag, msg.born_timestamp or now, born if born else NULL,
                         len(born) if born else 0, now, msg.reconsume_times, msg.prepared_transaction_offset, code,
                         kb, len(kb))
 
@@ -381,9 +379,9 @@ class MessageStore:
         try:
             if not self._open:
                 raise StoreClosedError("the store is closed")
-            rc = lib.rmq_put_batch(self._cl, target.ptr, target.topic, target.topic_len, n, blob,
+            rc = lib.rmq_put_batch(self._cl, target.ptr, n, blob,
                                    c_body_lens, props_blob or NULL, c_props_lens, c_flags, c_codes,
-                                   keys_blob or NULL, c_keys_lens, queue_id, sys_flag, born_ts,
+                                   keys_blob or NULL, c_keys_lens, sys_flag, born_ts,
                                    born if born else NULL, len(born) if born else 0, now, uniform_len,
                                    uniform_code, uniform_keys_len, phys_out)
             queue_offset = self._cl.last_queue_offset

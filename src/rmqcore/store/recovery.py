@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
@@ -88,7 +89,11 @@ def recover(
         report.scan_from = scan_from
         report.records_checked = res.records
         report.stop_reason = STOP_REASONS.get(res.stop_reason, str(res.stop_reason))
-        files_after = sum(1 for s in starts if s > valid_end)
+        later = [s for s in starts if s > valid_end]
+        # a file prepared ahead of the writer (never written) is not lost data
+        files_after = sum(1 for s in later if _has_data(commitlog.dir / f"{s:020d}"))
+        if len(later) > files_after:
+            log.info("store.unused_commitlog_files_removed", files=len(later) - files_after)
         corrupt = res.stop_reason != 0
         check(lib.rmq_commitlog_truncate(commitlog.ptr, valid_end, int(corrupt)), "truncate commitlog")
         report.valid_end = valid_end
@@ -140,6 +145,11 @@ def recover(
         consume_queues=len(queues),
     )
     return report
+
+
+def _has_data(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) != bytes(8)
 
 
 def _redispatch(
