@@ -217,3 +217,35 @@ async def test_orderly_gives_up_to_the_dlq_after_max_reconsume_times() -> None:
             assert went_on is expected_commit
         assert dlq == [(0, -1)] and store.offset_table[mq] == 1
         tg.cancel_scope.cancel()
+
+
+async def test_broker_requests_consume_message_directly_and_running_info() -> None:
+    import json
+
+    from rmqcore.client import ClientConfig, PushConsumer
+    from rmqcore.client.client_instance import ClientInstance
+    from rmqcore.message import encode_stored_message
+    from rmqcore.remoting import make_request
+
+    calls: list[bytes] = []
+
+    def listener(msgs, context):  # type: ignore[no-untyped-def]
+        calls.extend(m.body for m in msgs)
+        return ConsumeConcurrentlyStatus.RECONSUME_LATER if msgs[0].body == b"later" else ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer("direct", config=ClientConfig(namesrv_addr="127.0.0.1:1", instance_name="d"))
+    consumer.subscribe(T, "TagA")
+    consumer.register_message_listener(listener)
+    instance = ClientInstance(consumer.config)
+    instance.consumers["direct"] = consumer
+    for body, expected in ((b"now", "CR_SUCCESS"), (b"later", "CR_LATER")):
+        stored = encode_stored_message(MessageExt(T, body, tags="TagA", queue_id=2, queue_offset=7))
+        cmd = make_request(309, {"consumerGroup": "direct", "clientId": "d", "msgId": "X", "brokerName": "broker-a"}, stored)
+        response = await instance.remoting._dispatch(None, cmd)  # type: ignore[arg-type]
+        assert response.code == 0 and json.loads(response.body)["consumeResult"] == expected
+    assert calls == [b"now", b"later"]
+    info = instance.remoting._dispatch(None, make_request(307, {"consumerGroup": "direct", "clientId": "d"}))  # type: ignore[arg-type]
+    body = json.loads(info.body)
+    assert body["subscriptionSet"][0]["tagsSet"] == ["TagA"] and body["properties"]["messageModel"] == "CLUSTERING"
+    unknown = instance.remoting._dispatch(None, make_request(307, {"consumerGroup": "nobody", "clientId": "d"}))  # type: ignore[arg-type]
+    assert unknown.code == 1 and "nobody" in unknown.remark

@@ -27,9 +27,10 @@ from rmqcore.client.remoting_client import RemotingClient
 from rmqcore.client.route import MASTER_ID, TopicPublishInfo, subscribe_queues
 from rmqcore.message import MessageExt, MessageQueue, decode_stored_message
 from rmqcore.message import constants as C
-from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode
+from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode, make_response
 from rmqcore.remoting import headers as H
-from rmqcore.remoting.bodies.client import ConsumerListBody
+from rmqcore.remoting.bodies._json import dumps
+from rmqcore.remoting.bodies.client import ConsumeMessageDirectlyResult, ConsumerListBody
 from rmqcore.remoting.bodies.heartbeat import ConsumerData, HeartbeatData, ProducerData
 from rmqcore.remoting.bodies.route import TopicRouteData
 from rmqcore.transport import Channel
@@ -49,6 +50,14 @@ class ConsumerHandle(Protocol):
     def on_subscribe_queues_changed(self, topic: str, queues: set[MessageQueue]) -> None: ...
 
     def request_rebalance(self) -> None: ...
+
+
+class DirectConsumer(Protocol):
+    """A consumer that can answer CONSUME_MESSAGE_DIRECTLY and GET_CONSUMER_RUNNING_INFO (push consumers)."""
+
+    async def consume_message_directly(self, msg: MessageExt, broker_name: str | None) -> ConsumeMessageDirectlyResult: ...
+
+    def running_info(self) -> dict[str, object]: ...
 
 
 TransactionChecker = Callable[[str, MessageExt, H.CheckTransactionStateRequestHeader], Awaitable[None]]
@@ -73,6 +82,8 @@ class ClientInstance:
         self.started = False
         self.remoting.register_processor(RequestCode.CHECK_TRANSACTION_STATE, self._on_check_transaction_state)
         self.remoting.register_processor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, self._on_consumer_ids_changed)
+        self.remoting.register_processor(RequestCode.CONSUME_MESSAGE_DIRECTLY, self._on_consume_message_directly)
+        self.remoting.register_processor(RequestCode.GET_CONSUMER_RUNNING_INFO, self._on_get_consumer_running_info)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> ClientInstance:
@@ -298,3 +309,33 @@ class ClientInstance:
             consumer.request_rebalance()
         return None
 
+
+    def _direct_consumer(self, cmd: RemotingCommand) -> tuple[str, DirectConsumer | None]:
+        group = cmd.ext_fields.get("consumerGroup", "")
+        consumer = self.consumers.get(group)
+        if consumer is None or not hasattr(consumer, "running_info"):
+            return group, None
+        return group, consumer  # type: ignore[return-value]
+
+    def _on_consume_message_directly(self, channel: Channel, cmd: RemotingCommand):  # type: ignore[no-untyped-def]
+        """An admin asks us (through the broker) to consume one message now and say how it went."""
+        group, consumer = self._direct_consumer(cmd)
+        if consumer is None:
+            return make_response(cmd, ResponseCode.SYSTEM_ERROR, remark=f"The Consumer Group <{group}> not exist in this consumer")
+        try:
+            header = H.ConsumeMessageDirectlyResultRequestHeader.from_ext(cmd.ext_fields)
+            msg, _ = decode_stored_message(cmd.body or b"")
+        except Exception as exc:
+            return make_response(cmd, ResponseCode.SYSTEM_ERROR, remark=f"malformed request: {exc}")
+
+        async def consume() -> RemotingCommand:
+            result = await consumer.consume_message_directly(msg, header.broker_name)
+            return make_response(cmd, ResponseCode.SUCCESS, body=result.encode())
+
+        return consume()
+
+    def _on_get_consumer_running_info(self, channel: Channel, cmd: RemotingCommand) -> RemotingCommand:
+        group, consumer = self._direct_consumer(cmd)
+        if consumer is None:
+            return make_response(cmd, ResponseCode.SYSTEM_ERROR, remark=f"The Consumer Group <{group}> not exist in this consumer")
+        return make_response(cmd, ResponseCode.SUCCESS, body=dumps(consumer.running_info()))

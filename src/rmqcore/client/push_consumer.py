@@ -18,6 +18,7 @@ Subscribe and register the listener before starting.
 
 from __future__ import annotations
 
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -31,14 +32,23 @@ from rmqcore.client.consume_concurrently import ConcurrentlyConsumeService
 from rmqcore.client.consume_orderly import OrderlyConsumeService
 from rmqcore.client.consumer_core import BROKER_SUSPEND_MAX_TIME_MS, ConsumerCore, parse_consume_timestamp
 from rmqcore.client.errors import ClientStateError, MQClientError
-from rmqcore.client.listener import Listener, listener_callable
+from rmqcore.client.listener import (
+    ConsumeConcurrentlyContext,
+    ConsumeConcurrentlyStatus,
+    ConsumeOrderlyContext,
+    ConsumeOrderlyStatus,
+    Listener,
+    call_listener,
+    listener_callable,
+)
 from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.client.pull_result import PullStatus
 from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
-from rmqcore.message import MessageQueue, retry_topic
+from rmqcore.message import MessageExt, MessageQueue, retry_topic
 from rmqcore.rebalance import strategy_by_name
 from rmqcore.rebalance.strategies import AllocateStrategy
+from rmqcore.remoting.bodies.client import ConsumeMessageDirectlyResult
 from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
 
 log = structlog.get_logger(__name__)
@@ -149,6 +159,51 @@ class PushConsumer:
 
     def request_rebalance(self) -> None:
         self._rebalance_wanted.set()
+
+    async def consume_message_directly(self, msg: MessageExt, broker_name: str | None) -> ConsumeMessageDirectlyResult:
+        """CONSUME_MESSAGE_DIRECTLY: give one message to the listener now (``consumeMessageDirectly``)."""
+        assert self._listener is not None
+        msg.broker_name = broker_name
+        mq = MessageQueue(msg.topic, broker_name or "", msg.queue_id)
+        context: Any = ConsumeOrderlyContext(mq) if self._orderly else ConsumeConcurrentlyContext(mq)
+        started = time.perf_counter()
+        try:
+            status = await call_listener(self._listener, [msg], context, anyio.CapacityLimiter(1))
+        except Exception as exc:
+            outcome, remark = "CR_THROW_EXCEPTION", f"{type(exc).__name__}: {exc}"
+        else:
+            remark = None
+            if status is None:
+                outcome = "CR_RETURN_NULL"
+            elif status in (ConsumeConcurrentlyStatus.CONSUME_SUCCESS, ConsumeOrderlyStatus.SUCCESS):
+                outcome = "CR_SUCCESS"
+            else:
+                outcome = "CR_LATER"
+        spent = int((time.perf_counter() - started) * 1000)
+        return ConsumeMessageDirectlyResult(self._orderly, True, outcome, remark, spent)
+
+    def running_info(self) -> dict[str, Any]:
+        """GET_CONSUMER_RUNNING_INFO: settings, subscriptions and the owned queues' state."""
+        queues = self._rebalancer.process_queues if self._rebalancer is not None else {}
+        offsets = self._core.offset_store.offset_table if self._core is not None else {}
+        return {
+            "properties": {
+                "PROP_CONSUME_TYPE": "CONSUME_PASSIVELY",
+                "PROP_CONSUMEORDERLY": str(self._orderly).lower(),
+                "PROP_THREADPOOL_CORE_SIZE": str(self.consume_thread_max),
+                "PROP_NAMESERVER_ADDR": self.config.namesrv_addr or "",
+                "PROP_CLIENT_VERSION": "rmqcore",
+                "messageModel": self.message_model.name,
+                "consumeFromWhere": self.consume_from_where.name,
+            },
+            "subscriptionSet": [s.to_json() for s in self.subscriptions.values()],
+            # Java keys this table by MessageQueue objects (not JSON); a list carries the same facts.
+            "mqTable": [
+                {**mq.to_json(), "cachedMsgCount": pq.msg_count, "locked": pq.locked, "consumedOffset": offsets.get(mq, -1)}
+                for mq, pq in sorted(queues.items())
+            ],
+            "statusTable": {},
+        }
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
