@@ -149,3 +149,35 @@ def test_corrupt_magic_after_crash_and_later_files_removed(tmp_path: Path, clock
         assert len(list((path / "commitlog").iterdir())) == 2
     finally:
         again.close()
+
+
+def test_crash_rebuild_recomputes_schedule_tag_codes(tmp_path: Path, clock: FakeClock) -> None:
+    from rmqcore.message import constants
+
+    path = tmp_path / "s"
+    store = _reopen(path, clock)
+    store.flush()
+    m = Message(constants.SCHEDULE_TOPIC, b"later", tags="TagA")
+    m.delay_level = 4  # 30 s
+    store.put(m, 3)
+    deliver = clock.now_ms() + 30_000
+    store._simulate_crash()
+    for f in (path / "consumequeue" / constants.SCHEDULE_TOPIC / "3").iterdir():
+        f.unlink()
+    with _reopen(path, clock) as again:
+        assert again.get(constants.SCHEDULE_TOPIC, 3, 0, tag_codes={deliver}).message_count == 1
+
+
+def test_dispatch_listener_once_per_batch(tmp_path: Path, clock: FakeClock) -> None:
+    with _reopen(tmp_path / "s", clock) as store:
+        calls: list[tuple[str, int, int]] = []
+        store.add_dispatch_listener(lambda topic, queue_id, offset: calls.append((topic, queue_id, offset)))
+        store.put(Message("T", b"a"), 1)
+        store.put_batch([Message("T", b"b"), Message("T", b"c")], 1)
+
+        def broken(*_: object) -> None:
+            raise RuntimeError("listener bug")
+
+        store.add_dispatch_listener(broken)
+        assert store.put(Message("T", b"d"), 1).ok  # a failing listener does not fail the put
+        assert calls == [("T", 1, 0), ("T", 1, 2), ("T", 1, 3)]

@@ -33,6 +33,7 @@ class CommitLogFlusher:
         self._commitlog = commitlog
         self.flushed_offset = flushed_offset
         self.sync_count = 0
+        self.closed = False
         # held while msync runs; retention/close take it too so no file is unmapped under a sync
         self.sync_lock = threading.Lock()
         self._cond = threading.Condition(threading.Lock())
@@ -40,6 +41,8 @@ class CommitLogFlusher:
 
     def flush_to(self, target: int) -> None:
         with self.sync_lock:
+            if self.closed:  # the mappings are gone; close() flushed everything before that
+                return
             start = self.flushed_offset
             if target <= start:
                 return

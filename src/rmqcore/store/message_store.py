@@ -202,10 +202,13 @@ class MessageStore:
         if not self._open:
             return
         self._service.stop()
-        with self._lock, self._flusher.sync_lock:
-            self._open = False
+        with self._lock:
+            self._open = False  # no put starts after this
         lib.rmq_mfq_discard_standby(self._cl.q)
         self._flusher.flush_all()
+        with self._flusher.sync_lock:
+            # a SYNC_FLUSH waiter still leading a group commit finds its bytes flushed above
+            self._flusher.closed = True
         self._flush_logics_unlocked(final=True)
         self._free()
         self._abort_file.unlink(missing_ok=True)
@@ -218,6 +221,7 @@ class MessageStore:
         self._service.stop()
         with self._lock, self._flusher.sync_lock:
             self._open = False
+            self._flusher.closed = True
         self._free()
 
     def _free(self) -> None:
@@ -600,12 +604,16 @@ class MessageStore:
         return QueryResult([m for _, m, _ in found], b"".join(r for _, _, r in found), last_ts, last_phys)
 
     def max_offset(self, topic: str, queue_id: int) -> int:
-        cq = self._queues.get((topic, queue_id))
-        return cq.ptr.max_logical if cq is not None and self._open else 0
+        """Next queue offset to be assigned (0 for an unknown queue)."""
+        with self._lock:  # close() frees the queues: never read one it may be freeing
+            cq = self._queues.get((topic, queue_id))
+            return cq.ptr.max_logical if cq is not None and self._open else 0
 
     def min_offset(self, topic: str, queue_id: int) -> int:
-        cq = self._queues.get((topic, queue_id))
-        return cq.ptr.min_logical if cq is not None and self._open else 0
+        """First queue offset still stored (0 for an unknown queue)."""
+        with self._lock:
+            cq = self._queues.get((topic, queue_id))
+            return cq.ptr.min_logical if cq is not None and self._open else 0
 
     def offset_by_time(self, topic: str, queue_id: int, ts_ms: int) -> int:
         """First queue offset whose message was stored at or after ``ts_ms`` (max offset if none)."""
