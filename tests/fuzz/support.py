@@ -338,6 +338,9 @@ async def run_case(port: int, case: Case, timeout: float = 10.0) -> Outcome:
                     closed = await _read_until(stream, decoder, responses, lambda: False)
             except TimeoutError:
                 raise AssertionError(f"server kept a broken stream open for {timeout}s: {case.describe()}") from None
+            # Complete frames before the broken one are still answered (then the connection closes).
+            unanswered = set(case.opaques) - {r.opaque for r in responses if r.is_response}
+            assert not unanswered, f"frames before the broken one were not answered ({sorted(unanswered)}): {case.describe()}"
         else:
             try:
                 await stream.send_eof()
@@ -354,6 +357,8 @@ async def run_case(port: int, case: Case, timeout: float = 10.0) -> Outcome:
         await stream.aclose()
     for r in responses:
         check_response(r, case)
+        if case.expect == ANSWER and r.is_response:
+            assert r.opaque in case.opaques, f"response with an opaque nobody sent ({r.opaque}): {r} for {case.describe()}"
         if r.opaque in case.must_not:
             assert r.code not in case.must_not[r.opaque], f"answered {r.code} ({r.remark}) to {case.describe()}"
         if r.opaque in case.must_be:

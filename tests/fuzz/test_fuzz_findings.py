@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 
 from rmqcore.message import decode_stored_messages
@@ -101,3 +102,105 @@ async def test_offsets_beyond_java_long_are_header_errors_not_handler_crashes(tm
                 assert resp.code == ResponseCode.SYSTEM_ERROR
                 remarks.append(resp.remark or "")
             assert not [r for r in remarks if "OverflowError" in r], remarks
+
+
+def _echo_request_frame(opaque: int) -> bytes:
+    """GET_ROUTEINFO_BY_TOPIC with a 2.9 MB topic of \\x01 in a binary header: the name server's
+    TOPIC_NOT_EXIST remark echoes the topic, and JSON escapes each \\x01 as \\u0001, so the response
+    header (17.4 MB) does not fit the 24-bit header length."""
+    from tests.fuzz.support import request_frame
+
+    return request_frame(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "\x01" * 2_900_000}, None, opaque, stype=1)
+
+
+async def _ask_twice(port: int) -> list[tuple[int, int]]:
+    """The echo request and a normal one pipelined on one raw connection; (opaque, code) answered."""
+    from rmqcore.remoting import FrameDecoder, encode_command
+
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    decoder = FrameDecoder()
+    got = []
+    try:
+        await stream.send(_echo_request_frame(1) + encode_command(make_request(105, {"topic": "T"}, opaque=2)))
+        with anyio.fail_after(10):
+            while len(got) < 2:
+                try:
+                    data = await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError):
+                    break
+                got += [(c.opaque, c.code) for c in decoder.feed(data)]
+    finally:
+        await stream.aclose()
+    return got
+
+
+async def test_a_response_too_big_to_encode_is_answered_system_error(tmp_path: Path) -> None:
+    """The protocol channel raised EncodeError out of data_received: asyncio logged "Fatal error:
+    protocol.data_received() call failed" and dropped the connection, leaving both requests unanswered."""
+    async with in_process_servers(tmp_path, with_broker=False) as servers:
+        assert servers.namesrv_port is not None
+        got = await _ask_twice(servers.namesrv_port)
+        assert got == [(1, ResponseCode.SYSTEM_ERROR), (2, ResponseCode.TOPIC_NOT_EXIST)]
+
+
+async def test_a_response_too_big_to_encode_does_not_stop_a_stream_server(tmp_path: Path) -> None:
+    """The same on the anyio-stream Channel (the server's path on other anyio backends, and every
+    client connection): EncodeError escaped Channel.run, so the listener's task group -- the whole
+    server -- failed with it."""
+    from rmqcore.server.config import NamesrvConfig
+    from rmqcore.server.namesrv import NamesrvController
+    from rmqcore.transport import Channel
+
+    controller = NamesrvController(NamesrvConfig(listen_port=0, kv_config_path=""))
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        await Channel(stream, controller.handle, remote_addr="peer").run()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        try:
+            assert await _ask_twice(port) == [(1, ResponseCode.SYSTEM_ERROR), (2, ResponseCode.TOPIC_NOT_EXIST)]
+            assert await _ask_twice(port) == [(1, ResponseCode.SYSTEM_ERROR), (2, ResponseCode.TOPIC_NOT_EXIST)]
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def test_a_peer_that_resets_before_its_answers_does_not_stop_a_stream_server() -> None:
+    """On the anyio-stream Channel an inline handler's answer to a peer that already reset the
+    connection raised ChannelClosed out of Channel.run, failing the listener's task group."""
+    import socket
+    import struct
+
+    from rmqcore.remoting import encode_command
+    from rmqcore.server.config import NamesrvConfig
+    from rmqcore.server.namesrv import NamesrvController
+    from rmqcore.transport import Channel
+
+    controller = NamesrvController(NamesrvConfig(listen_port=0, kv_config_path=""))
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    served = []
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        channel = Channel(stream, controller.handle, remote_addr="peer")
+        served.append(channel)
+        await channel.run()
+
+    burst = b"".join(encode_command(make_request(105, {"topic": "T" * 2000}, opaque=i)) for i in range(300))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve)
+        try:
+            for _ in range(20):
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+                raw = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+                raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                await stream.send(burst)
+                await stream.aclose()  # RST: the answers have nowhere to go
+            with anyio.fail_after(10):
+                for channel in list(served):
+                    await channel.closed_event.wait()
+            assert await _ask_twice(port) == [(1, ResponseCode.SYSTEM_ERROR), (2, ResponseCode.TOPIC_NOT_EXIST)]
+        finally:
+            tg.cancel_scope.cancel()

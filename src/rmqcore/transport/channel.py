@@ -127,7 +127,10 @@ class Channel:
             assert self._task_group is not None
             self._task_group.start_soon(self._finish, cmd, result)
         elif result is not None and not cmd.is_oneway:
-            await self.send(result)
+            try:
+                await self._send_data(encode_response(cmd, result, self.remote_addr))
+            except ChannelClosed:
+                pass  # the peer went away; the read loop sees the end of the stream next
 
     async def _finish(self, cmd: RemotingCommand, pending: Awaitable[RemotingCommand | None]) -> None:
         try:
@@ -137,15 +140,17 @@ class Channel:
             response = _system_error(cmd)
         if response is not None and not cmd.is_oneway:
             try:
-                await self.send(response)
+                await self._send_data(encode_response(cmd, response, self.remote_addr))
             except ChannelClosed:
                 pass
 
     # -- writing --------------------------------------------------------------------------
     async def send(self, cmd: RemotingCommand) -> None:
+        await self._send_data(encode_command(cmd))
+
+    async def _send_data(self, data: bytes) -> None:
         if self.closed:
             raise ChannelClosed(f"connection to {self.remote_addr} is closed")
-        data = encode_command(cmd)
         try:
             async with self._send_lock:
                 await self._stream.send(data)
@@ -198,6 +203,20 @@ class Channel:
         for pending in self._pending.values():
             pending.event.set()
         self._pending.clear()
+
+
+def encode_response(request: RemotingCommand, response: RemotingCommand, remote: str = "?") -> bytes:
+    """The response's frame; one that cannot be encoded (say, a remark echoing a huge field
+    past the 24-bit header length) is replaced by a short SYSTEM_ERROR answer."""
+    try:
+        return encode_command(response)
+    except Exception as exc:
+        log.exception("remoting_response_unencodable", remote=remote, code=request.code, response_code=response.code)
+        from rmqcore.remoting import ResponseCode, make_response
+
+        return encode_command(
+            make_response(request, ResponseCode.SYSTEM_ERROR, remark=f"the response could not be encoded: {type(exc).__name__}")
+        )
 
 
 def _system_error(cmd: RemotingCommand) -> RemotingCommand:

@@ -26,7 +26,7 @@ import anyio
 import structlog
 
 from rmqcore.remoting import FrameDecoder, FrameError, RemotingCommand, encode_command
-from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _Pending, _system_error
+from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _Pending, _system_error, encode_response
 
 log = structlog.get_logger(__name__)
 
@@ -109,7 +109,7 @@ class ProtocolChannel(asyncio.Protocol):
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif not cmd.is_oneway:
-            self._write(encode_command(result))
+            self._write(encode_response(cmd, result, self.remote_addr))
 
     async def _finish(self, cmd: RemotingCommand, pending: Awaitable[RemotingCommand | None]) -> None:
         try:
@@ -120,7 +120,7 @@ class ProtocolChannel(asyncio.Protocol):
             log.exception("remoting_handler_failed", remote=self.remote_addr, code=cmd.code)
             response = _system_error(cmd)
         if response is not None and not cmd.is_oneway and not self.closed:
-            self._write(encode_command(response))
+            self._write(encode_response(cmd, response, self.remote_addr))
 
     def pause_writing(self) -> None:
         self._writable.clear()
