@@ -43,11 +43,10 @@ from rmqcore.store.errors import (
     MessageTooLargeError,
     PropertiesTooLargeError,
     StoreClosedError,
-    StoreIOError,
 )
 from rmqcore.store.flush import CommitLogFlusher, FlushService
 from rmqcore.store.index import IndexService
-from rmqcore.store.recovery import RecoveryReport, index_keys, recover
+from rmqcore.store.recovery import RecoveryReport, recover
 from rmqcore.store.results import GetResult, GetStatus, PutResult, PutStatus, QueryResult
 from rmqcore.store.retention import DiskUsageProbe, RetentionPolicy, RetentionReport
 
