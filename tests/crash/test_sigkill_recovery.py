@@ -107,6 +107,8 @@ class Tally:
     acked: int = 0
     acked_lost: int = 0
     highest_acked: int = -1  # queue offset
+    torn_tails: int = 0  # recoveries that cut a partly written record off the CommitLog
+    redispatched: int = 0  # records recovery found in the CommitLog but not in the ConsumeQueue
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,10 @@ def test_sigkill_during_appends_serves_only_whole_written_records(tmp_path: Path
     for _ in range(CYCLES):
         acks = run_cycle(store_dir, flush, rng, tally, checked.queue_offset, seed)
         with open_store(store_dir, flush) as store:
+            report = store.recovery_report
+            assert report.abnormal, f"seed {seed}: a SIGKILLed store was not seen as shut down abnormally"
+            tally.torn_tails += report.truncated and report.stop_reason != "clean end"
+            tally.redispatched += report.redispatched_records
             checked = check_recovered(store, store_dir, tally, acks, flush, seed, checked)
     # Each cycle checked what it added; once more over everything, from the first record.
     with open_store(store_dir, flush) as store:
@@ -274,5 +280,6 @@ def test_sigkill_during_appends_serves_only_whole_written_records(tmp_path: Path
     served = checked.queue_offset
     # Shown with -rP or -s: the figures a crash report quotes.
     print(f"{flush}: {CYCLES} SIGKILL cycles, {tally.acked} acked, {tally.acked_lost} acked then lost, "
-          f"{served} served after the last recovery (seed {seed})")
+          f"{served} served after the last recovery, {tally.torn_tails} torn tails cut, "
+          f"{tally.redispatched} records redispatched (seed {seed})")
     assert served > 0
