@@ -18,7 +18,7 @@ async def main(args: argparse.Namespace) -> None:
     received = 0
     enough = anyio.Event()
 
-    def listener(msgs, context):
+    async def listener(msgs, context):
         nonlocal received
         for msg in msgs:
             print(f"Receive New Messages: baiLi={msg.get_user_property('baiLi')} tags={msg.tags} body={msg.body.decode()}")

@@ -16,7 +16,7 @@ async def main(args: argparse.Namespace) -> None:
     received = 0
     enough = anyio.Event()
 
-    def listener(msgs, context):
+    async def listener(msgs, context):
         nonlocal received
         context.auto_commit = True
         for msg in msgs:

@@ -16,7 +16,7 @@ async def main(args: argparse.Namespace) -> None:
     received = 0
     enough = anyio.Event()
 
-    def listener(msgs, context):
+    async def listener(msgs, context):
         nonlocal received
         for msg in msgs:
             print(f"Receive message[msgId={msg.msg_id}] {int(time.time() * 1000) - msg.born_timestamp}ms later")

@@ -120,6 +120,9 @@ class ClientInstance:
                 await action()
             except MQClientError as exc:
                 log.warning("client_periodic_task_failed", task=getattr(action, "__name__", "?"), error=str(exc))
+            except Exception:
+                # A malformed answer (say) must not stop route refresh or heartbeats for good.
+                log.exception("client_periodic_task_crashed", task=getattr(action, "__name__", "?"))
 
     # -- routes ----------------------------------------------------------------------------
     async def fetch_route(self, topic: str, timeout: float | None = None) -> TopicRouteData | None:

@@ -306,7 +306,10 @@ class LitePullConsumer:
     async def _auto_commit_loop(self) -> None:
         while self.auto_commit:
             await anyio.sleep(self.auto_commit_interval)
-            await self.core.offset_store.persist_all(list(self.core.offset_store.offset_table))
+            try:
+                await self.core.offset_store.persist_all(list(self.core.offset_store.offset_table))
+            except Exception:
+                log.exception("auto_commit_crashed", group=self.group)
 
     async def _rebalance_loop(self) -> None:
         assert self._rebalancer is not None and self._instance is not None
@@ -321,6 +324,8 @@ class LitePullConsumer:
                 await self._rebalancer.do_rebalance(list(self.subscriptions))
             except MQClientError as exc:
                 log.warning("rebalance_failed", group=self.group, error=str(exc))
+            except Exception:
+                log.exception("rebalance_crashed", group=self.group)
             missing = any(t not in self._rebalancer.topic_queues for t in self.subscriptions)
             with anyio.move_on_after(min(self.rebalance_interval, 1.0) if missing else self.rebalance_interval):
                 await self._rebalance_wanted.wait()
@@ -340,6 +345,10 @@ class LitePullConsumer:
                     result = await core.pull(mq, subscription, offset, self.pull_batch_size, suspend_ms=self.broker_suspend_max_time_ms, lite=True)
                 except MQClientError as exc:
                     log.warning("lite_pull_failed", mq=str(mq), offset=offset, error=str(exc))
+                    await anyio.sleep(self.pull_delay_on_error)
+                    continue
+                except Exception:
+                    log.exception("lite_pull_crashed", mq=str(mq), offset=offset)
                     await anyio.sleep(self.pull_delay_on_error)
                     continue
                 if pq.dropped:

@@ -186,13 +186,13 @@ class Producer:
             except Exception as exc:  # delivered to the caller through on_error / the handle
                 handle._finish(None, exc)
                 if on_error is not None:
-                    on_error(exc)
+                    _run_callback(on_error, exc)
                 elif on_success is not None:
                     log.warning("send_async_failed", group=self.group, error=str(exc))
                 return
             handle._finish(result, None)
             if on_success is not None:
-                on_success(result)
+                _run_callback(on_success, result)
 
         self.instance.task_group.start_soon(run)
         return handle
@@ -323,3 +323,11 @@ class Producer:
     async def fetch_publish_message_queues(self, topic: str) -> list[MessageQueue]:
         return list((await self._publish_info(topic)).message_queues)
 
+
+
+def _run_callback(callback: Callable[[Any], object], value: Any) -> None:
+    """A failing user callback is logged; it must not take the producer's tasks down with it."""
+    try:
+        callback(value)
+    except Exception:
+        log.exception("send_callback_failed", callback=getattr(callback, "__name__", repr(callback)))

@@ -55,6 +55,8 @@ log = structlog.get_logger(__name__)
 
 PULL_DELAY_ON_FLOW_CONTROL_S = 0.05
 PULL_DELAY_ON_ERROR_S = 3.0
+LOCK_RENEW_INTERVAL_S = 20.0
+"""``REBALANCE_LOCK_INTERVAL``: how often an orderly consumer renews its queue locks."""
 
 
 class PushConsumer:
@@ -328,6 +330,8 @@ class PushConsumer:
                 await self.rebalance()
             except MQClientError as exc:
                 log.warning("rebalance_failed", group=self.group, error=str(exc))
+            except Exception:
+                log.exception("rebalance_crashed", group=self.group)
             # A subscribed topic without a route yet (not created so far) is looked up again
             # within a second, not only at the next route refresh (30 s) as in Java.
             missing = self._rebalancer is not None and any(t not in self._rebalancer.topic_queues for t in self.subscriptions)
@@ -344,7 +348,10 @@ class PushConsumer:
     async def _persist_loop(self) -> None:
         while True:
             await anyio.sleep(self.config.persist_consumer_offset_interval)
-            await self.persist_offsets()
+            try:
+                await self.persist_offsets()
+            except Exception:
+                log.exception("offset_persist_crashed", group=self.group)
 
     # -- queues ----------------------------------------------------------------------------
     async def _compute_pull_from_where(self, mq: MessageQueue) -> int:
@@ -434,8 +441,11 @@ class PushConsumer:
 
     async def _lock_loop(self) -> None:
         while True:
-            await anyio.sleep(20.0)
-            await self.lock_all()
+            await anyio.sleep(LOCK_RENEW_INTERVAL_S)
+            try:
+                await self.lock_all()
+            except Exception:
+                log.exception("lock_renew_crashed", group=self.group)
 
     async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int, scope: anyio.CancelScope) -> None:
         assert self._core is not None and self._consume_service is not None
@@ -462,6 +472,11 @@ class PushConsumer:
                     )
                 except MQClientError as exc:
                     log.warning("pull_failed", group=self.group, mq=str(mq), offset=offset, error=str(exc))
+                    await anyio.sleep(self.pull_delay_on_error)
+                    continue
+                except Exception:
+                    # A malformed response: keep this queue's loop alive, retry after the pause.
+                    log.exception("pull_crashed", group=self.group, mq=str(mq), offset=offset)
                     await anyio.sleep(self.pull_delay_on_error)
                     continue
                 if pq.dropped:
