@@ -4,3 +4,4 @@
 #include "consume_queue.h"
 #include "index_file.h"
 #include "commitlog.h"
+#include "wall_clock.h"
