@@ -230,6 +230,17 @@ def gen_random_requests(rng: random.Random, opaque: Opaques, codes: list[int], c
     return Case("random_code_request", b"".join(parts), ANSWER, ops, frames=count)
 
 
+def gen_big_field(rng: random.Random, opaque: Opaques, codes: list[int]) -> Case:
+    """One multi-megabyte extFields value in a binary header (raw bytes there, but six bytes per
+    control character once a JSON response echoes it): must still be answered."""
+    code = rng.choice(codes)
+    key = rng.choice(["topic", "key", "namespace", "consumerGroup", "b", "brokerName"])
+    value = rng.choice(["\x01", "\"", "\\", "a", "\u2028"]) * rng.randint(1_000_000, 2_900_000)
+    op = opaque()
+    ext = sanitize_for_answer(code, {key: value})
+    return Case("big_field_request", request_frame(code, ext, None, op, stype=1), ANSWER, [op], note=f"{key} x{len(value)}")
+
+
 def mutate(rng: random.Random, data: bytes) -> bytes:
     buf = bytearray(data)
     for _ in range(rng.randint(1, 4)):

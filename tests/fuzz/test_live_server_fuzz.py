@@ -36,6 +36,7 @@ from rmqcore.remoting import RequestCode
 from rmqcore.server.broker import BrokerController
 from rmqcore.server.config import BrokerConfig, NamesrvConfig, apply_properties
 from rmqcore.server.namesrv import NamesrvController
+from rmqcore.transport import RemotingServer
 
 from tests.fuzz import cases as K
 from tests.fuzz import support as S
@@ -64,14 +65,14 @@ def broker_config(store: Path, namesrv_port: int | None, **overrides: str) -> Br
 
 
 @asynccontextmanager
-async def in_process_servers(tmp_path: Path, with_broker: bool) -> AsyncIterator[Servers]:
+async def in_process_servers(tmp_path: Path, with_broker: bool, **broker_overrides: str) -> AsyncIterator[Servers]:
     namesrv = NamesrvController(NamesrvConfig(listen_port=0, kv_config_path=""))
     async with anyio.create_task_group() as tg:
         with anyio.fail_after(10):
             ns_port = await tg.start(namesrv.run)
         broker = None
         if with_broker:
-            broker = BrokerController(broker_config(tmp_path / "store", ns_port), SYSTEM_CLOCK)
+            broker = BrokerController(broker_config(tmp_path / "store", ns_port, **broker_overrides), SYSTEM_CLOCK)
             with anyio.fail_after(10):
                 await tg.start(broker.run)
         try:
@@ -84,6 +85,23 @@ async def in_process_servers(tmp_path: Path, with_broker: bool) -> AsyncIterator
                 if broker is not None:
                     await broker.shutdown()
                 await namesrv.shutdown()
+            tg.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def stream_channel_namesrv() -> AsyncIterator[Servers]:
+    """The name server's handler behind RemotingServer's anyio-stream path (one ``Channel`` per
+    connection: what other anyio backends serve with, and the code every client connection runs)."""
+    controller = NamesrvController(NamesrvConfig(listen_port=0, kv_config_path=""))
+    server = RemotingServer(controller.handle, on_close=controller.routes.on_channel_closed)
+    async with anyio.create_task_group() as tg:
+        with anyio.fail_after(10):
+            port = await tg.start(server._serve_streams)
+        try:
+            yield Servers(port, None, channel_sets=[server.channels])
+        finally:
+            with anyio.CancelScope(shield=True), anyio.fail_after(10):
+                await server.aclose()
             tg.cancel_scope.cancel()
 
 
@@ -114,6 +132,8 @@ def make_burst(rng: random.Random, opaque: Opaques, port: int, *, templates: lis
         out.append(S.gen_mutated(rng, opaque, frames))
     for _ in range(40 * scale):
         out.append(S.gen_mutated_ext(rng, opaque, templates))
+    for _ in range(2 * scale):
+        out.append(S.gen_big_field(rng, opaque, codes))
     # A good frame followed by a broken one on the same connection: the good one is answered first.
     for _ in range(3 * scale):
         op = opaque()
@@ -129,10 +149,12 @@ def make_burst(rng: random.Random, opaque: Opaques, port: int, *, templates: lis
 # -- tests ----------------------------------------------------------------------------------------------------
 @pytest.mark.anyio
 @pytest.mark.parametrize("seed", [SEED])
-async def test_name_server_survives_fuzz_bursts(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize("transport", ["protocol", "stream"])
+async def test_name_server_survives_fuzz_bursts(tmp_path: Path, seed: int, transport: str) -> None:
     rng = random.Random(seed)
     opaque = Opaques()
-    async with in_process_servers(tmp_path, with_broker=False) as servers:
+    servers_cm = in_process_servers(tmp_path, with_broker=False) if transport == "protocol" else stream_channel_namesrv()
+    async with servers_cm as servers:
         session = Session(servers, seed)
         async with session.opened():
             await session.seed_data(0)
@@ -146,17 +168,19 @@ async def test_name_server_survives_fuzz_bursts(tmp_path: Path, seed: int) -> No
                         case.port = servers.namesrv_port
                     cases += bad
                 await session.burst(cases)
-    print(session.tally.summary("name server"), f"bystander rounds {session.bystander_rounds}", file=sys.stderr)
+    print(session.tally.summary(f"name server ({transport} channel)"), f"bystander rounds {session.bystander_rounds}", file=sys.stderr)
     assert not session.failures, "\n".join(session.failures)
     assert session.bystander_rounds >= BURSTS
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("seed", [SEED])
-async def test_broker_and_name_server_survive_fuzz_bursts(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
+async def test_broker_and_name_server_survive_fuzz_bursts(tmp_path: Path, seed: int, flush: str) -> None:
+    """SYNC_FLUSH sends take the other path: the handler returns a coroutine that puts in a worker thread."""
     rng = random.Random(seed + 1)
     opaque = Opaques()
-    async with in_process_servers(tmp_path, with_broker=True) as servers:
+    async with in_process_servers(tmp_path, with_broker=True, flushDiskType=flush) as servers:
         session = Session(servers, seed + 1)
         async with session.opened():
             await session.seed_data(40)
@@ -175,7 +199,7 @@ async def test_broker_and_name_server_survive_fuzz_bursts(tmp_path: Path, seed: 
                         case.port = servers.broker_port
                     cases += bad
                 await session.burst(cases)
-    print(session.tally.summary("broker + name server"), f"bystander rounds {session.bystander_rounds}",
+    print(session.tally.summary(f"broker ({flush}) + name server"), f"bystander rounds {session.bystander_rounds}",
           f"known messages {len(session.state.messages)}", file=sys.stderr)
     assert not session.failures, "\n".join(session.failures)
     assert session.bystander_rounds >= BURSTS
