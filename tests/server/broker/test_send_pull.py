@@ -252,6 +252,21 @@ async def test_sync_flush_send_runs_off_the_event_loop(tmp_path: Path) -> None:
         assert sorted(int(r.ext_fields["queueOffset"]) for r in results if r.code == 0) == list(range(8))
         assert broker.store.flushed_offset >= broker.store.max_phy_offset
 
+        # The put (and so the store's dispatch notice) happens in a worker thread: it must still
+        # wake a pull parked on the event loop.
+        parked = []
+
+        async def pull() -> None:
+            parked.append(await client.pull("CG", TOPIC, 0, 8, suspend_ms=20_000))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pull)
+                while broker.long_poll.parked_on(TOPIC, 0) == 0:
+                    await anyio.wait_all_tasks_blocked()
+                await client.send(TOPIC, b"from a worker thread", queue_id=0)
+        assert [m.body for m in decode_stored_messages(parked[0].body)] == [b"from a worker thread"]
+
 
 async def test_consumer_running_info_is_forwarded_to_the_consumer(tmp_path: Path) -> None:
     from rmqcore.remoting import make_response
