@@ -278,3 +278,53 @@ async def test_server_processes_survive_fuzz_and_log_rejected_frames(tmp_path: P
         if broker is not None:
             assert broker.stop() == 0 or True
         namesrv.stop()
+
+
+# -- connection faults ------------------------------------------------------------------------------------------
+@pytest.mark.anyio
+async def test_non_reading_pipeliner_and_idle_connections_do_not_starve_others(tmp_path: Path) -> None:
+    """A client that pipelines megabytes of requests and never reads its responses, and a few
+    hundred idle or half-sent connections: the good clients keep their answers and data, the
+    server buffers a bounded amount for the non-reader, and everything is released on close."""
+    from rmqcore.remoting import encode_command, make_request
+
+    async with in_process_servers(tmp_path, with_broker=True) as servers:
+        assert servers.broker_port is not None and servers.namesrv_port is not None
+        session = Session(servers, SEED + 3)
+        async with session.opened():
+            await session.seed_data(12)
+            await session.wait_for_route()
+            baseline = [set(s) for s in servers.channel_sets]
+            request = encode_command(make_request(RequestCode.GET_MAX_OFFSET, {"topic": KNOWN_TOPIC, "queueId": "0"}, opaque=9))
+            flood = request * 80_000  # ~10 MB of requests, ~16 MB of answers nobody reads
+            idle = []
+            async with anyio.create_task_group() as tg:
+                pipeliner = await anyio.connect_tcp("127.0.0.1", servers.broker_port)
+
+                async def push() -> None:
+                    try:
+                        await pipeliner.send(flood)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                        pass
+
+                tg.start_soon(push)
+                for i in range(200):
+                    conn = await anyio.connect_tcp("127.0.0.1", servers.broker_port if i % 2 else servers.namesrv_port)
+                    if i % 3 == 0:
+                        await conn.send(request[: 1 + i % (len(request) - 1)])  # a frame that never completes
+                    idle.append(conn)
+                # Meanwhile the good clients are served as usual.
+                for _ in range(5):
+                    await session.state.round_trip(session.broker)
+                    await session.state.route_query(session.namesrv)
+                # The server does not buffer the non-reader's answers without bound.
+                for channel in list(servers.channel_sets[1]):
+                    transport = getattr(channel, "_transport", None)
+                    if transport is not None and not transport.is_closing():
+                        assert transport.get_write_buffer_size() < 8 * 1024 * 1024
+                await pipeliner.aclose()
+                tg.cancel_scope.cancel()
+            for conn in idle:
+                await conn.aclose()
+            await session.wait_fuzz_connections_closed(baseline)
+            await session.check()
