@@ -2,9 +2,6 @@ from __future__ import annotations
 
 import json
 
-import anyio
-import pytest
-
 from rmqcore.client.errors import MQBrokerError, RemotingConnectError
 from rmqcore.client.offset_store import LocalFileOffsetStore, ReadOffsetType, RemoteBrokerOffsetStore
 from rmqcore.client.process_queue import ProcessQueue

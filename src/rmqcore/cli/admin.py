@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-from collections.abc import Awaitable, Callable
 
 import anyio
 

@@ -201,6 +201,5 @@ class Admin:
 def _is_system_topic(topic: str) -> bool:
     return (
         topic.startswith(("%RETRY%", "%DLQ%", "rmq_sys_", "RMQ_SYS_", "SCHEDULE_TOPIC", "TRANS_CHECK", "TBW102"))
-        or topic in ("SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT", "BenchmarkTest")
-        or topic.startswith("DefaultCluster")
+        or topic in ("SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT")
     )

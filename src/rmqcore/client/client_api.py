@@ -10,7 +10,7 @@ that answered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -176,7 +176,3 @@ class ClientAPI:
         response = check(await self.remoting.invoke(addr, request(RequestCode.VIEW_MESSAGE_BY_ID, header), self.timeout), addr)
         msg, _ = decode_stored_message(response.body or b"")
         return msg
-
-
-def _mq_json(mqs: Iterable[MessageQueue]) -> list[dict[str, Any]]:
-    return [mq.to_json() for mq in mqs]

@@ -6,7 +6,7 @@ holds no tasks of its own.
 
 from __future__ import annotations
 
-import enum
+import datetime
 from collections.abc import Iterable
 
 import structlog
@@ -48,8 +48,6 @@ def parse_consume_timestamp(value: str | int | None, now_ms: int) -> int:
         return now_ms - 30 * 60 * 1000
     if isinstance(value, int):
         return value
-    import datetime
-
     return int(datetime.datetime.strptime(value, "%Y%m%d%H%M%S").timestamp() * 1000)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
-from typing import Any
 
 import anyio
 import anyio.abc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,18 +18,6 @@ from rmqcore.message import MessageQueue
 from rmqcore.message import constants as C
 
 MASTER_ID = 0
-
-
-class QueueDataLike(Protocol):
-    broker_name: str
-    read_queue_nums: int
-    write_queue_nums: int
-    perm: int
-
-
-class BrokerDataLike(Protocol):
-    broker_name: str
-    broker_addrs: Mapping[int, str]
 
 
 class RouteLike(Protocol):
