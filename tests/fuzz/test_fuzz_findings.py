@@ -204,3 +204,27 @@ async def test_a_peer_that_resets_before_its_answers_does_not_stop_a_stream_serv
             assert await _ask_twice(port) == [(1, ResponseCode.SYSTEM_ERROR), (2, ResponseCode.TOPIC_NOT_EXIST)]
         finally:
             tg.cancel_scope.cancel()
+
+
+@pytest.mark.xfail(strict=True, reason="RegisterBrokerBody.decode inflates the whole compressed body at once (remoting bodies)")
+async def test_a_compressed_register_body_bomb_is_not_inflated_whole(tmp_path: Path) -> None:
+    """REGISTER_BROKER compressed=true with 64 KB of zlib that inflates to 64 MiB of zeros: the name
+    server inflates it all (zlib.decompress) before parsing, peaking at ~140 MB for a 64 KB request.
+    A 16 MiB frame inflates to ~16 GiB. Java's RegisterBrokerBody.decode reads the Inflater stream
+    field by field, so the first bad length stops it."""
+    import tracemalloc
+    import zlib
+
+    async with in_process_servers(tmp_path, with_broker=False) as servers:
+        assert servers.namesrv_port is not None
+        async with connect(servers.namesrv_port) as ns:
+            bomb = zlib.compress(b"\0" * (64 * 1024 * 1024), 9)
+            ext = K.register_ext("broker-bomb", "127.0.0.1:30998", bomb, compressed="true")
+            tracemalloc.start()
+            try:
+                resp = await ns.request(make_request(RequestCode.REGISTER_BROKER, ext, bomb), 30)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert resp.code != ResponseCode.SUCCESS
+            assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for a {len(bomb)}-byte request"
