@@ -238,12 +238,14 @@ class Producer:
         attempts = 1 if fixed_queue else 1 + self.retry_times_when_send_failed
         last_broker: str | None = None
         last_error: Exception | None = None
+        tried = 0
         for attempt in range(attempts):
             target = mq if fixed_queue else info.select_queue(last_broker, instance.availability)
             assert target is not None
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
                 break
+            tried = attempt + 1
             try:
                 result = await self._send_kernel(target, msg, remaining, batch_ids)
             except (RemotingError, MQBrokerError) as exc:
@@ -264,9 +266,9 @@ class Producer:
             return result
         if last_error is None:
             raise RemotingTimeoutError(f"send to topic {msg.topic} timed out after {timeout:.3f}s")
-        if attempts == 1:
-            raise last_error
-        raise MQClientError(f"Send [{attempts}] times, still failed, topic {msg.topic}: {last_error}") from last_error
+        # The last attempt's own typed error (broker code and remark, or transport failure).
+        last_error.add_note(f"send to topic {msg.topic} failed {tried} time(s)")
+        raise last_error
 
     async def _refresh_route(self, topic: str) -> None:
         try:
