@@ -15,6 +15,7 @@ assertions).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 MB = 1_000_000
@@ -44,6 +45,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: Any) -> None:
         return
     write = terminalreporter.write_line
     terminalreporter.section("throughput (from each round's median time)")
+    # Figures from a shared or busy machine swing by 2-3x between runs; say how busy it was.
+    load_1min = os.getloadavg()[0]
+    write(f"load average {load_1min:.2f} over the last minute on {os.cpu_count()} CPUs")
     width = max(len(name) for name in rates)
     write(f"{'benchmark':<{width}}  {'median/round':>12}  {'msgs/s':>10}  {'MB/s':>9}")
     for name, (bench, rate) in rates.items():
