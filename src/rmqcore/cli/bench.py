@@ -101,7 +101,11 @@ def _message_pool(size: int) -> list[Message]:
 def _append(store: Any, args: argparse.Namespace, pool: list[Message], start_offsets: list[int]) -> dict[str, Any]:
     per_writer = [args.count // args.writers + (w < args.count % args.writers) for w in range(args.writers)]
     done = [0] * args.writers
+    not_ok: dict[str, int] = {}  # put status (FLUSH_DISK_TIMEOUT, DISK_FULL, ...) -> messages
     errors: list[BaseException] = []
+
+    def count_not_ok(result: Any) -> None:
+        not_ok[result.status.name] = not_ok.get(result.status.name, 0) + result.message_count
 
     def write(queue_id: int) -> None:
         remaining = per_writer[queue_id]
@@ -110,14 +114,18 @@ def _append(store: Any, args: argparse.Namespace, pool: list[Message], start_off
             if args.batch == 1:
                 put = store.put
                 for k in range(remaining):
-                    put(pool[k % MESSAGE_POOL], queue_id)
+                    result = put(pool[k % MESSAGE_POOL], queue_id)
+                    if not result.ok:
+                        count_not_ok(result)
                     done[queue_id] += 1
             else:
                 put_batch = store.put_batch
                 position = 0
                 while remaining:
                     n = min(args.batch, remaining, MESSAGE_POOL - position)
-                    put_batch(pool[position : position + n], queue_id)
+                    result = put_batch(pool[position : position + n], queue_id)
+                    if not result.ok:
+                        count_not_ok(result)
                     position = (position + n) % MESSAGE_POOL
                     remaining -= n
                     done[queue_id] += n
@@ -136,7 +144,7 @@ def _append(store: Any, args: argparse.Namespace, pool: list[Message], start_off
     progress.finish(sum(done), sum(done) / elapsed)
     if errors:
         raise errors[0]
-    return {"elapsed": elapsed, "messages": sum(done), "rates": rates, "per_writer": per_writer}
+    return {"elapsed": elapsed, "messages": sum(done), "rates": rates, "per_writer": per_writer, "not_ok": not_ok}
 
 
 def _read_back(
@@ -205,9 +213,10 @@ def _run_store(args: argparse.Namespace) -> int:
         ("append time", f"{wrote['elapsed']:.3f} s"),
         (f"read get_raw({GET_COUNT}) msgs/s", f"{read_rate:,.0f} ({read_rate * record_size / MB:,.1f} MB/s)"),
         ("read back", f"{read['messages']} of {wrote['messages']} msgs"),
+        ("puts not OK", ", ".join(f"{n} {status}" for status, n in wrote["not_ok"].items()) or "none"),
     ]
     _table(rows, sys.stdout)
-    if read["messages"] != wrote["messages"] or read["mismatched"]:
+    if read["messages"] != wrote["messages"] or read["mismatched"] or wrote["not_ok"]:
         print(f"error: read back {read['messages']} of {wrote['messages']} messages "
               f"({read['mismatched']} answers not as written)", file=sys.stderr)
         return 1
