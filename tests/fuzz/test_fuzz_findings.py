@@ -84,7 +84,8 @@ async def test_consumer_offset_beyond_java_long_is_refused_not_stored(tmp_path: 
 @pytest.mark.xfail(strict=True, reason="remoting header codec: int fields accept any Python int (no Java int/long range)")
 async def test_offsets_beyond_java_long_are_header_errors_not_handler_crashes(tmp_path: Path) -> None:
     """VIEW_MESSAGE_BY_ID / SEARCH_OFFSET_BY_TIMESTAMP / END_TRANSACTION / CONSUMER_SEND_MSG_BACK /
-    QUERY_MESSAGE / SEND (bornTimestamp, flag, sysFlag) with a number beyond Java long reach the
+    QUERY_MESSAGE / SEND (bornTimestamp, flag, sysFlag) with a number beyond Java long (or, for int
+    fields such as sysFlag and flag, beyond Java int) reach the
     store's C calls and fail there with OverflowError: answered SYSTEM_ERROR (as Java would) but
     logged as broker_handler_failed with a traceback, once per request, at a remote client's will."""
     async with in_process_servers(tmp_path, with_broker=True) as servers:
@@ -95,6 +96,8 @@ async def test_offsets_beyond_java_long_are_header_errors_not_handler_crashes(tm
                 (RequestCode.VIEW_MESSAGE_BY_ID, {"offset": BEYOND_LONG}, None),
                 (RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, {"topic": KNOWN_TOPIC, "queueId": "0", "timestamp": BEYOND_LONG}, None),
                 (RequestCode.SEND_MESSAGE_V2, K.send_ext(topic=KNOWN_TOPIC, g=BEYOND_LONG), b"x"),
+                # In long range but past Java int: sysFlag is an int (OverflowError "does not fit '32-bit int'").
+                (RequestCode.SEND_MESSAGE_V2, K.send_ext(topic=KNOWN_TOPIC, f=str(2**63 - 1)), b"x"),
             ]
             remarks = []
             for code, ext, body in requests:
