@@ -4,6 +4,8 @@
 holds handles (commitlog offsets or any hashable) until their deliver time, with 5.x's
 precision rounding and longest delay (sections 7, 11).  Neither does I/O: the delay service
 persists progress and re-schedules from the store after a restart (``snapshot``/``restore``).
+``DelayService`` is that service: DELAY levels and timer messages over a store the caller passes in
+(``delay_service``); its errors are ``DelayServiceError`` and its subclasses.
 
 >>> from rmqcore.clock import FakeClock
 >>> from rmqcore.timer import DelayLevelTable, TimerWheel
@@ -19,6 +21,8 @@ persists progress and re-schedules from the store after a restart (``snapshot``/
 """
 
 from rmqcore.timer.delay_levels import DEFAULT_MESSAGE_DELAY_LEVEL, DelayLevelError, DelayLevelTable
+from rmqcore.timer.delay_service import DelayService
+from rmqcore.timer.errors import DelayProgressError, DelayServiceError, DelayTooLongError, InvalidDelayPropertyError
 from rmqcore.timer.wheel import (
     DEFAULT_MAX_DELAY_SEC,
     DEFAULT_PRECISION_MS,
@@ -35,6 +39,11 @@ __all__ = [
     "DEFAULT_PRECISION_MS",
     "DelayLevelError",
     "DelayLevelTable",
+    "DelayProgressError",
+    "DelayService",
+    "DelayServiceError",
+    "DelayTooLongError",
+    "InvalidDelayPropertyError",
     "TimerDelayTooLongError",
     "TimerError",
     "TimerId",

@@ -15,11 +15,12 @@ worker are safe together.
 >>> from structlog.testing import capture_logs
 >>> from rmqcore.clock import FakeClock
 >>> from rmqcore.message import MessageExt
+>>> from rmqcore.store import MessageStore, StoreConfig
 >>> from rmqcore.timer.delay_levels import DelayLevelTable
->>> from rmqcore.timer.example_store import ExampleStore
->>> clock = FakeClock(start_ms=1_000_000); store = ExampleStore(clock)
+>>> root = tempfile.TemporaryDirectory(); clock = FakeClock(start_ms=1_000_000)
+>>> store = MessageStore.open(f"{root.name}/store", StoreConfig(mapped_file_size_commit_log=1 << 20), clock=clock)
 >>> with capture_logs() as events:
-...     service = DelayService(store, clock, DelayLevelTable.parse(), progress_dir=tempfile.mkdtemp())
+...     service = DelayService(store, clock, DelayLevelTable.parse(), progress_dir=f"{root.name}/config")
 >>> [e["event"] for e in events]
 ['schedule_service_started', 'timer_wheel_rebuilt']
 >>> msg = MessageExt("TopicTest", b"hello", tags="TagA", properties={"DELAY": "3"})   # level 3: 10 s
@@ -41,6 +42,7 @@ worker are safe together.
 True
 >>> with capture_logs():
 ...     service.close()
+>>> store.close(); root.cleanup()
 """
 
 from __future__ import annotations

@@ -5,11 +5,13 @@ Reference section 8.  ``TransactionalMessageService`` stores half messages and e
 store is passed in (any object with the ``TransactionStore`` methods); this package imports
 only ``rmqcore.message`` and ``rmqcore.clock``.
 
+>>> import tempfile
 >>> from rmqcore.clock import FakeClock
 >>> from rmqcore.message import MessageExt
+>>> from rmqcore.store import MessageStore, StoreConfig
 >>> from rmqcore.transaction import COMMIT, ROLLBACK, TransactionalMessageService
->>> from rmqcore.transaction.example_store import ExampleStore
->>> clock = FakeClock(start_ms=0); store = ExampleStore(clock)
+>>> root = tempfile.TemporaryDirectory(); clock = FakeClock(start_ms=0)
+>>> store = MessageStore.open(root.name, StoreConfig(mapped_file_size_commit_log=1 << 20), clock=clock)
 >>> service = TransactionalMessageService(store, clock)
 >>> def send(tag):
 ...     m = MessageExt("TopicTest", b"", tags=tag, properties={"PGROUP": "pg", "TRAN_MSG": "true"})
@@ -20,6 +22,7 @@ only ``rmqcore.message`` and ``rmqcore.clock``.
 True
 >>> [m.tags for m in store.get("TopicTest", 0, 0).messages]
 ['TagA']
+>>> store.close(); root.cleanup()
 """
 
 from rmqcore.transaction.checker import TransactionChecker

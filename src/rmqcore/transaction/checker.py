@@ -25,13 +25,14 @@ in the queue is then skipped, the latest one carrying the transaction on.
 >>> from structlog.testing import capture_logs
 >>> from rmqcore.clock import FakeClock
 >>> from rmqcore.message import MessageExt
->>> from rmqcore.transaction.example_store import ExampleStore
+>>> from rmqcore.store import MessageStore, StoreConfig
 >>> from rmqcore.transaction.service import TransactionalMessageService
->>> clock = FakeClock(start_ms=0); store = ExampleStore(clock)
+>>> root = tempfile.TemporaryDirectory(); clock = FakeClock(start_ms=0)
+>>> store = MessageStore.open(f"{root.name}/store", StoreConfig(mapped_file_size_commit_log=1 << 20), clock=clock)
 >>> service = TransactionalMessageService(store, clock)
 >>> asked = []
 >>> with capture_logs():
-...     checker = TransactionChecker(service, clock, asked.append, progress_dir=tempfile.mkdtemp())
+...     checker = TransactionChecker(service, clock, asked.append, progress_dir=f"{root.name}/config")
 >>> msg = MessageExt("T", b"x", born_timestamp=0, properties={"PGROUP": "pg", "TRAN_MSG": "true"})
 >>> _ = service.prepare(msg, 0)
 >>> clock.advance(6_000); checker.check_once()          # not older than transactionTimeOut yet
@@ -42,6 +43,7 @@ in the queue is then skipped, the latest one carrying the transaction on.
 1
 >>> asked[0].queue_offset, asked[0].properties["TRANSACTION_CHECK_TIMES"], events[0]["event"]
 (1, '1', 'transaction_check_round')
+>>> store.close(); root.cleanup()
 """
 
 from __future__ import annotations

@@ -11,10 +11,12 @@ re-appends), is not applied again -- it only closes that half with an op marker,
 and is logged.  RocketMQ would commit twice when the producer's own late END and its answer to
 a check-back both arrive; here the second is dropped.
 
+>>> import tempfile
 >>> from rmqcore.clock import FakeClock
 >>> from rmqcore.message import MessageExt
->>> from rmqcore.transaction.example_store import ExampleStore
->>> clock = FakeClock(start_ms=0); store = ExampleStore(clock)
+>>> from rmqcore.store import MessageStore, StoreConfig
+>>> root = tempfile.TemporaryDirectory(); clock = FakeClock(start_ms=0)
+>>> store = MessageStore.open(root.name, StoreConfig(mapped_file_size_commit_log=1 << 20), clock=clock)
 >>> service = TransactionalMessageService(store, clock)
 >>> msg = MessageExt("TopicTest", b"order", tags="TagA", sys_flag=0x4,
 ...                  properties={"TRAN_MSG": "true", "PGROUP": "pg", "UNIQ_KEY": "U1"})
@@ -29,6 +31,7 @@ a check-back both arrive; here the second is dropped.
 Traceback (most recent call last):
 ...
 rmqcore.transaction.errors.TransactionError: The producer group wrong: ...
+>>> store.close(); root.cleanup()
 """
 
 from __future__ import annotations
