@@ -1,8 +1,8 @@
 """What the delay service needs from a message store, as a ``typing.Protocol``.
 
 ``rmqcore.timer`` never imports ``rmqcore.store``: the broker passes its store in, and any object
-with these methods will do (the doctests use a small in-memory one).  The methods are the subset
-of ``rmqcore.store.MessageStore`` the delay service calls.
+with these methods will do.  The methods are the subset of ``rmqcore.store.MessageStore`` the
+delay service calls.
 """
 
 from __future__ import annotations
