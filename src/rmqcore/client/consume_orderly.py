@@ -11,6 +11,7 @@ CONSUMER_SEND_MSG_BACK and the queue moves on.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -75,13 +76,13 @@ class OrderlyConsumeService:
 
     async def consume_queue(self, pq: ProcessQueue, mq: MessageQueue) -> None:
         async with self.queue_lock(mq):
-            started = anyio.current_time()
+            started = time.monotonic()
             while not pq.dropped:
                 if self._needs_lock() and (not pq.locked or pq.is_lock_expired()):
                     # Not ours to consume now; the lock renewal resubmits the queue when it is.
                     pq.consuming = False
                     return
-                if anyio.current_time() - started > MAX_TIME_CONSUME_CONTINUOUSLY_S:
+                if time.monotonic() - started > MAX_TIME_CONSUME_CONTINUOUSLY_S:
                     # Let other queues' workers have the thread pool; come back at once.
                     self.task_group.start_soon(self.consume_queue, pq, mq)
                     return

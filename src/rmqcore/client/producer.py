@@ -14,6 +14,7 @@ Use it as ``async with Producer("group", namesrv_addr="127.0.0.1:9876") as produ
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -230,7 +231,7 @@ class Producer:
         mq: MessageQueue | None,
     ) -> SendResult:
         instance = self.instance
-        deadline = anyio.current_time() + timeout
+        deadline = time.monotonic() + timeout
         info = await self._publish_info(msg.topic)
         fixed_queue = mq is not None or selector is not None
         if selector is not None:
@@ -242,7 +243,7 @@ class Producer:
         for attempt in range(attempts):
             target = mq if fixed_queue else info.select_queue(last_broker, instance.availability)
             assert target is not None
-            remaining = deadline - anyio.current_time()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             tried = attempt + 1
