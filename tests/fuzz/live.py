@@ -30,6 +30,7 @@ from tests.fuzz.support import Case, Tally, crc, run_case
 KNOWN_TOPIC = "FuzzKnownTopic"
 KNOWN_GROUP = "FuzzKnownGroup"
 KNOWN_QUEUES = 4
+LONG_POLL_QUEUE = KNOWN_QUEUES - 1  # written only by long_poll_round_trip
 TIMEOUT_S = 10.0
 #: Debugging aid: RMQCORE_FUZZ_COLLECT=1 gathers per-case failures (printed at the end) instead of stopping.
 COLLECT = os.environ.get("RMQCORE_FUZZ_COLLECT") == "1"
@@ -80,6 +81,7 @@ class KnownState:
     messages: dict[tuple[int, int], Stored] = field(default_factory=dict)
     route: TopicRouteData | None = None
     round_trips: int = 0
+    long_polls: int = 0
 
     def new_body(self) -> bytes:
         n = self.rng.choice([1, 2, 17, 255, 256, 1024, self.rng.randint(1, 5000)])
@@ -87,7 +89,7 @@ class KnownState:
 
     async def round_trip(self, broker: Channel, queue_id: int | None = None) -> None:
         """Send a fresh message and pull it back at its acknowledged offset, body byte for byte."""
-        q = self.rng.randrange(KNOWN_QUEUES) if queue_id is None else queue_id
+        q = self.rng.randrange(LONG_POLL_QUEUE) if queue_id is None else queue_id
         body = self.new_body()
         resp = await broker.request(send_request(KNOWN_TOPIC, body, q), TIMEOUT_S)
         assert resp.code == ResponseCode.SUCCESS, f"good send failed: {resp.code} {resp.remark}"
@@ -100,6 +102,33 @@ class KnownState:
         [msg] = decode_stored_messages(pulled.body)
         assert (msg.queue_id, msg.queue_offset, msg.body) == (q, offset, body)
         self.round_trips += 1
+
+    async def long_poll_round_trip(self, broker: Channel, pull_channel: Channel) -> None:
+        """A pull parked at the end of LONG_POLL_QUEUE (only this method writes there) is woken by
+        a send on another connection and answers with exactly that message."""
+        q = LONG_POLL_QUEUE
+        resp = await broker.request(make_request(RequestCode.GET_MAX_OFFSET, {"topic": KNOWN_TOPIC, "queueId": str(q)}), TIMEOUT_S)
+        assert resp.code == ResponseCode.SUCCESS, (resp.code, resp.remark)
+        offset = int(resp.ext_fields["offset"])
+        header = PullMessageRequestHeader(KNOWN_GROUP, KNOWN_TOPIC, q, offset, 8, C.PULL_FLAG_SUBSCRIPTION | C.PULL_FLAG_SUSPEND,
+                                          0, int(TIMEOUT_S * 1000 / 2), 0, subscription="*")
+        parked: dict[str, RemotingCommand] = {}
+
+        async def park() -> None:
+            parked["pull"] = await pull_channel.request(make_request(RequestCode.PULL_MESSAGE, header), TIMEOUT_S)
+
+        body = self.new_body()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(park)
+            sent = await broker.request(send_request(KNOWN_TOPIC, body, q), TIMEOUT_S)
+            assert sent.code == ResponseCode.SUCCESS, (sent.code, sent.remark)
+            assert int(sent.ext_fields["queueOffset"]) == offset, "another writer used the long-poll queue"
+            self.messages[(q, offset)] = Stored(q, offset, body)
+        pulled = parked["pull"]
+        assert pulled.code == ResponseCode.SUCCESS, f"parked pull answered {pulled.code} {pulled.remark}"
+        [msg] = decode_stored_messages(pulled.body)
+        assert (msg.queue_id, msg.queue_offset, msg.body) == (q, offset, body)
+        self.long_polls += 1
 
     async def route_query(self, namesrv: Channel) -> TopicRouteData:
         resp = await namesrv.request(make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": KNOWN_TOPIC}), TIMEOUT_S)
@@ -214,14 +243,16 @@ class Session:
                 self.tally.add(case, outcome)
 
         async def bystander() -> None:
-            async with _maybe_connect(self.servers.namesrv_port) as ns, _maybe_connect(self.servers.broker_port) as br:
+            async with _maybe_connect(self.servers.namesrv_port) as ns, _maybe_connect(self.servers.broker_port) as br, \
+                    _maybe_connect(self.servers.broker_port) as poller:
                 while True:
                     if ns is not None:
                         await _namesrv_probe(ns)
                         if br is not None:
                             await self.state.route_query(ns)
-                    if br is not None:
+                    if br is not None and poller is not None:
                         await self.state.round_trip(br)
+                        await self.state.long_poll_round_trip(br, poller)
                     self.bystander_rounds += 1
                     if done.is_set():
                         return

@@ -15,8 +15,10 @@ own connection. After every burst:
   subprocess: the process is alive and its log names the rejected frames.
 
 Every well-formed request must be answered with a RocketMQ response code within the
-timeout; broken streams must be closed by the server. The seed is fixed (reproducible);
-``RMQCORE_FUZZ_SEED`` picks another, and failures print it.
+timeout; broken streams must be closed by the server. The bystander also parks a pull
+(suspend flag) on a queue only it writes and checks a send on another connection wakes it.
+The seed is fixed and shows in the test id; ``RMQCORE_FUZZ_SEED`` picks another,
+``RMQCORE_FUZZ_BURSTS`` makes a longer run.
 """
 
 from __future__ import annotations
@@ -200,9 +202,9 @@ async def test_broker_and_name_server_survive_fuzz_bursts(tmp_path: Path, seed: 
                     cases += bad
                 await session.burst(cases)
     print(session.tally.summary(f"broker ({flush}) + name server"), f"bystander rounds {session.bystander_rounds}",
-          f"known messages {len(session.state.messages)}", file=sys.stderr)
+          f"known messages {len(session.state.messages)}, parked pulls woken {session.state.long_polls}", file=sys.stderr)
     assert not session.failures, "\n".join(session.failures)
-    assert session.bystander_rounds >= BURSTS
+    assert session.bystander_rounds >= BURSTS and session.state.long_polls >= BURSTS
 
 
 async def known_commitlog_offsets(session: Session, known: list[tuple[int, int]]) -> list[int]:
