@@ -199,3 +199,25 @@ def test_synchronous_facade(cluster: Cluster) -> None:
     with consumer:
         assert enough.wait(30)
     assert sorted(seen) == sorted(f"s{i}".encode() for i in range(6))
+
+
+async def test_second_consumer_of_a_group_needs_its_own_instance_name(cluster: Cluster) -> None:
+    from rmqcore.client import MQClientError
+
+    topic, group = cluster.name("DupTopic"), cluster.name("dup")
+
+    def consumer(instance_name: str | None) -> PushConsumer:
+        c = PushConsumer(group, namesrv_addr=cluster.namesrv_addr, instance_name=instance_name)
+        c.subscribe(topic, "*")
+        c.register_message_listener(Collector(1))
+        return c
+
+    async with consumer(None):
+        with pytest.raises(MQClientError, match="instance_name"):
+            async with consumer(None):
+                pass
+        async with consumer("second"):
+            pass
+    # Once the first is gone, the default name is free again.
+    async with consumer(None):
+        pass

@@ -60,6 +60,9 @@ class DirectConsumer(Protocol):
     def running_info(self) -> dict[str, object]: ...
 
 
+# (client id, group) of every consumer alive in this process.
+_CONSUMERS_IN_PROCESS: set[tuple[str, str]] = set()
+
 TransactionChecker = Callable[[str, MessageExt, H.CheckTransactionStateRequestHeader], Awaitable[None]]
 
 
@@ -97,6 +100,8 @@ class ClientInstance:
 
     async def __aexit__(self, *exc_info: object) -> bool | None:
         self.started = False
+        for group in self.consumers:
+            _CONSUMERS_IN_PROCESS.discard((self.client_id, group))
         with anyio.CancelScope(shield=True):
             await self.unregister_from_brokers()
         assert self._task_group is not None
@@ -237,8 +242,15 @@ class ClientInstance:
             self.transaction_checkers[group] = checker
 
     def register_consumer(self, consumer: ConsumerHandle) -> None:
-        if consumer.group in self.consumers:
-            raise MQClientError(f"The consumer group[{consumer.group}] has been created before, specify another name please.")
+        key = (self.client_id, consumer.group)
+        if consumer.group in self.consumers or key in _CONSUMERS_IN_PROCESS:
+            # The broker knows a member by its client id: two consumers of one group with the same
+            # id would both take every queue. Java refuses this too.
+            raise MQClientError(
+                f"The consumer group[{consumer.group}] has been created before with client id {self.client_id}; "
+                "give this consumer another instance_name."
+            )
+        _CONSUMERS_IN_PROCESS.add(key)
         self.consumers[consumer.group] = consumer
 
     def heartbeat_data(self) -> HeartbeatData:
