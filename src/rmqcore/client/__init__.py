@@ -2,7 +2,29 @@
 
 The client composes the pieces: ``rmqcore.remoting`` (wire codec), ``rmqcore.transport``
 (connections), ``rmqcore.message`` (model and codecs), ``rmqcore.rebalance`` (queue
-allocation) and ``rmqcore.clock``. It never imports ``rmqcore.server``.
+allocation), ``rmqcore.filter`` (tag expressions) and ``rmqcore.clock``. It never imports
+``rmqcore.server``.
+
+Async first (anyio); every client is an async context manager::
+
+    async with Producer("pg", namesrv_addr="127.0.0.1:9876") as producer:
+        result = await producer.send(Message("TopicTest", b"hello", tags="TagA"))
+
+    consumer = PushConsumer("cg", namesrv_addr="127.0.0.1:9876")
+    consumer.subscribe("TopicTest", "TagA || TagC")      # or MessageSelector.by_sql("...")
+    consumer.register_message_listener(listener)          # orderly=True for ordered queues
+    async with consumer:
+        ...
+
+* :class:`Producer`: ``send`` (one message, a list = one batch, ``selector=``/``arg=`` or ``mq=``
+  for ordered sends), ``send_async`` (callbacks and an awaitable handle), ``send_oneway``;
+  :func:`split_batch` keeps batches under the size limit.
+* :class:`TransactionProducer`: ``send_in_transaction`` with a :class:`TransactionListener`.
+* :class:`PushConsumer`, :class:`LitePullConsumer` (``poll``, ``assign``, ``seek``, ``commit``),
+  :class:`PullConsumer` (raw ``pull``), :class:`Admin`.
+* ``rmqcore.client.sync``: the same clients for synchronous scripts (``with sync.Producer(...) as p:``).
+* Errors: :class:`MQBrokerError` (``code``, ``remark``), :class:`RemotingTimeoutError`,
+  :class:`RemotingConnectError`, all :class:`MQClientError`.
 """
 
 from rmqcore.client.admin import Admin
