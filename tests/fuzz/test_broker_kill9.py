@@ -109,7 +109,9 @@ async def produce(port: int, ledger: Ledger, rng: random.Random, name: str, enou
                 finally:
                     ledger.in_flight_at_kill -= 1
                 if resp.code != ResponseCode.SUCCESS:
+                    # Not an acknowledgement; only a flush timeout is an acceptable refusal here.
                     ledger.refused += 1
+                    assert resp.code == ResponseCode.FLUSH_DISK_TIMEOUT, (resp.code, resp.remark)
                     continue
                 first = int(resp.ext_fields["queueOffset"])
                 assert int(resp.ext_fields["queueId"]) == q
@@ -190,7 +192,6 @@ async def test_kill9_under_load_loses_no_acknowledged_message(tmp_path: Path) ->
         broker = start_broker(conf, logs, name="broker-final")
         served = await verify(broker.port, ledger)
         assert served >= len(ledger.acked) > 0
-        assert ledger.refused == 0, f"{ledger.refused} sends were refused"
         # The restarted broker still takes writes after the last recovery.
         async with connect(broker.port) as channel:
             uniq = new_uniq_key()
