@@ -119,9 +119,9 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
     if (tx != SF_TX_NOT && tx != SF_TX_COMMIT) cq = NULL;
     int64_t queue_offset = cq ? cq->max_logical : 0;
 
-    /* reference section 4, "Stored message", fields 1-17 */
-    rmq_put_be32(p, (uint32_t)total);
-    rmq_put_be32(p + 4, v2 ? RMQ_MAGIC_V2 : RMQ_MAGIC_V1);
+    /* reference section 4, "Stored message", fields 3-17 first; TOTALSIZE and MAGICCODE
+     * (fields 1-2) last, so a process killed mid-record leaves a zero header that
+     * recovery reads as the end of the log, never a record with a torn tail. */
     rmq_put_be32(p + 8, rmq_crc32(0, body, (size_t)body_len) & 0x7FFFFFFFu);
     rmq_put_be32(p + 12, (uint32_t)queue_id);
     rmq_put_be32(p + 16, (uint32_t)flag);
@@ -148,6 +148,9 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
     w += topic_len;
     rmq_put_be16(w, (uint16_t)props_len);
     if (props_len) memcpy(w + 2, props, (size_t)props_len);
+    __atomic_signal_fence(__ATOMIC_RELEASE); /* program order is all a killed process needs */
+    rmq_put_be32(p + 4, v2 ? RMQ_MAGIC_V2 : RMQ_MAGIC_V1);
+    rmq_put_be32(p, (uint32_t)total);
     *pos = phys + total;
 
     /* IndexService.buildIndex skips rollback messages only */
