@@ -10,8 +10,10 @@ import tempfile
 import threading
 from pathlib import Path
 
+import anyio
 import pytest
 
+from rmqcore.client import Admin
 from tests.client.conftest import Cluster
 
 pytestmark = pytest.mark.integration
@@ -103,11 +105,22 @@ def test_lite_pull_subscribe_and_assign(cluster: Cluster) -> None:
     assert "polled 80 messages" in got
     assert len(set(re.findall(r"polled (Hello RocketMQ \d+)", got))) == 80
     # Assign: queues 0 and 1 of 4; queue 0 starts at offset 10 (20 messages per queue).
-    got = run(cluster, "simple/lite_pull_assign.py", "--topic", topic, "--group", cluster.name("assign"), "--count", 30, "--timeout", 30)
+    group = cluster.name("assign")
+    got = run(cluster, "simple/lite_pull_assign.py", "--topic", topic, "--group", group, "--count", 30, "--timeout", 30)
     assert "assigned [0, 1]; polled 30 messages" in got
     offsets = [(int(q), int(o)) for q, o in re.findall(r"queue=(\d+) offset=(\d+)", got)]
     assert sorted(o for q, o in offsets if q == 0) == list(range(10, 20))
     assert sorted(o for q, o in offsets if q == 1) == list(range(20))
+
+    # The manual commits reached the broker: both assigned queues at their end, the others untouched.
+    async def committed() -> dict[int, int]:
+        async with Admin(cluster.namesrv_addr) as admin:
+            return {p.message_queue.queue_id: p.consumer_offset for p in await admin.consumer_progress(group, [topic])}
+
+    progress = anyio.run(committed)
+    # (The broker answers 0 rather than "not found" for a queue whose first message it still
+    # holds, as RocketMQ does; so an untouched queue shows -1 or 0.)
+    assert progress[0] == progress[1] == 20 and progress[2] in (-1, 0) and progress[3] in (-1, 0)
 
 
 def test_order_producer_and_orderly_consumer(cluster: Cluster) -> None:
