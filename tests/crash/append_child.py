@@ -22,11 +22,15 @@ from rmqcore.message import Message
 
 TOPIC = "CrashTopic"
 QUEUE_ID = 0
-# Small segments so that the CommitLog and the ConsumeQueue roll many times per test:
-# records are 100 to ~1100 bytes, so about 55 fit in a CommitLog segment.
-COMMITLOG_SEGMENT = 32 * 1024
+# Small segments so that the CommitLog and the ConsumeQueue roll many times per test.
+# Records are 100 to ~1100 bytes, except every LARGE_EVERY-th one of up to LARGE_BODY
+# bytes: copying that one is long enough for some kills to land inside it (a torn record).
+# About 40 records fit in a CommitLog segment.
+COMMITLOG_SEGMENT = 128 * 1024
 CONSUME_QUEUE_SEGMENT = 20 * 64
-MAX_MESSAGE_SIZE = 4096
+LARGE_EVERY = 16
+LARGE_BODY = 60 * 1024
+MAX_MESSAGE_SIZE = 64 * 1024
 
 
 def store_config(flush_disk_type: str) -> dict[str, Any]:
@@ -42,7 +46,8 @@ def expected_message(queue_offset: int) -> Message:
     """The message written at ``queue_offset``: a pure function of it, so a rewrite after a
     lost write is byte-identical and the checker can rebuild any message it reads."""
     rng = random.Random(queue_offset)
-    body = b"%010d|" % queue_offset + rng.randbytes(rng.randrange(0, 1000))
+    size = rng.randrange(LARGE_BODY // 2, LARGE_BODY) if queue_offset % LARGE_EVERY == LARGE_EVERY - 1 else rng.randrange(0, 1000)
+    body = b"%010d|" % queue_offset + rng.randbytes(size)
     return Message(
         TOPIC,
         body,

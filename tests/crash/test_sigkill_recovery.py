@@ -38,8 +38,7 @@ CHILD_SCRIPT = Path(__file__).with_name("append_child.py")
 CYCLES = 24
 ACK_TIMEOUT_SECONDS = 20.0
 # Acknowledgements to wait for before choosing the kill moment. A SYNC_FLUSH put waits for
-# an msync (milliseconds here), so it gets fewer; with 32 KiB segments and records of
-# ~100-1100 bytes, the CommitLog still rolls every few cycles.
+# an msync (milliseconds here), so it gets fewer; the CommitLog still rolls every cycle or two.
 MAX_ACKS = {"SYNC_FLUSH": 48, "ASYNC_FLUSH": 160}
 MAX_KILL_DELAY_SECONDS = 0.004
 
@@ -107,7 +106,8 @@ class Tally:
     acked: int = 0
     acked_lost: int = 0
     highest_acked: int = -1  # queue offset
-    torn_tails: int = 0  # recoveries that cut a partly written record off the CommitLog
+    partial_tails: int = 0  # kills that left bytes past the last whole record (a torn write)
+    torn_tails: int = 0  # recoveries that stopped at bytes that are not a whole record
     redispatched: int = 0  # records recovery found in the CommitLog but not in the ConsumeQueue
 
 
@@ -148,6 +148,18 @@ def walk_commitlog(store_dir: Path, from_offset: int) -> list[Any]:
         else:
             return records
     return records
+
+
+def bytes_past_whole_records(store_dir: Path, from_offset: int) -> bool:
+    """Whether anything but zeros follows the last whole record: a record the kill tore."""
+    records = walk_commitlog(store_dir, from_offset)
+    tail = records[-1].commitlog_offset + records[-1].store_size if records else from_offset
+    segment = store_dir / "commitlog" / f"{tail - tail % child.COMMITLOG_SEGMENT:020d}"
+    if not segment.exists():
+        return False
+    with open(segment, "rb") as f:
+        f.seek(tail % child.COMMITLOG_SEGMENT)
+        return any(f.read(child.MAX_MESSAGE_SIZE + 4096))
 
 
 def open_store(store_dir: Path, flush: str) -> Any:
@@ -268,6 +280,7 @@ def test_sigkill_during_appends_serves_only_whole_written_records(tmp_path: Path
     checked = Checked()
     for _ in range(CYCLES):
         acks = run_cycle(store_dir, flush, rng, tally, checked.queue_offset, seed)
+        tally.partial_tails += bytes_past_whole_records(store_dir, checked.commitlog_offset)
         with open_store(store_dir, flush) as store:
             report = store.recovery_report
             assert report.abnormal, f"seed {seed}: a SIGKILLed store was not seen as shut down abnormally"
@@ -280,6 +293,7 @@ def test_sigkill_during_appends_serves_only_whole_written_records(tmp_path: Path
     served = checked.queue_offset
     # Shown with -rP or -s: the figures a crash report quotes.
     print(f"{flush}: {CYCLES} SIGKILL cycles, {tally.acked} acked, {tally.acked_lost} acked then lost, "
-          f"{served} served after the last recovery, {tally.torn_tails} torn tails cut, "
-          f"{tally.redispatched} records redispatched (seed {seed})")
+          f"{served} served after the last recovery; {tally.partial_tails} kills left bytes past the last whole "
+          f"record, {tally.torn_tails} recoveries stopped at such bytes, {tally.redispatched} records "
+          f"redispatched (seed {seed})")
     assert served > 0
