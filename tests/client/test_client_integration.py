@@ -222,3 +222,46 @@ async def test_second_consumer_of_a_group_needs_its_own_instance_name(cluster: C
     # Once the first is gone, the default name is free again.
     async with consumer(None):
         pass
+
+
+async def test_flow_control_caps_cached_messages_per_queue(cluster: Cluster) -> None:
+    topic, group = cluster.name("FlowTopic"), cluster.name("flow")
+    async with Admin(cluster.namesrv_addr) as admin:
+        await admin.create_topic(topic, read_queue_nums=1, write_queue_nums=1)
+    async with Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+        await producer.send([Message(topic, f"m{i}".encode()) for i in range(100)])
+    consumer = PushConsumer(
+        group, namesrv_addr=cluster.namesrv_addr, consume_from_where="CONSUME_FROM_FIRST_OFFSET",
+        pull_threshold_for_queue=10, pull_batch_size=4,
+    )
+    mq = MessageQueue(topic, "broker-a", 0)
+    release = anyio.Event()
+    stalled = anyio.Event()
+    all_done = anyio.Event()
+    waiting = 0
+    consumed = 0
+    max_cached = 0
+
+    async def listener(msgs, context):  # type: ignore[no-untyped-def]
+        nonlocal waiting, consumed, max_cached
+        max_cached = max(max_cached, consumer._rebalancer.process_queues[mq].msg_count)
+        waiting += 1
+        if waiting == 12:
+            stalled.set()
+        await release.wait()
+        consumed += len(msgs)
+        if consumed == 100:
+            all_done.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer.subscribe(topic, "*")
+    consumer.register_message_listener(listener)
+    async with consumer:
+        with anyio.fail_after(20):
+            await stalled.wait()
+        # Three pulls of 4 took the cache past 10; with nothing consumed the loop pulls no more.
+        assert consumer._rebalancer.process_queues[mq].msg_count == 12
+        release.set()
+        with anyio.fail_after(30):
+            await all_done.wait()
+    assert max_cached <= 10 + 4
