@@ -296,11 +296,14 @@ def broker_bad_values(opaque: Opaques, known: list[tuple[int, int]], known_commi
                   must_not=NOT_SUCCESS if note == "non-numeric maxNum" else None))
     views: list[tuple[str, str, bool]] = [("-1", "offset -1", True), (str(2**62), "offset 2^62", True),
                                           (str(2**63 - 1), "offset 2^63-1", True), ("abc", "non-numeric", True)]
-    views += [(str(o + 7), "inside a known record", False) for o in known_commitlog[:3]]
-    views += [(str(o), "a known record", False) for o in known_commitlog[:2]]
+    # Offsets inside a record are refused (no garbage served as a message); record starts are served.
+    views += [(str(o + d), "inside a known record", True) for o in known_commitlog[:3] for d in (1, 7, 20)]
     for value, note, illegal in views:
         add(_case(k, opaque, R.VIEW_MESSAGE_BY_ID, {"offset": value}, None, f"view: {note}",
                   must_not=NOT_SUCCESS if illegal else None))
+    for o in known_commitlog[:2]:
+        add(_case(k, opaque, R.VIEW_MESSAGE_BY_ID, {"offset": str(o)}, None, "view: a known record",
+                  must_be=frozenset({ResponseCode.SUCCESS})))
 
     # LOCK / UNLOCK
     mq = {"topic": KNOWN_TOPIC, "brokerName": "broker-fuzz", "queueId": 0}
