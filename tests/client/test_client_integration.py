@@ -265,3 +265,44 @@ async def test_flow_control_caps_cached_messages_per_queue(cluster: Cluster) -> 
         with anyio.fail_after(30):
             await all_done.wait()
     assert max_cached <= 10 + 4
+
+
+async def test_orderly_consumers_lock_their_queues_and_keep_order(cluster: Cluster) -> None:
+    from rmqcore.client import ConsumeOrderlyStatus
+
+    topic, group = cluster.name("OrderlyTopic"), cluster.name("orderly")
+    async with Admin(cluster.namesrv_addr) as admin:
+        await admin.create_topic(topic, read_queue_nums=4, write_queue_nums=4)
+    seen: dict[int, list[tuple[int, int]]] = {0: [], 1: []}  # consumer -> (queue, offset)
+    all_done = anyio.Event()
+
+    def make_listener(i: int):  # type: ignore[no-untyped-def]
+        async def listener(msgs, context):  # type: ignore[no-untyped-def]
+            seen[i].extend((m.queue_id, m.queue_offset) for m in msgs)
+            if len(seen[0]) + len(seen[1]) >= 40:
+                all_done.set()
+            return ConsumeOrderlyStatus.SUCCESS
+        return listener
+
+    consumers = []
+    for i in range(2):
+        c = PushConsumer(group, namesrv_addr=cluster.namesrv_addr, instance_name=f"orderly{i}", consume_from_where="CONSUME_FROM_FIRST_OFFSET")
+        c.subscribe(topic, "*")
+        c.register_message_listener(make_listener(i), orderly=True)
+        consumers.append(c)
+    async with consumers[0], consumers[1]:
+        await consumers[0].rebalance()
+        await consumers[1].rebalance()
+        for c in consumers:
+            await c.lock_all()
+        owned = [sorted(mq.queue_id for mq, pq in c._rebalancer.process_queues.items() if mq.topic == topic and pq.locked) for c in consumers]
+        assert owned == [[0, 1], [2, 3]]
+        async with Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+            for i in range(40):
+                await producer.send(Message(topic, f"m{i}".encode()), mq=MessageQueue(topic, "broker-a", i % 4))
+        with anyio.fail_after(30):
+            await all_done.wait()
+    for i in range(2):
+        assert {q for q, _ in seen[i]} == set(owned[i])
+        for q in owned[i]:
+            assert [o for qq, o in seen[i] if qq == q] == list(range(10))
