@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from rmqcore.message import Message, MessageExt, encode_stored_message, tags_code
+from rmqcore.store import MessageStore, StoreConfig
 
 TOPIC = "BenchTopic"
 TAG = "TagA"
@@ -60,23 +61,13 @@ def stored_record(msg: Message) -> bytes:
 
 
 @pytest.fixture
-def store_api() -> Any:
-    try:
-        from rmqcore import store
-        from rmqcore.store import MessageStore, StoreConfig  # noqa: F401  (the names used below)
-    except ImportError as exc:
-        pytest.skip(f"the message store is not available: {exc}")
-    return store
-
-
-@pytest.fixture
-def open_store(store_api: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def open_store(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Opens stores under this test's temporary directory and closes them afterwards."""
     opened: list[Any] = []
 
     def _open(name: str = "store", **config: Any) -> Any:
         config.setdefault("mapped_file_size_commit_log", SEGMENT_SIZE)
-        store = store_api.MessageStore.open(str(tmp_path / name), store_api.StoreConfig(**config))
+        store = MessageStore.open(tmp_path / name, StoreConfig(**config))
         opened.append(store)
         return store
 

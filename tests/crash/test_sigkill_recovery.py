@@ -32,7 +32,8 @@ from typing import Any
 
 import pytest
 
-from rmqcore.message import MessageDecodeError, body_crc32, constants, decode_stored_message
+from rmqcore.message import MessageDecodeError, MessageExt, body_crc32, constants, decode_stored_message
+from rmqcore.store import MessageStore, StoreConfig
 
 CHILD_SCRIPT = Path(__file__).with_name("append_child.py")
 CYCLES = 24
@@ -120,7 +121,7 @@ class Checked:
     commitlog_offset: int = 0
 
 
-def walk_commitlog(store_dir: Path, from_offset: int) -> list[Any]:
+def walk_commitlog(store_dir: Path, from_offset: int) -> list[MessageExt]:
     """Whole records in the CommitLog files from ``from_offset`` on, read independently of
     the store.
 
@@ -162,13 +163,11 @@ def bytes_past_whole_records(store_dir: Path, from_offset: int) -> bool:
         return any(f.read(child.MAX_MESSAGE_SIZE + 4096))
 
 
-def open_store(store_dir: Path, flush: str) -> Any:
-    from rmqcore.store import MessageStore, StoreConfig
-
+def open_store(store_dir: Path, flush: str) -> MessageStore:
     return MessageStore.open(str(store_dir), StoreConfig(**child.store_config(flush)))
 
 
-def assert_written_message(msg: Any, queue_offset: int, where: str) -> None:
+def assert_written_message(msg: MessageExt, queue_offset: int, where: str) -> None:
     expected = child.expected_message(queue_offset)
     assert msg.topic == child.TOPIC, where
     assert msg.queue_offset == queue_offset, where
@@ -179,7 +178,13 @@ def assert_written_message(msg: Any, queue_offset: int, where: str) -> None:
 
 
 def check_recovered(
-    store: Any, store_dir: Path, tally: Tally, cycle_acks: list[tuple[int, int]], flush: str, seed: int, since: Checked
+    store: MessageStore,
+    store_dir: Path,
+    tally: Tally,
+    cycle_acks: list[tuple[int, int]],
+    flush: str,
+    seed: int,
+    since: Checked,
 ) -> Checked:
     """Checks the reopened store against the writes from ``since`` on (``Checked()``: all)."""
     context = f"seed {seed}, {flush}"
@@ -226,7 +231,7 @@ def check_recovered(
     return Checked(max_offset, tail)
 
 
-def _look(store: Any, commitlog_offset: int) -> Any:
+def _look(store: MessageStore, commitlog_offset: int) -> MessageExt | None:
     try:
         return store.look_message(commitlog_offset)
     except (LookupError, ValueError):
@@ -269,10 +274,6 @@ def run_cycle(store_dir: Path, flush: str, rng: random.Random, tally: Tally, exp
 @pytest.mark.crash
 @pytest.mark.parametrize("flush", ["SYNC_FLUSH", "ASYNC_FLUSH"])
 def test_sigkill_during_appends_serves_only_whole_written_records(tmp_path: Path, flush: str) -> None:
-    try:
-        from rmqcore.store import MessageStore  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"the message store is not available: {exc}")
     seed = int(os.environ.get("RMQCORE_CRASH_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     store_dir = tmp_path / "store"
