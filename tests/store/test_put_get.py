@@ -141,3 +141,11 @@ def test_closed_store_refuses(open_store: OpenStore) -> None:
     with pytest.raises(StoreClosedError):
         store.get("T", 0, 0)
     assert PutStatus.PUT_OK.name == "PUT_OK"
+
+
+def test_explicit_store_timestamp(open_store: OpenStore, clock: FakeClock) -> None:
+    store = open_store()
+    r = store.put(MessageExt("T", b"commit", born_timestamp=7), 0, store_timestamp=1234)
+    m = store.look_message(r.commitlog_offset)
+    assert m is not None and (m.store_timestamp, m.born_timestamp, r.store_timestamp) == (1234, 7, 1234)
+    assert store.put(Message("T", b"plain"), 0).store_timestamp == clock.now_ms()

@@ -239,9 +239,13 @@ class MessageStore:
         return not self._open
 
     # -- put --------------------------------------------------------------------------------
-    def put(self, msg: Message, queue_id: int, *, tag_code: int | None = None) -> PutResult:
+    def put(
+        self, msg: Message, queue_id: int, *, tag_code: int | None = None, store_timestamp: int | None = None
+    ) -> PutResult:
         """Append one message; see the module docstring for tag codes and dispatch.
 
+        ``store_timestamp`` keeps a given STORETIMESTAMP instead of the clock's (a
+        committed transaction message keeps its half message's, reference section 8).
         Raises MessageIllegalError (and subclasses) for bad input before writing anything.
         """
         body = msg.body
@@ -267,7 +271,7 @@ class MessageStore:
             target = self._target(msg.topic, queue_id)
         if self._refusal is not None:
             return self._refused()
-        now = self._now()
+        now = self._now() if store_timestamp is None else store_timestamp
         if tag_code is not None:
             code = tag_code
         elif target.schedule:
