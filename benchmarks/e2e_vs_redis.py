@@ -62,6 +62,7 @@ sys.path.insert(0, str(HERE))
 from redis_server import RedisServer, RedisUnavailable, ensure_redis_py  # noqa: E402
 
 import anyio  # noqa: E402
+import anyio.to_thread  # noqa: E402
 
 TOPIC_QUEUES = 4
 GROUP = "bench_producer_group"
@@ -235,19 +236,24 @@ def _wait_for_line(proc: subprocess.Popen[bytes], pattern: re.Pattern[str], time
         sel.close()
 
 
+# The CLI's broker on a chosen asyncio loop (argv[1]: "uvloop" or "asyncio"). Run with
+# ``python -O``: ProtocolChannel.connection_made asserts isinstance(transport,
+# asyncio.Transport), which uvloop's TCPTransport is not, so both variants run without
+# asserts to stay comparable.
 UVLOOP_BROKER = """
 import argparse, sys, anyio
 from rmqcore.cli.server import add_broker_arguments, broker_config, _serve_broker
 from rmqcore.logs import configure_logging
+use_uvloop = sys.argv.pop(1) == "uvloop"
 p = argparse.ArgumentParser(); add_broker_arguments(p); args = p.parse_args(sys.argv[1:])
 configure_logging(args.log_level)
-anyio.run(_serve_broker, broker_config(args), backend_options={"use_uvloop": True})
+anyio.run(_serve_broker, broker_config(args), backend_options={"use_uvloop": use_uvloop})
 """
 
 
 def spawn_server(args: list[str], log_path: Path, pattern: re.Pattern[str], run_dir: Path, *, code: str | None = None) -> tuple[Server, re.Match[str]]:
     env = dict(os.environ, RMQCORE_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "rmqcore.cli", *args]
+    cmd = [sys.executable, "-O", "-c", code, *args] if code else [sys.executable, "-m", "rmqcore.cli", *args]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=log_path.open("wb"), stdin=subprocess.DEVNULL, env=env, start_new_session=True
@@ -286,14 +292,16 @@ def write_broker_conf(path: Path, store_dir: Path, namesrv_addr: str, **extra: A
     return path
 
 
-def start_broker(work: Path, namesrv_addr: str, name: str = "broker", uvloop: bool = False, extra: dict[str, Any] | None = None) -> Server:
+def start_broker(work: Path, namesrv_addr: str, name: str = "broker", uvloop: bool | None = None, extra: dict[str, Any] | None = None) -> Server:
+    """``rmqcore broker -c FILE``; with ``uvloop`` True/False, the same CLI code under ``python -O``
+    on uvloop / on the stock asyncio loop (see UVLOOP_BROKER)."""
     store = work / f"store-{name}"
     if store.exists():
         shutil.rmtree(store)
     conf = write_broker_conf(work / f"{name}.conf", store, namesrv_addr, **(extra or {}))
     server, _ = spawn_server(
-        ["broker", "-c", str(conf)] if not uvloop else ["-c", str(conf)],
-        work / f"{name}.log", _BROKER_READY, work / "run", code=UVLOOP_BROKER if uvloop else None,
+        ["broker", "-c", str(conf)] if uvloop is None else ["uvloop" if uvloop else "asyncio", "-c", str(conf)],
+        work / f"{name}.log", _BROKER_READY, work / "run", code=UVLOOP_BROKER if uvloop is not None else None,
     )  # fmt: skip
     return server
 
@@ -716,10 +724,98 @@ def redis_xreadgroup(url: str, stream: str, group: str, batch: int, count: int, 
     return result
 
 
+async def _queues_when_routed(consumer: Any, topic: str, timeout: float = 35.0) -> list[Any]:
+    """The topic's queues once the name server has its route (a new topic is registered by the broker shortly after creation)."""
+    from rmqcore.client import NoRouteError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await consumer.fetch_subscribe_message_queues(topic)
+        except NoRouteError:
+            if time.monotonic() > deadline:
+                raise
+            await anyio.sleep(0.1)
+
+
+# ---- publish -> consume latency with a long-polling consumer -----------------------------------
+async def ours_delivery_latency(namesrv: str, topic: str, count: int, interval_s: float, seconds: float) -> Round:
+    """One producer sends ``count`` messages ``interval_s`` apart (born time in the body) while a
+    consumer long-polls every queue (``pull_block_if_not_found``); latency = receive - send.
+    Messages not received by the end (``seconds`` after the last send) are reported as lost
+    in the round's count (``messages`` = received)."""
+    from rmqcore.client import Message, PullConsumer, PullStatus
+
+    lat: list[int] = []
+    async with new_producer(namesrv, "lat-p") as producer, PullConsumer(CGROUP, namesrv_addr=namesrv, instance_name="lat-c") as consumer:
+        await producer.send(Message(topic, b"0" * 16))  # creates the topic
+        queues = await _queues_when_routed(consumer, topic)
+        offsets = {mq: await consumer.max_offset(mq) for mq in queues}
+        tm = Timed()
+        async with anyio.create_task_group() as tg:
+
+            async def drain(mq: Any) -> None:
+                while True:
+                    result = await consumer.pull_block_if_not_found(mq, "*", offsets[mq], 32)
+                    now = time.perf_counter_ns()
+                    if result.status is PullStatus.FOUND:
+                        offsets[mq] = result.next_begin_offset
+                        for m in result.msg_found_list:
+                            lat.append(now - int(m.body))
+
+            for mq in queues:
+                tg.start_soon(drain, mq)
+            await anyio.sleep(0.5)  # every queue parked
+            for _ in range(count):
+                await producer.send(Message(topic, str(time.perf_counter_ns()).encode()))
+                await anyio.sleep(interval_s)
+            with anyio.move_on_after(seconds):
+                while len(lat) < count:
+                    await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+        return tm.round(len(lat), lat)
+
+
+def redis_delivery_latency(url: str, stream: str, count: int, interval_s: float, seconds: float) -> Round:
+    import threading
+
+    import redis
+
+    r = redis.Redis.from_url(url)
+    r.xgroup_create(stream, "lat", id="$", mkstream=True)
+    lat: list[int] = []
+    stop = threading.Event()
+
+    def consume() -> None:
+        c = redis.Redis.from_url(url)
+        while not stop.is_set():
+            reply = c.xreadgroup("lat", "c1", {stream: ">"}, count=32, block=100)
+            now = time.perf_counter_ns()
+            for _, entries in reply or ():
+                for _, fields in entries:
+                    lat.append(now - int(fields[b"t"]))
+        c.close()
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    time.sleep(0.3)
+    tm = Timed()
+    for _ in range(count):
+        r.xadd(stream, {"t": str(time.perf_counter_ns())})
+        time.sleep(interval_s)
+    deadline = time.monotonic() + seconds
+    while len(lat) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    t.join(5)
+    r.close()
+    return tm.round(len(lat), lat)
+
+
 # =============================================================================================
 # multi-process end-to-end: P producers + 1 consumer
 # =============================================================================================
-def _proc_ours_producer(namesrv: str, topic: str, size: int, count: int, seconds: float, start_at: float, out: Any) -> None:
+def _proc_ours_producer(namesrv: str, topic: str, size: int, count: int, seconds: float, start_at: Any, out: Any) -> None:
     quiet_logging()
 
     async def main() -> tuple[int, float]:
@@ -728,8 +824,7 @@ def _proc_ours_producer(namesrv: str, topic: str, size: int, count: int, seconds
         body = b"x" * size
         async with new_producer(namesrv, f"p{os.getpid()}") as producer:
             await producer.send(Message(topic, body))
-            while time.time() < start_at:
-                await anyio.sleep(0.005)
+            await anyio.to_thread.run_sync(start_at.wait, 120)
             bound = Bound(count, seconds)
             t0 = time.perf_counter()
             n = 0
@@ -741,7 +836,7 @@ def _proc_ours_producer(namesrv: str, topic: str, size: int, count: int, seconds
     out.put(run_async(main))
 
 
-def _proc_ours_consumer(namesrv: str, topic: str, expected: Any, seconds: float, start_at: float, out: Any) -> None:
+def _proc_ours_consumer(namesrv: str, topic: str, expected: Any, seconds: float, start_at: Any, out: Any) -> None:
     """Pulls (32) all queues of ``topic`` in parallel until ``expected.value`` messages are read."""
     quiet_logging()
 
@@ -749,10 +844,9 @@ def _proc_ours_consumer(namesrv: str, topic: str, expected: Any, seconds: float,
         from rmqcore.client import PullConsumer, PullStatus
 
         async with PullConsumer(CGROUP, namesrv_addr=namesrv, instance_name=f"c{os.getpid()}") as consumer:
-            queues = await consumer.fetch_subscribe_message_queues(topic)
+            queues = await _queues_when_routed(consumer, topic)
             offsets = {mq: await consumer.max_offset(mq) for mq in queues}
-            while time.time() < start_at:
-                await anyio.sleep(0.005)
+            await anyio.to_thread.run_sync(start_at.wait, 120)
             got = 0
             deadline = time.perf_counter() + seconds
             t0 = time.perf_counter()
@@ -785,16 +879,15 @@ def _proc_ours_consumer(namesrv: str, topic: str, expected: Any, seconds: float,
     out.put(run_async(main))
 
 
-def _proc_redis_producer(url: str, stream: str, size: int, count: int, seconds: float, start_at: float, out: Any) -> None:
+def _proc_redis_producer(url: str, stream: str, size: int, count: int, seconds: float, start_at: Any, out: Any) -> None:
     import redis
 
     r = redis.Redis.from_url(url)
     body = b"x" * size
     r.xadd(stream, {"b": body})
-    while time.time() < start_at:
-        time.sleep(0.005)
+    start_at.wait(120)
     bound = Bound(count, seconds)
-    tm = Timed()
+    t0 = time.perf_counter()
     n = 0
     while n < count and not bound.expired():
         r.xadd(stream, {"b": body})
@@ -802,14 +895,13 @@ def _proc_redis_producer(url: str, stream: str, size: int, count: int, seconds: 
     out.put((n, time.perf_counter() - t0))
 
 
-def _proc_redis_consumer(url: str, stream: str, expected: Any, seconds: float, start_at: float, out: Any) -> None:
+def _proc_redis_consumer(url: str, stream: str, expected: Any, seconds: float, start_at: Any, out: Any) -> None:
     import redis
 
     r = redis.Redis.from_url(url)
     with contextlib.suppress(redis.ResponseError):
         r.xgroup_create(stream, "e2e", id="$", mkstream=True)
-    while time.time() < start_at:
-        time.sleep(0.005)
+    start_at.wait(120)
     got = 0
     deadline = time.perf_counter() + seconds
     t0 = last = time.perf_counter()
@@ -827,7 +919,9 @@ def run_e2e_processes(kind: str, target: str, topic: str, producers: int, size: 
     ctx = mp.get_context("spawn")
     out_p, out_c = ctx.Queue(), ctx.Queue()
     expected = ctx.Value("q", -1)
-    start_at = time.time() + 2.0 + 0.15 * producers  # every worker imported and connected
+    # Everyone (producers after their first send, the consumer after taking its start offsets)
+    # waits at this barrier, so no message is sent before the consumer knows where to start.
+    start_at = ctx.Barrier(producers + 1, timeout=120)
     prod_fn, cons_fn = (_proc_ours_producer, _proc_ours_consumer) if kind == "ours" else (_proc_redis_producer, _proc_redis_consumer)
     consumer = ctx.Process(target=cons_fn, args=(target, topic, expected, seconds + 15.0, start_at, out_c), daemon=True)
     workers = [
@@ -1065,14 +1159,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="cProfile the client and py-spy the broker")
     ap.add_argument("--no-redis", action="store_true", help="skip the Redis side")
     ap.add_argument("--install-redis", action="store_true", help="apt-get/pip install redis-server and redis-py if missing")
-    ap.add_argument("--only", default="", help="comma list of sections: startup,send,concurrent,batch,pull,e2e,profile,uvloop")
+    ap.add_argument("--only", default="", help="comma list of sections: startup,send,concurrent,batch,pull,latency,e2e,profile,uvloop")
     ap.add_argument("--json", type=Path, help="write every figure to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, profiles)")
     args = ap.parse_args(argv)
     if args.quick:
         args.count, args.seconds, args.rounds = min(args.count, 2000), min(args.seconds, 2.0), min(args.rounds, 2)
         args.backlog, args.e2e_seconds = min(args.backlog, 100_000), min(args.e2e_seconds, 2.0)
-    sections = set(args.only.split(",")) if args.only else {"startup", "send", "concurrent", "batch", "pull", "e2e"}
+    sections = set(args.only.split(",")) if args.only else {"startup", "send", "concurrent", "batch", "pull", "latency", "e2e"}
     if args.profile:
         sections.add("profile")
     if args.uvloop:
@@ -1193,6 +1287,12 @@ def main(argv: list[str] | None = None) -> int:
                 cs.append(("Redis XREADGROUP COUNT 32", redis_pid, lambda: redis_xreadgroup(redis_url, "pull", "g32", 32, n_pull, ps)))
                 cs.append(("Redis XREADGROUP COUNT 1000", redis_pid, lambda: redis_xreadgroup(redis_url, "pull", "g1000", 1000, n_pull, ps)))
             compare(f"pull from a {n_pull // 1000:,}k backlog", cs, note="reads from offset 0 each round, stops at the count or time bound")
+        if "latency" in sections:
+            print("publish -> consume latency, long-polling consumer, 1 message every 2 ms")
+            cs = [("rmqcore Producer -> PullConsumer long poll", bpid, lambda: A(ours_delivery_latency, ns, f"LatT{time.time_ns()}", 1000, 0.002, 25.0))]
+            if redis_url:
+                cs.append(("Redis XADD -> XREADGROUP BLOCK", redis_pid, lambda: redis_delivery_latency(redis_url, f"lat{time.time_ns()}", 1000, 0.002, 25.0)))
+            compare("delivery latency (1000 msgs; n = received)", cs, note="n < 1000 means messages not delivered within 25 s")
         # ---- multi-process end-to-end ------------------------------------------------------------
         if "e2e" in sections:
             report["e2e"] = []
@@ -1205,11 +1305,21 @@ def main(argv: list[str] | None = None) -> int:
                     topic = f"E2E{p}" if kind == "ours" else f"e2e{p}"
                     if kind == "ours":  # create the topic (4 queues) before the consumer looks it up
                         run_async(ours_sync_send, ns, topic, 128, 1, 1.0, 1)
-                    res = [run_e2e_processes(kind, target, topic if kind == "ours" else f"{topic}-{i}", p, 128, per, args.e2e_seconds) for i in range(max(1, rounds - 1))]
+                    pid = bpid if kind == "ours" else redis_pid
+                    res = []
+                    for i in range(max(1, rounds - 1)):
+                        s0, l0 = proc_cpu_s(pid), loadavg()
+                        r = run_e2e_processes(kind, target, topic if kind == "ours" else f"{topic}-{i}", p, 128, per, args.e2e_seconds)
+                        r["server_cpu_us_per_msg"] = (proc_cpu_s(pid) - s0) / max(1, r["produced"]) * 1e6
+                        r["loadavg_1m"] = max(l0, loadavg())
+                        res.append(r)
                     med = {k: statistics.median(r[k] for r in res) for k in res[0]}
                     med.update(kind=kind, producers=p)
                     report["e2e"].append(med)
-                    print(f"  {kind:<6} {p:>2} producers: produce {med['produce_msgs_per_s'] / 1e3:7.1f} k msgs/s, consume {med['consume_msgs_per_s'] / 1e3:7.1f} k msgs/s ({int(med['consumed'])}/{int(med['produced'])})")
+                    print(
+                        f"  {kind:<6} {p:>2} producers: produce {med['produce_msgs_per_s'] / 1e3:7.1f} k msgs/s, consume {med['consume_msgs_per_s'] / 1e3:7.1f} k msgs/s "
+                        f"({int(med['consumed'])}/{int(med['produced'])}), server cpu {med['server_cpu_us_per_msg']:.0f} us/msg (produce + consume), load {med['loadavg_1m']:.1f}"
+                    )
         # ---- profiles ----------------------------------------------------------------------------
         if "profile" in sections:
             prof_dir = work / "profiles"
@@ -1241,25 +1351,32 @@ def main(argv: list[str] | None = None) -> int:
             except ImportError:
                 print("SKIPPING uvloop: not installed (pip install uvloop; benchmark only)")
             else:
-                print("uvloop: stock asyncio vs uvloop client vs uvloop client + uvloop broker (own name server)")
-                ns2 = start_namesrv(work)
-                stack.callback(ns2.stop)
-                uvb = start_broker(work, ns2.addr, name="uvbroker", uvloop=True)
+                print("uvloop: client and broker each on asyncio or uvloop (both brokers under python -O, each with its own name server)")
+                ns_a = start_namesrv(work)
+                stack.callback(ns_a.stop)
+                ns_u = start_namesrv(work)
+                stack.callback(ns_u.stop)
+                asb = start_broker(work, ns_a.addr, name="asyncio-O-broker", uvloop=False)
+                stack.callback(asb.stop)
+                uvb = start_broker(work, ns_u.addr, name="uvloop-O-broker", uvloop=True)
                 stack.callback(uvb.stop)
                 UV = lambda *a: run_async(*a, uvloop=True)  # noqa: E731
                 compare("uvloop: sync send 128 B", [
-                    ("Producer.send, asyncio", bpid, lambda: A(ours_sync_send, ns, "UvT", 128, count, secs)),
-                    ("Producer.send, uvloop client", bpid, lambda: UV(ours_sync_send, ns, "UvT", 128, count, secs)),
-                    ("Producer.send, uvloop client+broker", uvb.pid, lambda: UV(ours_sync_send, ns2.addr, "UvT", 128, count, secs)),
-                    ("raw Channel, asyncio", bpid, lambda: A(raw_sync_send, broker.addr, "UvR", 128, count, secs)),
-                    ("raw Channel, uvloop client", bpid, lambda: UV(raw_sync_send, broker.addr, "UvR", 128, count, secs)),
-                    ("raw Channel, uvloop client+broker", uvb.pid, lambda: UV(raw_sync_send, uvb.addr, "UvR", 128, count, secs)),
+                    ("Producer.send, asyncio both", asb.pid, lambda: A(ours_sync_send, ns_a.addr, "UvT", 128, count, secs)),
+                    ("Producer.send, uvloop client", asb.pid, lambda: UV(ours_sync_send, ns_a.addr, "UvT", 128, count, secs)),
+                    ("Producer.send, uvloop broker", uvb.pid, lambda: A(ours_sync_send, ns_u.addr, "UvT", 128, count, secs)),
+                    ("Producer.send, uvloop both", uvb.pid, lambda: UV(ours_sync_send, ns_u.addr, "UvT", 128, count, secs)),
+                    ("raw Channel, asyncio both", asb.pid, lambda: A(raw_sync_send, asb.addr, "UvR", 128, count, secs)),
+                    ("raw Channel, uvloop client", asb.pid, lambda: UV(raw_sync_send, asb.addr, "UvR", 128, count, secs)),
+                    ("raw Channel, uvloop broker", uvb.pid, lambda: A(raw_sync_send, uvb.addr, "UvR", 128, count, secs)),
+                    ("raw Channel, uvloop both", uvb.pid, lambda: UV(raw_sync_send, uvb.addr, "UvR", 128, count, secs)),
                 ])  # fmt: skip
                 compare("uvloop: batch of 64 x 128 B", [
-                    ("Producer.send(list), asyncio", bpid, lambda: A(ours_batch_send, ns, "UvB", 128, 64, count * 20, secs)),
-                    ("Producer.send(list), uvloop client", bpid, lambda: UV(ours_batch_send, ns, "UvB", 128, 64, count * 20, secs)),
-                    ("Producer.send(list), uvloop both", uvb.pid, lambda: UV(ours_batch_send, ns2.addr, "UvB", 128, 64, count * 20, secs)),
+                    ("Producer.send(list), asyncio both", asb.pid, lambda: A(ours_batch_send, ns_a.addr, "UvB", 128, 64, count * 20, secs)),
+                    ("Producer.send(list), uvloop client", asb.pid, lambda: UV(ours_batch_send, ns_a.addr, "UvB", 128, 64, count * 20, secs)),
+                    ("Producer.send(list), uvloop both", uvb.pid, lambda: UV(ours_batch_send, ns_u.addr, "UvB", 128, 64, count * 20, secs)),
                 ])  # fmt: skip
+                asb.stop()
                 uvb.stop()
     finally:
         stack.close()
@@ -1288,7 +1405,10 @@ def main(argv: list[str] | None = None) -> int:
     if report.get("e2e"):
         print("\nend-to-end (P producer processes + 1 consumer process)")
         for e in report["e2e"]:
-            print(f"  {e['kind']:<6} {e['producers']:>2} producers: produce {e['produce_msgs_per_s'] / 1e3:7.1f} k msgs/s, consume {e['consume_msgs_per_s'] / 1e3:7.1f} k msgs/s")
+            print(
+                f"  {e['kind']:<6} {e['producers']:>2} producers: produce {e['produce_msgs_per_s'] / 1e3:7.1f} k msgs/s, consume {e['consume_msgs_per_s'] / 1e3:7.1f} k msgs/s, "
+                f"server cpu {e['server_cpu_us_per_msg']:.0f} us/msg, load {e['loadavg_1m']:.1f}"
+            )
     return 0
 
 
