@@ -240,6 +240,7 @@ class Producer:
         attempts = 1 if fixed_queue else 1 + self.retry_times_when_send_failed
         last_broker: str | None = None
         last_error: Exception | None = None
+        stored_not_ok: SendResult | None = None
         tried = 0
         for attempt in range(attempts):
             target = mq if fixed_queue else info.select_queue(last_broker, instance.availability)
@@ -263,9 +264,13 @@ class Producer:
                 continue
             instance.availability.mark_ok(target.broker_name)
             if result.status is not SendStatus.SEND_OK and self.retry_another_broker_when_not_store_ok and attempt + 1 < attempts:
+                # Stored, but not as durably as asked: try another broker, keep this answer meanwhile.
+                stored_not_ok = result
                 last_broker = target.broker_name
                 continue
             return result
+        if stored_not_ok is not None:
+            return stored_not_ok
         if last_error is None:
             raise RemotingTimeoutError(f"send to topic {msg.topic} timed out after {timeout:.3f}s")
         # The last attempt's own typed error (broker code and remark, or transport failure).
