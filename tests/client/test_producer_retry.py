@@ -1,0 +1,102 @@
+"""Producer retry rules against in-test peers that answer with chosen codes (fault injection a
+real broker cannot be asked for): retryable codes move to the other broker, others raise at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import pytest
+
+from rmqcore.client import MQBrokerError, Message, Producer, SendStatus
+from rmqcore.remoting import RemotingCommand, RequestCode, make_response
+from rmqcore.remoting.bodies.route import BrokerData, QueueData, TopicRouteData
+from rmqcore.transport import Channel, RemotingServer
+
+
+class Peers:
+    """A name server routing topic T to broker-a and broker-b, each answering sends with its code."""
+
+    def __init__(self) -> None:
+        self.codes = {"broker-a": 0, "broker-b": 0}
+        self.sends: list[str] = []
+        self.ports: dict[str, int] = {}
+
+    def broker(self, name: str) -> Callable[[Channel, RemotingCommand], RemotingCommand | None]:
+        def handle(channel: Channel, cmd: RemotingCommand) -> RemotingCommand | None:
+            if cmd.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE):
+                self.sends.append(name)
+                code = self.codes[name]
+                if code not in (0, 10, 11, 12):
+                    return make_response(cmd, code, remark=f"{name} says {code}")
+                ext = {"msgId": "7F00000100002A9F0000000000000000", "queueId": cmd.ext_fields["e"], "queueOffset": "5"}
+                return make_response(cmd, code, ext=ext)
+            return make_response(cmd, 0)  # heartbeats, unregister
+
+        return handle
+
+    def namesrv(self, channel: Channel, cmd: RemotingCommand) -> RemotingCommand:
+        route = TopicRouteData(
+            queue_datas=[QueueData(n, 2, 2, 6) for n in self.ports],
+            broker_datas=[BrokerData("c", n, {0: f"127.0.0.1:{p}"}) for n, p in self.ports.items()],
+        )
+        return make_response(cmd, 0, body=route.encode())
+
+
+async def _with_peers(test: Callable[[Peers, str], object]) -> None:
+    peers = Peers()
+    servers = [RemotingServer(peers.broker(n)) for n in peers.codes]
+    namesrv = RemotingServer(peers.namesrv)
+    async with anyio.create_task_group() as tg:
+        for name, server in zip(peers.codes, servers):
+            peers.ports[name] = await tg.start(server.serve)
+        ns_port = await tg.start(namesrv.serve)
+        await test(peers, f"127.0.0.1:{ns_port}")  # type: ignore[misc]
+        for server in [*servers, namesrv]:
+            await server.aclose()
+        tg.cancel_scope.cancel()
+
+
+async def test_retryable_code_moves_to_the_other_broker() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes["broker-a"] = 2  # SYSTEM_BUSY
+        async with Producer("pg", namesrv_addr=namesrv, instance_name="retry1") as producer:
+            results = [await producer.send(Message("T", b"x")) for _ in range(6)]
+        assert all(r.status is SendStatus.SEND_OK and r.message_queue.broker_name == "broker-b" for r in results)
+        # broker-a was tried once, then avoided.
+        assert peers.sends.count("broker-a") == 1
+
+    await _with_peers(scenario)
+
+
+async def test_non_retryable_code_raises_typed_error_at_once() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes = {"broker-a": 13, "broker-b": 13}  # MESSAGE_ILLEGAL
+        async with Producer("pg", namesrv_addr=namesrv, instance_name="retry2") as producer:
+            with pytest.raises(MQBrokerError) as info:
+                await producer.send(Message("T", b"x"))
+        assert info.value.code == 13 and info.value.remark and "says 13" in info.value.remark
+        assert len(peers.sends) == 1
+
+    await _with_peers(scenario)
+
+
+async def test_every_attempt_failing_raises_the_last_typed_error() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes = {"broker-a": 17, "broker-b": 17}  # TOPIC_NOT_EXIST: retryable
+        async with Producer("pg", namesrv_addr=namesrv, instance_name="retry3", retry_times_when_send_failed=2) as producer:
+            with pytest.raises(MQBrokerError) as info:
+                await producer.send(Message("T", b"x"))
+        assert info.value.code == 17 and len(peers.sends) == 3
+
+    await _with_peers(scenario)
+
+
+async def test_flush_timeouts_are_results_not_errors() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes = {"broker-a": 10, "broker-b": 10}
+        async with Producer("pg", namesrv_addr=namesrv, instance_name="retry4") as producer:
+            result = await producer.send(Message("T", b"x"))
+        assert result.status is SendStatus.FLUSH_DISK_TIMEOUT and result.queue_offset == 5 and len(peers.sends) == 1
+
+    await _with_peers(scenario)
