@@ -90,11 +90,10 @@ class ServiceStoreView:
     def __init__(self, store: Any) -> None:
         self._store = store
 
-    def put(self, msg: Any, queue_id: int, *, tags_code: int | None = None, tag_code: int | None = None) -> Any:
-        code = tag_code if tag_code is not None else tags_code
-        if code is None:
-            return self._store.put(msg, queue_id)
-        return self._store.put(msg, queue_id, tag_code=code)
+    def put(self, msg: Any, queue_id: int, *, tags_code: int | None = None, **options: Any) -> Any:
+        if tags_code is not None and options.get("tag_code") is None:
+            options["tag_code"] = tags_code
+        return self._store.put(msg, queue_id, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
