@@ -36,8 +36,16 @@ def pack_ip(ip: str) -> bytes:
         return socket.inet_aton(socket.gethostbyname(ip))
 
 
-def unpack_ip(data: bytes) -> str:
-    return str(ipaddress.ip_address(bytes(data)))
+@lru_cache(maxsize=1024)
+def _unpack_ip_cached(data: bytes) -> str:
+    if len(data) == 4:
+        return socket.inet_ntoa(data)
+    return str(ipaddress.ip_address(data))
+
+
+def unpack_ip(data: bytes | bytearray | memoryview) -> str:
+    """Text form of a 4- or 16-byte address; cached, since a pull body repeats a few hosts."""
+    return _unpack_ip_cached(bytes(data))
 
 
 def create_offset_message_id(store_host: Host, commitlog_offset: int) -> str:
