@@ -19,6 +19,23 @@ class MessageError(ValueError):
     """A message that breaks a rule a broker would enforce."""
 
 
+class _OptionalIntProperty:
+    """An integer stored as a string property; None when absent (and setting None removes it)."""
+
+    def __init__(self, key: str, doc: str) -> None:
+        self.key = key
+        self.__doc__ = doc
+
+    def __get__(self, obj: Message | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        raw = obj.properties.get(self.key)
+        return int(raw) if raw else None
+
+    def __set__(self, obj: Message, value: int | None) -> None:
+        obj._set(self.key, None if value is None else str(value))
+
+
 class Message:
     """A message to send: topic, body, and properties.
 
@@ -82,32 +99,9 @@ class Message:
     def delay_level(self, level: int) -> None:
         self._set(C.PROPERTY_DELAY_TIME_LEVEL, str(level) if level else None)
 
-    @property
-    def delay_ms(self) -> int | None:
-        raw = self.properties.get(C.PROPERTY_TIMER_DELAY_MS)
-        return int(raw) if raw else None
-
-    @delay_ms.setter
-    def delay_ms(self, ms: int | None) -> None:
-        self._set(C.PROPERTY_TIMER_DELAY_MS, None if ms is None else str(ms))
-
-    @property
-    def delay_sec(self) -> int | None:
-        raw = self.properties.get(C.PROPERTY_TIMER_DELAY_SEC)
-        return int(raw) if raw else None
-
-    @delay_sec.setter
-    def delay_sec(self, sec: int | None) -> None:
-        self._set(C.PROPERTY_TIMER_DELAY_SEC, None if sec is None else str(sec))
-
-    @property
-    def deliver_time_ms(self) -> int | None:
-        raw = self.properties.get(C.PROPERTY_TIMER_DELIVER_MS)
-        return int(raw) if raw else None
-
-    @deliver_time_ms.setter
-    def deliver_time_ms(self, ms: int | None) -> None:
-        self._set(C.PROPERTY_TIMER_DELIVER_MS, None if ms is None else str(ms))
+    delay_ms = _OptionalIntProperty(C.PROPERTY_TIMER_DELAY_MS, "5.x timer: deliver this many ms after the send")
+    delay_sec = _OptionalIntProperty(C.PROPERTY_TIMER_DELAY_SEC, "5.x timer: deliver this many seconds after the send")
+    deliver_time_ms = _OptionalIntProperty(C.PROPERTY_TIMER_DELIVER_MS, "5.x timer: deliver at this epoch ms")
 
     @property
     def wait_store_msg_ok(self) -> bool:
