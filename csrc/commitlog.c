@@ -30,6 +30,7 @@ rmq_commitlog *rmq_commitlog_new(const char *dir, uint64_t file_size, int cap, i
 
 void rmq_commitlog_free(rmq_commitlog *cl) {
     if (!cl) return;
+    rmq_commitlog_stop_warmer(cl);
     rmq_mfq_free(cl->q);
     free(cl);
 }
@@ -183,6 +184,7 @@ int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t bod
         return phys;
     }
     __atomic_store_n(&cl->write_pos, pos, __ATOMIC_RELEASE);
+    rmq_warmer_note(cl->warmer, (uint64_t)pos);
     return phys;
 }
 
@@ -225,6 +227,7 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
     }
     cl->last_queue_offset = first_queue_offset;
     __atomic_store_n(&cl->write_pos, pos, __ATOMIC_RELEASE);
+    rmq_warmer_note(cl->warmer, (uint64_t)pos);
     return n;
 }
 
@@ -388,4 +391,21 @@ int32_t rmq_commitlog_walk(rmq_commitlog *cl, int64_t from, int64_t to, int32_t 
 
 int rmq_commitlog_sync(rmq_commitlog *cl, int64_t from, int64_t to) {
     return rmq_mfq_sync(cl->q, (uint64_t)from, (uint64_t)to);
+}
+
+int rmq_commitlog_start_warmer(rmq_commitlog *cl, int64_t window) {
+    if (cl->warmer) return 0;
+    if (window <= 0) return -EINVAL;
+    cl->warmer = rmq_warmer_start(cl->q, (uint64_t)window, (uint64_t)cl->write_pos);
+    return cl->warmer ? 0 : -ENOMEM;
+}
+
+void rmq_commitlog_stop_warmer(rmq_commitlog *cl) {
+    rmq_warmer *w = cl->warmer;
+    cl->warmer = NULL;
+    rmq_warmer_stop(w);
+}
+
+void rmq_commitlog_warm_wait(rmq_commitlog *cl) {
+    if (cl->warmer) rmq_warmer_wait_idle(cl->warmer);
 }

@@ -13,6 +13,7 @@
 #include "consume_queue.h"
 #include "index_file.h"
 #include "mapped_file.h"
+#include "warm_ahead.h"
 
 #define RMQ_MAGIC_V1 0xDAA320A7u
 #define RMQ_MAGIC_V2 0xDAA320ABu
@@ -32,6 +33,7 @@ typedef struct rmq_commitlog {
     int32_t max_message_size;
     int32_t store_host_len;    /* 8 (IPv4 + port) or 20 (IPv6 + port) */
     uint8_t store_host[20];
+    rmq_warmer *warmer;        /* NULL: no warm-ahead (warm_mapped_file_enable off) */
 } rmq_commitlog;
 
 typedef struct rmq_get_result {
@@ -90,5 +92,11 @@ int rmq_commitlog_truncate(rmq_commitlog *cl, int64_t end, int zero_tail);
 int32_t rmq_commitlog_walk(rmq_commitlog *cl, int64_t from, int64_t to, int32_t max, int64_t *phys_out,
                            int32_t *size_out, int64_t *next);
 int rmq_commitlog_sync(rmq_commitlog *cl, int64_t from, int64_t to);
+/* Start the warm-ahead thread (warm_ahead.h) at the current write position; 0 or -errno. */
+int rmq_commitlog_start_warmer(rmq_commitlog *cl, int64_t window);
+/* Stop it (before the mappings go away); no-op without one. */
+void rmq_commitlog_stop_warmer(rmq_commitlog *cl);
+/* Wait until the warm-ahead window is prefaulted (tests, benchmarks); no-op without one. */
+void rmq_commitlog_warm_wait(rmq_commitlog *cl);
 
 #endif

@@ -31,6 +31,7 @@ rmq_mfq *rmq_mfq_new(const char *dir, uint64_t file_size, int cap, int prealloca
     snprintf(q->dir, sizeof q->dir, "%s", dir);
     pthread_mutex_init(&q->standby_lock, NULL);
     pthread_cond_init(&q->standby_cond, NULL);
+    pthread_mutex_init(&q->warm_lock, NULL);
     return q;
 }
 
@@ -47,6 +48,7 @@ void rmq_mfq_free(rmq_mfq *q) {
     if (q->has_standby) unmap_segment(&q->standby);
     pthread_mutex_destroy(&q->standby_lock);
     pthread_cond_destroy(&q->standby_cond);
+    pthread_mutex_destroy(&q->warm_lock);
     free(q->segs);
     free(q);
 }
@@ -55,6 +57,16 @@ static void prefault(uint8_t *base, uint64_t len) {
     if (len == 0) return;
     /* best effort: older kernels lack MADV_POPULATE_WRITE and simply fault later */
     if (madvise(base, len, MADV_POPULATE_WRITE) != 0) madvise(base, len, MADV_WILLNEED);
+}
+
+/* unmap and delete a file that never joined the log (a standby) */
+static void discard_segment(rmq_mfq *q, rmq_segment *s) {
+    char path[4200];
+    segment_path(q, s->from, path, sizeof path);
+    pthread_mutex_lock(&q->warm_lock);
+    unmap_segment(s);
+    pthread_mutex_unlock(&q->warm_lock);
+    unlink(path);
 }
 
 /* open (or create) and map one file; touches nothing in q but reads its settings */
@@ -118,8 +130,8 @@ int rmq_mfq_load(rmq_mfq *q, uint64_t from) {
 int rmq_mfq_roll(rmq_mfq *q, uint64_t from) {
     int rc = check_next(q, from);
     if (rc != 0) return rc;
-    rmq_segment seg;
-    int have = 0;
+    rmq_segment seg, stale;
+    int have = 0, drop = 0;
     pthread_mutex_lock(&q->standby_lock);
     while (q->preparing && q->preparing_from == from) pthread_cond_wait(&q->standby_cond, &q->standby_lock);
     if (q->has_standby) {
@@ -127,14 +139,13 @@ int rmq_mfq_roll(rmq_mfq *q, uint64_t from) {
             seg = q->standby;
             have = 1;
         } else { /* prepared for an offset the log no longer reaches (truncated): drop it */
-            char path[4200];
-            segment_path(q, q->standby.from, path, sizeof path);
-            unmap_segment(&q->standby);
-            unlink(path);
+            stale = q->standby;
+            drop = 1;
         }
         q->has_standby = 0;
     }
     pthread_mutex_unlock(&q->standby_lock);
+    if (drop) discard_segment(q, &stale);
     if (!have) {
         rc = open_segment(q, from, 1, 0, &seg);
         if (rc != 0) return rc;
@@ -149,7 +160,7 @@ int rmq_mfq_prepare(rmq_mfq *q, uint64_t from) {
     q->preparing_from = from;
     pthread_mutex_unlock(&q->standby_lock);
     rmq_segment seg;
-    int rc = open_segment(q, from, 1, 1, &seg); /* EEXIST if the writer got there first */
+    int rc = open_segment(q, from, 1, 0, &seg); /* EEXIST if the writer got there first */
     pthread_mutex_lock(&q->standby_lock);
     if (rc == 0) {
         q->standby = seg;
@@ -162,16 +173,17 @@ int rmq_mfq_prepare(rmq_mfq *q, uint64_t from) {
 }
 
 void rmq_mfq_discard_standby(rmq_mfq *q) {
+    rmq_segment stale;
+    int drop = 0;
     pthread_mutex_lock(&q->standby_lock);
     while (q->preparing) pthread_cond_wait(&q->standby_cond, &q->standby_lock);
     if (q->has_standby) {
-        char path[4200];
-        segment_path(q, q->standby.from, path, sizeof path);
-        unmap_segment(&q->standby);
-        unlink(path);
+        stale = q->standby;
+        drop = 1;
         q->has_standby = 0;
     }
     pthread_mutex_unlock(&q->standby_lock);
+    if (drop) discard_segment(q, &stale);
 }
 
 int rmq_mfq_warm(rmq_mfq *q, uint64_t offset) {
@@ -204,9 +216,11 @@ int rmq_mfq_drop_first(rmq_mfq *q) {
     if (q->count == 0) return -ENOENT;
     char path[4200];
     segment_path(q, q->segs[0].from, path, sizeof path);
+    pthread_mutex_lock(&q->warm_lock);
     unmap_segment(&q->segs[0]);
     memmove(&q->segs[0], &q->segs[1], sizeof(rmq_segment) * (size_t)(q->count - 1));
     q->count--;
+    pthread_mutex_unlock(&q->warm_lock);
     return unlink(path) == 0 ? 0 : -errno;
 }
 
@@ -215,8 +229,10 @@ int rmq_mfq_drop_last(rmq_mfq *q) {
     char path[4200];
     rmq_segment *s = &q->segs[q->count - 1];
     segment_path(q, s->from, path, sizeof path);
+    pthread_mutex_lock(&q->warm_lock);
     q->count--;
     unmap_segment(s);
+    pthread_mutex_unlock(&q->warm_lock);
     return unlink(path) == 0 ? 0 : -errno;
 }
 

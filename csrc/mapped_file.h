@@ -29,16 +29,20 @@ typedef struct rmq_mfq {
     int preallocate;   /* reserve blocks with posix_fallocate so a full disk fails the roll, not a write */
     uint64_t file_size;
     char dir[4096];
-    /* The next file, created and prefaulted ahead by a background thread (RocketMQ's
-     * AllocateMappedFileService + warm-up) so a roll is a pointer move, not 2^18 page
-     * faults inside a put. Guarded by standby_lock; the writer waits on standby_cond
-     * if it needs the very file being prepared. */
+    /* The next file, created ahead by the warm-ahead thread (RocketMQ's
+     * AllocateMappedFileService; warm_ahead.c prefaults its head) so a roll is a pointer
+     * move, not a file creation plus page faults inside a put. Guarded by standby_lock;
+     * the writer waits on standby_cond if it needs the very file being prepared. */
     pthread_mutex_t standby_lock;
     pthread_cond_t standby_cond;
     int preparing;
     uint64_t preparing_from;
     int has_standby;
     rmq_segment standby;
+    /* Held by the warm-ahead thread while it prefaults a mapping, and by whoever unmaps
+     * one (drop_first/drop_last, discarding a standby), so no prefault runs on an address
+     * range that is being unmapped. Order: warm_lock before standby_lock. */
+    pthread_mutex_t warm_lock;
 } rmq_mfq;
 
 /* errors are negative errno values */
@@ -54,7 +58,8 @@ int rmq_mfq_drop_last(rmq_mfq *q);                    /* unmap and unlink the ne
 int rmq_mfq_sync(rmq_mfq *q, uint64_t from, uint64_t to); /* msync(MS_SYNC) the byte range */
 /* Prefault [offset, end of its file) writable (MADV_POPULATE_WRITE) */
 int rmq_mfq_warm(rmq_mfq *q, uint64_t offset);
-/* Create, map and prefault the file starting at `from` as the standby (no-op if one exists) */
+/* Create (preallocated, not written) and map the file starting at `from` as the standby
+ * (no-op if one exists); warm_ahead.c prefaults the part of it that is about to be written */
 int rmq_mfq_prepare(rmq_mfq *q, uint64_t from);
 /* Unmap and delete an unused standby file (close) */
 void rmq_mfq_discard_standby(rmq_mfq *q);

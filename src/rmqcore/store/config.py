@@ -70,10 +70,13 @@ class StoreConfig:
     message_delay_level: str = DEFAULT_DELAY_LEVELS
     # how often (ms) the background service re-reads disk usage
     disk_check_interval: int = 10_000
-    # Prefault the CommitLog file being written (at open) and prepare + prefault the next one
-    # in the background (RocketMQ's warmMapedFileEnable, default false there): a put then
-    # copies into resident pages instead of taking a page fault every 4 KiB.
+    # Keep the CommitLog just ahead of the write position prefaulted (RocketMQ's
+    # warmMapedFileEnable, default false there): a put then copies into resident pages
+    # instead of taking a page fault every 4 KiB. Bounded: a background thread prefaults
+    # only warm_ahead_window bytes past the write position (and creates the next file when
+    # the window reaches it), never a whole file at open.
     warm_mapped_file_enable: bool = True
+    warm_ahead_window: int = 16 * 1024 * 1024
     # most CommitLog files one store maps at once (the segment table is fixed-size)
     max_commit_log_files: int = 65_536
     max_consume_queue_files: int = 4096
@@ -89,6 +92,8 @@ class StoreConfig:
                 f"mapped_file_size_consume_queue must be a positive multiple of {CQ_UNIT_SIZE} (one entry), "
                 f"got {self.mapped_file_size_consume_queue}"
             )
+        if self.warm_ahead_window < 4096:
+            raise StoreConfigError(f"warm_ahead_window must be at least 4096 bytes, got {self.warm_ahead_window}")
         if self.max_message_size <= 0:
             raise StoreConfigError(f"max_message_size must be positive, got {self.max_message_size}")
         if self.mapped_file_size_commit_log < 4096:

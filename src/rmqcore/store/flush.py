@@ -89,7 +89,6 @@ class FlushService:
         commitlog: CommitLog,
         flush_logics: Callable[[], None],
         check_disk: Callable[[], None],
-        prepare_next_file: Callable[[], None] | None = None,
         name: str = "rmqcore-store-flush",
     ) -> None:
         self._config = config
@@ -97,7 +96,6 @@ class FlushService:
         self._commitlog = commitlog
         self._flush_logics = flush_logics
         self._check_disk = check_disk
-        self._prepare_next_file = prepare_next_file
         self._stop = threading.Event()
         intervals = [config.flush_interval_consume_queue, 200]
         if not config.sync_flush:
@@ -126,8 +124,6 @@ class FlushService:
                         self._flusher.flush_all()
                         if thorough:
                             last_thorough = now
-                if self._prepare_next_file is not None:
-                    self._prepare_next_file()
                 if (now - last_logics) * 1000 >= cfg.flush_interval_consume_queue:
                     last_logics = now
                     self._flush_logics()

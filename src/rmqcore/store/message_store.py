@@ -162,17 +162,9 @@ class MessageStore:
         self._flusher = CommitLogFlusher(self._commitlog, self._commitlog.write_pos)
         self._open = True
         self.check_disk()
-        self._warm = config.warm_mapped_file_enable
-        if self._warm:
-            self._warm_current_file()
-        self._service = FlushService(
-            config,
-            self._flusher,
-            self._commitlog,
-            self._flush_logics,
-            self.check_disk,
-            self._prepare_next_file if self._warm else None,
-        )
+        if config.warm_mapped_file_enable:
+            check(lib.rmq_commitlog_start_warmer(self._cl, config.warm_ahead_window), "start the warm-ahead thread")
+        self._service = FlushService(config, self._flusher, self._commitlog, self._flush_logics, self.check_disk)
         self._service.start()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -204,6 +196,7 @@ class MessageStore:
         self._service.stop()
         with self._lock:
             self._open = False  # no put starts after this
+        lib.rmq_commitlog_stop_warmer(self._cl)  # before the standby goes: it may be preparing one
         lib.rmq_mfq_discard_standby(self._cl.q)
         self._flusher.flush_all()
         with self._flusher.sync_lock:
@@ -222,6 +215,7 @@ class MessageStore:
         with self._lock, self._flusher.sync_lock:
             self._open = False
             self._flusher.closed = True
+        lib.rmq_commitlog_stop_warmer(self._cl)
         self._free()
 
     def _free(self) -> None:
@@ -464,26 +458,11 @@ class MessageStore:
         log.error("store.put_failed", topic=topic, errno=err, error=os.strerror(err))
         return PutResult(PutStatus.CREATE_MAPPED_FILE_FAILED, -1, 0, 0, 0, self._store_host, n, None, text)
 
-    def _warm_current_file(self) -> None:
-        q = self._cl.q
-        pos = self._cl.write_pos
-        if lib.rmq_mfq_end_offset(q) > pos:
-            lib.rmq_mfq_warm(q, pos)
-        elif pos % self._commitlog.file_size == 0:
-            lib.rmq_mfq_prepare(q, pos)  # the first put adopts it
-
-    def _prepare_next_file(self) -> None:
-        """Background: once the current file is half written, create and prefault the next."""
-        with self._lock:
-            if not self._open:
-                return
-            q = self._cl.q
-            end = lib.rmq_mfq_end_offset(q)
-            if end - self._cl.write_pos > self._commitlog.file_size // 2:
-                return
-        rc = lib.rmq_mfq_prepare(q, end)  # outside the lock: prefaulting takes a while
-        if rc < 0:
-            log.warning("store.prepare_next_file_failed", offset=end, error=os.strerror(-rc))
+    def wait_warm(self) -> None:
+        """Block until the warm-ahead window past the write position is prefaulted
+        (benchmarks and tests; puts never need to wait for it)."""
+        if self._open:
+            lib.rmq_commitlog_warm_wait(self._cl)
 
     # -- dispatch listeners -------------------------------------------------------------------
     def add_dispatch_listener(self, listener: DispatchListener) -> None:
