@@ -48,10 +48,6 @@ def store_config_for(config: BrokerConfig, store_host: tuple[str, int]) -> Any:
         flush_commit_log_least_pages=config.flush_commit_log_least_pages,
         message_delay_level=config.message_delay_level,
         store_host=store_host,
-        # RocketMQ's warmMapedFileEnable default (false): prefaulting a 1 GiB CommitLog segment
-        # at open takes ~0.8 s here and makes the whole segment resident; start-up must stay
-        # under 0.5 s. Pages then fault in as puts reach them.
-        warm_mapped_file_enable=False,
     )
 
 
