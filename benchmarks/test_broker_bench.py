@@ -53,8 +53,8 @@ BROKER_SCRIPT = textwrap.dedent(
     configure_logging("warning")
 
     async def main():
+        # RocketMQ's defaults otherwise (1 GiB CommitLog segments, ASYNC_FLUSH).
         config = BrokerConfig(broker_name="bench", store_path_root_dir=sys.argv[1], listen_port=0, namesrv_addr="")
-        pass  # RocketMQ defaults (1 GiB CommitLog segments)
         broker = BrokerController(config)
         async with anyio.create_task_group() as tg:
             port = await tg.start(broker.run)
