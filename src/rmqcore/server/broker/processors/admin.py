@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import structlog
 
 from rmqcore.message import constants as C
@@ -34,6 +36,8 @@ from rmqcore.remoting.headers.offset import (
 from rmqcore.server.broker.persistence import loads_tolerant
 from rmqcore.server.broker.subscriptions import SubscriptionGroupConfig
 from rmqcore.server.broker.topics import TopicConfig
+
+REGISTER_ON_CREATE_TIMEOUT_S = 3.0
 
 if TYPE_CHECKING:
     from rmqcore.server.broker.controller import BrokerController
@@ -87,7 +91,7 @@ class AdminProcessor:
         }
 
     # -- topics ---------------------------------------------------------------------------
-    def update_and_create_topic(self, channel: Any, cmd: RemotingCommand) -> RemotingCommand:
+    def update_and_create_topic(self, channel: Any, cmd: RemotingCommand) -> RemotingCommand | Awaitable[RemotingCommand]:
         header = CreateTopicRequestHeader.from_ext(cmd.ext_fields)
         broker = self.broker
         remark = validate_topic(header.topic)
@@ -106,8 +110,17 @@ class AdminProcessor:
             attributes=_parse_attributes(header.attributes),
         )
         broker.topics.update(config)
-        broker.request_registration()
-        return make_response(cmd, ResponseCode.SUCCESS)
+        if not broker.config.namesrv_addrs:
+            return make_response(cmd, ResponseCode.SUCCESS)
+
+        async def register_then_answer() -> RemotingCommand:
+            # Like RocketMQ's registerIncrementBrokerData: the name servers know the new queues
+            # before the creator hears SUCCESS, so a route fetched next includes this broker.
+            with anyio.move_on_after(REGISTER_ON_CREATE_TIMEOUT_S):
+                await broker.registrar.register_all()
+            return make_response(cmd, ResponseCode.SUCCESS)
+
+        return register_then_answer()
 
     def get_all_topic_config(self, channel: Any, cmd: RemotingCommand) -> RemotingCommand:
         body = json.dumps(self.broker.topics.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
