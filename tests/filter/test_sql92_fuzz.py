@@ -6,8 +6,6 @@ RecursionError, no hang — and whatever compiles evaluates without surprises.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,14 +19,13 @@ TOKENS = [
     "0", "1", "010", "1.5", ".5", "1e3", "0.0", "9223372036854775808", "1e400", "--", "--c\n", "/*c*/", "/*", "'",
     '"', "!=", "notx", "$v", "_", ";",
 ]
-# Build the Lark parser once up front, so the time bound below measures parsing, not grammar loading.
-sql92.compile("warm_up IS NULL")
-HANG_SECONDS = 5.0  # generous: the machine is shared; a hang or exponential blow-up is far above it
+# A hang or an exponential blow-up in the parser ends the test through pytest-timeout,
+# rather than an assertion on elapsed time (the machine is shared and noisy).
+pytestmark = pytest.mark.timeout(180)
 PROPS = [{}, {"a": "1", "b": "x", "TAGS": "TagA"}, {"a": 1, "b": True, "x": 2.5}, {"a": "NaN", "b": "true"}]
 
 
 def _check(text: str) -> None:
-    started = time.perf_counter()
     try:
         selector = sql92.compile(text)
     except SelectorSyntaxError as error:
@@ -37,8 +34,6 @@ def _check(text: str) -> None:
         if error.position is not None:
             assert 0 <= error.position <= len(text)
         return
-    finally:
-        assert time.perf_counter() - started < HANG_SECONDS, f"parsing {text!r} took too long"
     for props in PROPS:
         try:
             result = selector.evaluate(props)
