@@ -27,11 +27,42 @@ static void build_table(void) {
  * and Chromium's crc32_simd. Why: the body CRC is the costliest step of a put of a
  * 1 KiB message with the table method (~2 GB/s); folding runs at memory speed.
  * Takes and returns the pre-inverted CRC; len >= 64 and a multiple of 16. */
-__attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_clmul(const uint8_t *buf, size_t len, uint32_t crc) {
-    static const uint64_t k1k2[2] __attribute__((aligned(16))) = {0x0154442bd4ULL, 0x01c6e41596ULL};
+/* The end of the folding: fold the remaining 16-byte blocks into the 128-bit remainder
+ * x1, then reduce it to the 32-bit CRC (Barrett). len is a multiple of 16. */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t fold_tail(__m128i x1, const uint8_t *buf, size_t len) {
     static const uint64_t k3k4[2] __attribute__((aligned(16))) = {0x01751997d0ULL, 0x00ccaa009eULL};
     static const uint64_t k5k0[2] __attribute__((aligned(16))) = {0x0163cd6124ULL, 0x0000000000ULL};
     static const uint64_t poly[2] __attribute__((aligned(16))) = {0x01db710641ULL, 0x01f7011641ULL};
+    __m128i x0 = _mm_load_si128((const __m128i *)k3k4), x2, x3, x5;
+    while (len >= 16) {
+        x2 = _mm_loadu_si128((const __m128i *)buf);
+        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+        buf += 16;
+        len -= 16;
+    }
+    x2 = _mm_clmulepi64_si128(x1, x0, 0x10); /* 128 -> 64 bits */
+    x3 = _mm_setr_epi32(~0, 0, ~0, 0);
+    x1 = _mm_srli_si128(x1, 8);
+    x1 = _mm_xor_si128(x1, x2);
+    x0 = _mm_loadl_epi64((const __m128i *)k5k0);
+    x2 = _mm_srli_si128(x1, 4);
+    x1 = _mm_and_si128(x1, x3);
+    x1 = _mm_clmulepi64_si128(x1, x0, 0x00);
+    x1 = _mm_xor_si128(x1, x2);
+    x0 = _mm_load_si128((const __m128i *)poly); /* Barrett reduction to 32 bits */
+    x2 = _mm_and_si128(x1, x3);
+    x2 = _mm_clmulepi64_si128(x2, x0, 0x10);
+    x2 = _mm_and_si128(x2, x3);
+    x2 = _mm_clmulepi64_si128(x2, x0, 0x00);
+    x1 = _mm_xor_si128(x1, x2);
+    return (uint32_t)_mm_extract_epi32(x1, 1);
+}
+
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_clmul(const uint8_t *buf, size_t len, uint32_t crc) {
+    static const uint64_t k1k2[2] __attribute__((aligned(16))) = {0x0154442bd4ULL, 0x01c6e41596ULL};
+    static const uint64_t k3k4[2] __attribute__((aligned(16))) = {0x01751997d0ULL, 0x00ccaa009eULL};
     __m128i x0, x1, x2, x3, x4, x5, x6, x7, x8, y5, y6, y7, y8;
 
     x1 = _mm_loadu_si128((const __m128i *)(buf + 0x00));
@@ -72,33 +103,58 @@ __attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_clmul(const uint8
     x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
     x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
     x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
-    while (len >= 16) {
-        x2 = _mm_loadu_si128((const __m128i *)buf);
-        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
-        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
-        x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
-        buf += 16;
-        len -= 16;
-    }
-    x2 = _mm_clmulepi64_si128(x1, x0, 0x10); /* 128 -> 64 bits */
-    x3 = _mm_setr_epi32(~0, 0, ~0, 0);
-    x1 = _mm_srli_si128(x1, 8);
-    x1 = _mm_xor_si128(x1, x2);
-    x0 = _mm_loadl_epi64((const __m128i *)k5k0);
-    x2 = _mm_srli_si128(x1, 4);
-    x1 = _mm_and_si128(x1, x3);
-    x1 = _mm_clmulepi64_si128(x1, x0, 0x00);
-    x1 = _mm_xor_si128(x1, x2);
-    x0 = _mm_load_si128((const __m128i *)poly); /* Barrett reduction to 32 bits */
-    x2 = _mm_and_si128(x1, x3);
-    x2 = _mm_clmulepi64_si128(x2, x0, 0x10);
-    x2 = _mm_and_si128(x2, x3);
-    x2 = _mm_clmulepi64_si128(x2, x0, 0x00);
-    x1 = _mm_xor_si128(x1, x2);
-    return (uint32_t)_mm_extract_epi32(x1, 1);
+    return fold_tail(x1, buf, len);
 }
 
 static int clmul_state = -1; /* -1 unknown, 0 no, 1 yes */
+
+/* The same folding four 512-bit registers wide (VPCLMULQDQ + AVX-512: 256 bytes per
+ * step instead of 64), for CPUs that have it. Why: at 1 KiB bodies the 128-bit fold
+ * still cost ~75 ns a record, as much as copying the record; this is ~3x faster.
+ * Fold constants are k(n) = bit-reflected (x^n mod P) << 1, the convention of k1..k4
+ * above; a 128-bit lane is folded D bits ahead with (k(D+32), k(D-32)).
+ * Takes and returns the pre-inverted CRC; len >= 256 and a multiple of 16. */
+__attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.1"))) static uint32_t
+crc32_vpclmul(const uint8_t *buf, size_t len, uint32_t crc) {
+    const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430LL, 0x11542778aLL));
+    const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL));
+    /* lane i of the last register is folded (3 - i) * 128 bits ahead; lane 3 is kept */
+    const __m512i klanes = _mm512_set_epi64(0, 0, 0xccaa009eLL, 0x1751997d0LL, 0x15a546366LL, 0xf1da05aaLL,
+                                            0x174359406LL, 0x3db1ecdcLL);
+    __m512i z0 = _mm512_loadu_si512((const void *)(buf + 0));
+    __m512i z1 = _mm512_loadu_si512((const void *)(buf + 64));
+    __m512i z2 = _mm512_loadu_si512((const void *)(buf + 128));
+    __m512i z3 = _mm512_loadu_si512((const void *)(buf + 192));
+    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    buf += 256;
+    len -= 256;
+#define RMQ_FOLD512(z, k, d) \
+    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128((z), (k), 0x00), _mm512_clmulepi64_epi128((z), (k), 0x11), (d), 0x96)
+    while (len >= 256) {
+        z0 = RMQ_FOLD512(z0, k2048, _mm512_loadu_si512((const void *)(buf + 0)));
+        z1 = RMQ_FOLD512(z1, k2048, _mm512_loadu_si512((const void *)(buf + 64)));
+        z2 = RMQ_FOLD512(z2, k2048, _mm512_loadu_si512((const void *)(buf + 128)));
+        z3 = RMQ_FOLD512(z3, k2048, _mm512_loadu_si512((const void *)(buf + 192)));
+        buf += 256;
+        len -= 256;
+    }
+    z0 = RMQ_FOLD512(z0, k512, z1);
+    z0 = RMQ_FOLD512(z0, k512, z2);
+    z0 = RMQ_FOLD512(z0, k512, z3);
+    while (len >= 64) {
+        z0 = RMQ_FOLD512(z0, k512, _mm512_loadu_si512((const void *)buf));
+        buf += 64;
+        len -= 64;
+    }
+#undef RMQ_FOLD512
+    __m512i t = _mm512_xor_si512(_mm512_clmulepi64_epi128(z0, klanes, 0x00), _mm512_clmulepi64_epi128(z0, klanes, 0x11));
+    __m128i x1 = _mm_xor_si128(_mm512_extracti32x4_epi32(t, 0), _mm512_extracti32x4_epi32(t, 1));
+    x1 = _mm_xor_si128(x1, _mm512_extracti32x4_epi32(t, 2));
+    x1 = _mm_xor_si128(x1, _mm512_extracti32x4_epi32(z0, 3));
+    return fold_tail(x1, buf, len);
+}
+
+static int vpclmul_state = -1; /* -1 unknown, 0 no, 1 yes */
 #endif
 
 uint32_t rmq_crc32(uint32_t crc, const uint8_t *p, size_t len) {
@@ -107,9 +163,12 @@ uint32_t rmq_crc32(uint32_t crc, const uint8_t *p, size_t len) {
 #ifdef RMQ_HAVE_CLMUL_PATH
     if (len >= 64) {
         if (clmul_state < 0) clmul_state = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+        if (vpclmul_state < 0)
+            vpclmul_state = clmul_state && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vpclmulqdq");
         if (clmul_state) {
             size_t chunk = len & ~(size_t)15;
-            crc = crc32_clmul(p, chunk, crc);
+            crc = (vpclmul_state && chunk >= 256) ? crc32_vpclmul(p, chunk, crc) : crc32_clmul(p, chunk, crc);
             p += chunk;
             len -= chunk;
         }
