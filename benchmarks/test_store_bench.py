@@ -1,6 +1,7 @@
 """Message store benchmarks, measured side by side in one run.
 
-* append: single ``put`` and ``put_batch`` of 64, 128-byte and 1 KiB bodies;
+* append: single ``put`` and ``put_batch`` of 64, 128-byte and 1 KiB bodies, and
+  ``put_batch_encoded`` of the same batches as a SEND_BATCH body (what a broker receives);
 * the ceiling: a C loop memcpy-ing records of the same stored size into an mmap'ed
   file (``baseline/memcpy_mmap.c``, compiled with cffi into a temporary directory);
 * peers: queuelib's FifoDiskQueue, persist-queue's file Queue and diskcache's Deque
@@ -26,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from rmqcore.message import Message, MessageExt, encode_stored_message, tags_code
+from rmqcore.message import Message, MessageExt, encode_batch_body, encode_stored_message, tags_code
 from rmqcore.store import MessageStore, StoreConfig
 
 TOPIC = "BenchTopic"
@@ -81,7 +82,7 @@ def round_info(benchmark: Any, messages: int, record_bytes: int, **extra: Any) -
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("mode", ["put", "put_batch"])
+@pytest.mark.parametrize("mode", ["put", "put_batch", "put_batch_encoded"])
 def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size: int) -> None:
     store = open_store()
     messages = make_messages(size, ROUND_MESSAGES)
@@ -95,6 +96,17 @@ def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size:
             for msg in messages:
                 put(msg, 0)
 
+    elif mode == "put_batch_encoded":
+        for i, msg in enumerate(messages):  # a producer's batch carries a UNIQ_KEY per message
+            msg.properties["UNIQ_KEY"] = "%032X" % i
+        bodies = [encode_batch_body(messages[i : i + BATCH]) for i in range(0, ROUND_MESSAGES, BATCH)]
+        put_encoded = store.put_batch_encoded
+
+        def append_round() -> None:
+            next(rounds_run)
+            for body in bodies:
+                put_encoded(TOPIC, body, 0)
+
     else:
         batches = [messages[i : i + BATCH] for i in range(0, ROUND_MESSAGES, BATCH)]
         put_batch = store.put_batch
@@ -106,12 +118,12 @@ def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size:
 
     # Targets: put_batch of 1 KiB at half the memcpy ceiling; 128-byte put above queuelib and
     # put_batch 5x above it; 50x persist-queue and diskcache. Other ratios are reported only.
-    per_call = BATCH if mode == "put_batch" else 1
-    baseline_target = 0.5 if (mode, size) == ("put_batch", 1024) else None
+    per_call = 1 if mode == "put" else BATCH
+    baseline_target = 0.5 if mode != "put" and size == 1024 else None
     targets: list[list[Any]] = [[f"test_memcpy_mmap_baseline[{size}-{per_call}-prefaulted]", baseline_target, "MB/s"]]
-    if mode == "put_batch":
+    if mode != "put":
         targets.append([f"test_memcpy_mmap_baseline[{size}-{BATCH}-first-touch]", None, "MB/s"])
-    if size == 128:
+    if size == 128 and mode != "put_batch_encoded":
         targets += [
             ["test_peer_put[queuelib-128]", 5.0 if mode == "put_batch" else 1.0, "msgs/s"],
             ["test_peer_put[persist-queue-128]", 50.0, "msgs/s"],

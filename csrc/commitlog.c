@@ -21,6 +21,8 @@ rmq_commitlog *rmq_commitlog_new(const char *dir, uint64_t file_size, int cap, i
     if (!cl) return NULL;
     cl->q = rmq_mfq_new(dir, file_size, cap, 1);
     if (!cl->q) { free(cl); return NULL; }
+    cl->keys_buf = malloc(2 * 65536 + 2);
+    if (!cl->keys_buf) { rmq_mfq_free(cl->q); free(cl); return NULL; }
     cl->max_message_size = max_message_size;
     cl->store_host_len = store_host_len;
     memcpy(cl->store_host, store_host, (size_t)store_host_len);
@@ -32,6 +34,7 @@ void rmq_commitlog_free(rmq_commitlog *cl) {
     if (!cl) return;
     rmq_commitlog_stop_warmer(cl);
     rmq_mfq_free(cl->q);
+    free(cl->keys_buf);
     free(cl);
 }
 
@@ -228,6 +231,94 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
     cl->last_queue_offset = first_queue_offset;
     __atomic_store_n(&cl->write_pos, pos, __ATOMIC_RELEASE);
     rmq_warmer_note(cl->warmer, (uint64_t)pos);
+    return n;
+}
+
+/* The value of property `key` in a property string (reference section 4, "Properties
+ * string": k \x01 v \x02 ...; entries with an empty key or value are dropped, a later
+ * entry wins). Returns its length, 0 when absent, and sets *val. */
+static int32_t prop_value(const uint8_t *p, int32_t len, const char *key, int32_t key_len, const uint8_t **val) {
+    int32_t found = 0;
+    int32_t i = 0;
+    while (i < len) {
+        int32_t start = i;
+        while (i < len && p[i] != 2) i++;
+        int32_t end = i; /* entry [start, end) */
+        i++;
+        int32_t sep = start;
+        while (sep < end && p[sep] != 1) sep++;
+        if (sep == start || sep >= end - 1) continue; /* no key, no separator or empty value */
+        if (sep - start == key_len && memcmp(p + start, key, (size_t)key_len) == 0) {
+            *val = p + sep + 1;
+            found = end - sep - 1;
+        }
+    }
+    return found;
+}
+
+int64_t rmq_put_batch_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *wire, int64_t wire_len, int32_t sys_flag,
+                              int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
+                              int32_t require_uniq, int64_t *phys_out, int32_t phys_cap, int64_t *bytes_out) {
+    int64_t orig = cl->write_pos;
+    int64_t pos = orig;
+    int64_t cq_max = cq ? cq->max_logical : 0;
+    if (!born_host) { born_host = (const char *)cl->store_host; born_host_len = cl->store_host_len; }
+    int tx = sys_flag & SF_TX_MASK;
+    int64_t first_queue_offset = (cq && (tx == SF_TX_NOT || tx == SF_TX_COMMIT)) ? cq->max_logical : 0;
+    const uint8_t *w = (const uint8_t *)wire;
+    int64_t at = 0, bytes = 0;
+    int32_t n = 0;
+    int64_t rc = 0;
+    if (wire_len <= 0) return RMQ_E_BAD_BATCH;
+    while (at < wire_len) {
+        /* int TOTALSIZE | int MAGIC | int BODYCRC | int FLAG | int bodyLen | body | short propLen | props */
+        if (wire_len - at < 22) { rc = RMQ_E_BAD_BATCH; break; }
+        const uint8_t *r = w + at;
+        int64_t total = (int32_t)rmq_get_be32(r);
+        int32_t flag = (int32_t)rmq_get_be32(r + 12);
+        int64_t body_len = (int32_t)rmq_get_be32(r + 16);
+        if (total < 22 || total > wire_len - at || body_len < 0 || 20 + body_len + 2 > total) { rc = RMQ_E_BAD_BATCH; break; }
+        const uint8_t *body = r + 20;
+        int32_t props_len = rmq_get_be16(body + body_len);
+        const uint8_t *props = body + body_len + 2;
+        if (22 + body_len + props_len > total) { rc = RMQ_E_BAD_BATCH; break; }
+        if (props_len > 32767) { rc = RMQ_E_PROPS_TOO_LARGE; break; }
+        if (n >= phys_cap) { rc = RMQ_E_BATCH_TOO_MANY; break; }
+        const uint8_t *tags = NULL, *uniq = NULL, *keys = NULL;
+        int32_t tags_len = 0, uniq_len = 0, keys_len = 0;
+        if (props_len) {
+            tags_len = prop_value(props, props_len, "TAGS", 4, &tags);
+            uniq_len = prop_value(props, props_len, "UNIQ_KEY", 8, &uniq);
+            keys_len = prop_value(props, props_len, "KEYS", 4, &keys);
+        }
+        if (require_uniq && uniq_len == 0) { rc = RMQ_E_NO_UNIQ_KEY; break; }
+        /* index keys as a put builds them: "UNIQ_KEY KEYS" (message_store._encode_meta) */
+        int32_t kl = 0;
+        if (cl->index) {
+            if (uniq_len) { memcpy(cl->keys_buf, uniq, (size_t)uniq_len); kl = uniq_len; }
+            if (keys_len) {
+                if (kl) cl->keys_buf[kl++] = ' ';
+                memcpy(cl->keys_buf + kl, keys, (size_t)keys_len);
+                kl += keys_len;
+            }
+        }
+        int64_t tag_code = tags_len ? (int64_t)rmq_java_hash((const char *)tags, tags_len, 0) : 0;
+        int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, body, (int32_t)body_len, props,
+                                     props_len, cq->queue_id, flag, sys_flag, born_ts, (const uint8_t *)born_host,
+                                     born_host_len, store_ts, 0, 0, tag_code, cl->keys_buf, kl, &pos);
+        if (phys < 0) { rc = phys; break; }
+        bytes += pos - phys;
+        phys_out[n++] = phys;
+        at += total;
+    }
+    if (rc < 0) {
+        roll_back(cl, cq, orig, pos, cq_max);
+        return rc;
+    }
+    cl->last_queue_offset = first_queue_offset;
+    __atomic_store_n(&cl->write_pos, pos, __ATOMIC_RELEASE);
+    rmq_warmer_note(cl->warmer, (uint64_t)pos);
+    *bytes_out = bytes;
     return n;
 }
 

@@ -23,6 +23,10 @@
 /* put errors (negative errno values are passed through as well) */
 #define RMQ_E_TOO_LARGE (-100001)     /* record longer than max_message_size */
 #define RMQ_E_FILE_TOO_SMALL (-100002) /* record + blank does not fit an empty segment */
+#define RMQ_E_BAD_BATCH (-100003)      /* a SEND_BATCH body whose lengths do not add up, or empty */
+#define RMQ_E_NO_UNIQ_KEY (-100004)    /* an inner message without UNIQ_KEY (when required) */
+#define RMQ_E_PROPS_TOO_LARGE (-100005) /* inner properties over 32767 bytes */
+#define RMQ_E_BATCH_TOO_MANY (-100006) /* more inner messages than phys_out holds */
 
 typedef struct rmq_commitlog {
     rmq_mfq *q;
@@ -34,6 +38,7 @@ typedef struct rmq_commitlog {
     int32_t store_host_len;    /* 8 (IPv4 + port) or 20 (IPv6 + port) */
     uint8_t store_host[20];
     rmq_warmer *warmer;        /* NULL: no warm-ahead (warm_mapped_file_enable off) */
+    uint8_t *keys_buf;         /* "UNIQ_KEY KEYS" of one encoded-batch record (under the store lock) */
 } rmq_commitlog;
 
 typedef struct rmq_get_result {
@@ -76,6 +81,19 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
                       int32_t sys_flag, int64_t born_ts, const char *born_host,
                       int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
                       int64_t uniform_tag_code, int32_t uniform_keys_len, int64_t *phys_out);
+
+/* A SEND_BATCH request body as it came off the wire (reference section 4, "SEND_BATCH
+ * body": per message `int TOTALSIZE | int MAGIC | int BODYCRC | int FLAG | int bodyLen |
+ * body | short propLen | props`), stored record by record with each inner message's own
+ * flag, body and properties bytes as sent; the tag code is the Java hash of its TAGS and
+ * its UNIQ_KEY and KEYS are indexed, as for a put. sys_flag, born_ts and born_host are
+ * the batch's (NULL born_host: the store host). require_uniq: refuse (before anything is
+ * visible) a batch with an inner message lacking UNIQ_KEY, so the caller can add them.
+ * All or nothing. Returns the number of records (phys_out[i] each one's offset, at most
+ * phys_cap) or an error; *bytes_out = the records' total size. */
+int64_t rmq_put_batch_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *wire, int64_t wire_len, int32_t sys_flag,
+                              int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
+                              int32_t require_uniq, int64_t *phys_out, int32_t phys_cap, int64_t *bytes_out);
 
 int rmq_get(rmq_commitlog *cl, rmq_cq *cq, int64_t offset, int32_t max_count, int64_t max_bytes,
             const int64_t *tags, int32_t ntags, char *out, int64_t out_cap, rmq_get_result *res);

@@ -28,6 +28,7 @@ from rmqcore.store.config import ASYNC_FLUSH, SYNC_FLUSH, StoreConfig
 from rmqcore.store.errors import (
     MessageIllegalError,
     MessageTooLargeError,
+    MissingUniqKeyError,
     PropertiesTooLargeError,
     StoreClosedError,
     StoreConfigError,
@@ -48,6 +49,7 @@ __all__ = [
     "MessageIllegalError",
     "MessageStore",
     "MessageTooLargeError",
+    "MissingUniqKeyError",
     "PropertiesTooLargeError",
     "PutResult",
     "PutStatus",

@@ -30,6 +30,13 @@ class PropertiesTooLargeError(MessageIllegalError):
     put_status = "PROPERTIES_SIZE_EXCEEDED"
 
 
+class MissingUniqKeyError(MessageIllegalError):
+    """``put_batch_encoded(require_uniq_key=True)``: an inner message has no UNIQ_KEY.
+
+    Nothing was written; decode the batch, give those messages a UNIQ_KEY and use
+    ``put_batch`` (as RocketMQ's SendMessageProcessor adds one when it is missing)."""
+
+
 class StoreClosedError(StoreError):
     """The store was closed; open it again to use it."""
 

@@ -33,6 +33,7 @@ import structlog
 from rmqcore.clock import SYSTEM_CLOCK, Clock
 from rmqcore.message import Message, MessageExt, decode_stored_message, java_string_hash
 from rmqcore.message import constants as C
+from rmqcore.message.ids import Host
 from rmqcore.store._ffi import NULL, check, ffi, lib
 from rmqcore.store.checkpoint import Checkpoint, CheckpointValues
 from rmqcore.store.commitlog import CommitLog, host_bytes
@@ -41,6 +42,7 @@ from rmqcore.store.consume_queue import ConsumeQueue, discover
 from rmqcore.store.errors import (
     MessageIllegalError,
     MessageTooLargeError,
+    MissingUniqKeyError,
     PropertiesTooLargeError,
     StoreClosedError,
 )
@@ -64,6 +66,9 @@ _PUT_OK = PutStatus.PUT_OK
 _new_put_result = tuple.__new__  # PutResult(...) without the NamedTuple __new__ wrapper
 _put_simple = lib.rmq_put_simple
 _put_ext = lib.rmq_put_ext
+_put_batch_encoded = lib.rmq_put_batch_encoded
+_unpack = ffi.unpack
+_from_buffer = ffi.from_buffer
 _NO_KEYS = b""
 _SINGLE_TAG_CACHE: dict[str, tuple[bytes, int, bytes]] = {}
 _tags_code = java_string_hash  # tags_code() without its empty check (callers check); lru-cached
@@ -159,6 +164,10 @@ class MessageStore:
         self._scratch_cap = max(config.max_message_size + 4096, 4 * 1024 * 1024)
         self._scratch = ffi.new("char[]", self._scratch_cap)
         self._get_res = ffi.new("rmq_get_result *")
+        # record offsets of a batch, read back under the lock (grown for larger batches)
+        self._phys_cap = 4096
+        self._phys = ffi.new("int64_t[]", self._phys_cap)
+        self._batch_bytes = ffi.new("int64_t *")
         self._flusher = CommitLogFlusher(self._commitlog, self._commitlog.write_pos)
         self._open = True
         self.check_disk()
@@ -401,6 +410,88 @@ class MessageStore:
         if self._listeners and (not ext or (sys_flag & _TX_MASK) in _DISPATCHED_TX):
             self._notify(topic, queue_id, queue_offset + n - 1)
         return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None))
+
+    def put_batch_encoded(
+        self,
+        topic: str,
+        body: bytes | bytearray | memoryview,
+        queue_id: int,
+        *,
+        born_timestamp: int | None = None,
+        born_host: Host | None = None,
+        sys_flag: int = 0,
+        require_uniq_key: bool = True,
+    ) -> PutResult:
+        """Store a SEND_BATCH request body as it came off the wire, without decoding it.
+
+        ``body`` is RocketMQ's batch encoding (reference section 4, "SEND_BATCH body":
+        per message ``int TOTALSIZE | int MAGIC | int BODYCRC | int FLAG | int bodyLen |
+        body | short propLen | props``). Each record keeps its inner message's flag, body
+        and property bytes as sent (the stored records use each inner message's own
+        properties, section 4); its tag code is the Java hash of its TAGS and its
+        UNIQ_KEY/KEYS are indexed, exactly as ``put_batch`` of the decoded messages would.
+        ``born_timestamp`` (default: now), ``born_host`` (default: the store host) and
+        ``sys_flag`` are the batch's, from the request header and channel.
+
+        With ``require_uniq_key`` an inner message lacking UNIQ_KEY raises
+        MissingUniqKeyError before anything is visible, so a broker can fall back to
+        decoding the batch and adding the keys. Malformed bodies raise
+        MessageIllegalError; SCHEDULE_TOPIC_XXXX needs ``put_batch`` (deliver-time tag
+        codes come from each message's DELAY level). All or nothing, like ``put_batch``.
+        """
+        target = self._targets.get((topic, queue_id))
+        if target is None:
+            target = self._target(topic, queue_id)
+        if target.schedule:
+            raise MessageIllegalError(f"put_batch_encoded cannot store to {topic!r}: use put_batch (delay tag codes)")
+        if self._refusal is not None:
+            return self._refused()
+        size = len(body)
+        if size > self._max_body:
+            raise MessageTooLargeError(
+                f"batch body is {size} bytes, over max_message_size={self._max_body} (topic {topic!r})"
+            )
+        wire = body if type(body) is bytes else _from_buffer(body)
+        now = self._now()
+        born = host_bytes(born_host) if born_host else None
+        need = size // 22 + 1  # the smallest inner record is 22 bytes
+        if need > self._phys_cap:
+            self._phys_cap = need
+            self._phys = ffi.new("int64_t[]", need)
+        self._acquire()
+        try:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            phys = self._phys
+            n = _put_batch_encoded(self._cl, target.ptr, wire, size, sys_flag, born_timestamp or now,
+                                   born if born else NULL, len(born) if born else 0, now, require_uniq_key,
+                                   phys, self._phys_cap, self._batch_bytes)
+            if n > 0:
+                offsets = tuple(_unpack(phys, n))
+                queue_offset = self._cl.last_queue_offset
+                end = self._cl.write_pos
+                wrote = self._batch_bytes[0]
+        finally:
+            self._release()
+        if n < 0:
+            return self._batch_failed(n, topic)
+        status = _PUT_OK
+        if self._sync and not self._flusher.wait_durable(end, self._sync_timeout_s):
+            status = PutStatus.FLUSH_DISK_TIMEOUT
+        if self._listeners and (sys_flag & _TX_MASK) in _DISPATCHED_TX:
+            self._notify(topic, queue_id, queue_offset + n - 1)
+        return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None))
+
+    def _batch_failed(self, rc: int, topic: str) -> PutResult:
+        if rc == lib.RMQ_E_NO_UNIQ_KEY:
+            raise MissingUniqKeyError(f"an inner message of the batch to {topic!r} has no UNIQ_KEY")
+        if rc == lib.RMQ_E_BAD_BATCH:
+            raise MessageIllegalError(f"malformed batch body for {topic!r}: record lengths do not add up (or empty)")
+        if rc == lib.RMQ_E_PROPS_TOO_LARGE:
+            raise PropertiesTooLargeError(f"an inner message of the batch to {topic!r} has properties over 32767 bytes")
+        if rc == lib.RMQ_E_BATCH_TOO_MANY:  # cannot happen: capacity is body size / smallest record
+            raise MessageIllegalError(f"batch to {topic!r} has more records than expected")
+        return self._put_failed(rc, topic)
 
     def _schedule_delay(self, props: dict[str, str]) -> int:
         levels = self.config.delay_levels_ms
