@@ -149,3 +149,12 @@ def test_explicit_store_timestamp(open_store: OpenStore, clock: FakeClock) -> No
     m = store.look_message(r.commitlog_offset)
     assert m is not None and (m.store_timestamp, m.born_timestamp, r.store_timestamp) == (1234, 7, 1234)
     assert store.put(Message("T", b"plain"), 0).store_timestamp == clock.now_ms()
+
+
+def test_get_decodes_on_first_access(open_store: OpenStore) -> None:
+    store = open_store()
+    assert store.put_batch([Message("T", b"a", tags="x"), Message("T", b"b")], 0).ok
+    got = store.get("T", 0, 0)
+    assert got._messages is None  # nothing decoded by get itself
+    assert [(m.body, m.tags, m.queue_offset) for m in got.messages] == [(b"a", "x", 0), (b"b", None, 1)]
+    assert got.messages is got.messages  # decoded once

@@ -625,10 +625,14 @@ class MessageStore:
         tag_codes: Iterable[int] | None = None,
         max_bytes: int | None = None,
     ) -> GetResult:
-        """Like :meth:`get_raw`, with ``messages`` decoded (bodies as stored)."""
-        result = self.get_raw(topic, queue_id, offset, max_count, tag_codes, max_bytes)
-        result.messages  # decode now so errors surface here  # noqa: B018
-        return result
+        """Like :meth:`get_raw`; ``messages`` (bodies as stored) are decoded on first access.
+
+        Decoding costs far more than the read (~3 us a record against ~0.1 us), and a
+        caller that only forwards ``raw`` or counts never pays it. Nothing is lost by
+        deferring: decoding stops quietly at a record it cannot read either way
+        (``iter_stored_messages``, like MessageDecoder.decodesBatch).
+        """
+        return self.get_raw(topic, queue_id, offset, max_count, tag_codes, max_bytes)
 
     def look_message(self, commitlog_offset: int) -> MessageExt | None:
         """The message stored at ``commitlog_offset``, or None if no record starts there."""
