@@ -77,7 +77,7 @@ consumers = st.builds(
     st.booleans(),
 )
 heartbeats = st.builds(
-    HeartbeatData, text, st.lists(st.builds(ProducerData, text), max_size=3), st.lists(consumers, max_size=3), i64, st.booleans()
+    HeartbeatData, text, st.lists(st.builds(ProducerData, text), max_size=3), st.lists(consumers, max_size=3), i32, st.booleans()
 )
 mqs = st.builds(MessageQueue, text, text, i32)
 topic_configs = st.builds(

@@ -39,18 +39,20 @@ from rmqcore.remoting.headers import (
 ALL_HEADERS = REQUEST_HEADER_CLASSES + RESPONSE_HEADER_CLASSES
 _text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
 _long = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+_int = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 
 
-def _strategy_for(annotation: typing.Any, optional: bool) -> st.SearchStrategy[typing.Any]:
+def _strategy_for(annotation: typing.Any, optional: bool, bits: int | None = None) -> st.SearchStrategy[typing.Any]:
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     base = args[0] if args else annotation
-    inner = {str: _text, int: _long, bool: st.booleans()}[base]
+    inner = {str: _text, int: _int if bits == 32 else _long, bool: st.booleans()}[base]
     return st.one_of(st.none(), inner) if optional and type(None) in typing.get_args(annotation) else inner
 
 
 def headers_of(cls: type[ExtHeader]) -> st.SearchStrategy[ExtHeader]:
     hints = typing.get_type_hints(cls)
-    kwargs = {f.name: _strategy_for(hints[f.name], True) for f in dataclasses.fields(cls)}
+    widths = cls.int_widths()
+    kwargs = {f.name: _strategy_for(hints[f.name], True, widths.get(f.name)) for f in dataclasses.fields(cls)}
     return st.builds(cls, **kwargs)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from rmqcore.remoting._javanum import java_int_of
 from rmqcore.remoting.bodies._json import dumps, loads_lenient
 from rmqcore.remoting.errors import BodyError
 
@@ -40,17 +41,24 @@ class JsonBody:
             raise BodyError(f"{cls.__name__}: malformed body: {type(exc).__name__}: {exc}") from None
 
 
-def as_int(value: Any) -> int:
-    """A JSON number (or numeric string) as int; bool and other types are rejected."""
-    if isinstance(value, bool):
-        raise TypeError(f"expected an integer, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError(f"expected an integer, got {value!r}")
+def as_int(value: Any, bits: int = 64) -> int:
+    """A JSON number (or numeric string) as a Java ``long`` (``bits=64``) or ``int``
+    (``bits=32``): integral and in range, a string read as ``Long.parseLong`` /
+    ``Integer.parseInt`` read it; bool and other types are rejected (``ValueError``).
+
+    >>> as_int(7), as_int("-3"), as_int(2.0)
+    (7, -3, 2)
+    >>> as_int(2**31, bits=32)
+    Traceback (most recent call last):
+    ...
+    ValueError: 2147483648 is outside the range of a Java int
+    """
+    return java_int_of(value, bits)
+
+
+def as_int32(value: Any) -> int:
+    """``as_int`` for a Java ``int`` field."""
+    return java_int_of(value, 32)
 
 
 def as_bool(value: Any) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, TypeVar
 
-from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_list, as_str, opt_str
+from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_int32, as_list, as_str, opt_str
 from rmqcore.remoting.bodies._json import drop_none
 
 E = TypeVar("E", bound=IntEnum)
@@ -92,7 +92,7 @@ class SubscriptionData(JsonBody):
             as_str(obj["topic"]),
             _str_or(obj.get("subString"), SUB_ALL),
             [as_str(t) for t in as_list(obj.get("tagsSet"))],
-            [as_int(c) for c in as_list(obj.get("codeSet"))],
+            [as_int32(c) for c in as_list(obj.get("codeSet"))],
             as_int(obj.get("subVersion", 0)),
             _str_or(obj.get("expressionType"), "TAG"),
             as_bool(obj.get("classFilterMode", False)),
@@ -175,7 +175,7 @@ class HeartbeatData(JsonBody):
             as_str(obj["clientID"]),
             [ProducerData.from_json(p) for p in as_list(obj.get("producerDataSet"))],
             [ConsumerData.from_json(c) for c in as_list(obj.get("consumerDataSet"))],
-            as_int(obj.get("heartbeatFingerprint", 0)),
+            as_int32(obj.get("heartbeatFingerprint", 0)),
             as_bool(obj.get("withoutSub", False)),
         )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rmqcore.message import MessageQueue
-from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_list, as_str
+from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int32, as_list, as_str
 
 
 def _mq_to_json(mq: MessageQueue) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def _mq_to_json(mq: MessageQueue) -> dict[str, Any]:
 
 def _mq_from_json(obj: Any) -> MessageQueue:
     obj = as_dict(obj)
-    return MessageQueue(as_str(obj["topic"]), as_str(obj["brokerName"]), as_int(obj["queueId"]))
+    return MessageQueue(as_str(obj["topic"]), as_str(obj["brokerName"]), as_int32(obj["queueId"]))
 
 
 @dataclass(slots=True)

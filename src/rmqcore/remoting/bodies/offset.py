@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmqcore.remoting.bodies._base import JsonBody, as_dict, as_int, as_str
+from rmqcore.remoting.bodies._base import JsonBody, as_dict, as_int, as_int32, as_str
 from rmqcore.remoting.bodies.data_version import DataVersion
 
 #: Separator of the ``"<topic>@<group>"`` keys of the consumer offset table.
@@ -46,7 +46,7 @@ class ConsumerOffsetSerializeWrapper(JsonBody):
         dv = obj.get("dataVersion")
         return cls(
             {
-                as_str(key): {as_int(qid): as_int(off) for qid, off in as_dict(queues).items()}
+                as_str(key): {as_int32(qid): as_int(off) for qid, off in as_dict(queues).items()}
                 for key, queues in as_dict(obj.get("offsetTable")).items()
             },
             DataVersion.from_json(dv) if dv is not None else None,
@@ -72,6 +72,6 @@ class DelayOffsetSerializeWrapper(JsonBody):
         obj = as_dict(obj)
         dv = obj.get("dataVersion")
         return cls(
-            {as_int(level): as_int(off) for level, off in as_dict(obj.get("offsetTable")).items()},
+            {as_int32(level): as_int(off) for level, off in as_dict(obj.get("offsetTable")).items()},
             DataVersion.from_json(dv) if dv is not None else None,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_list, as_str, opt_str
+from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_int32, as_list, as_str, opt_str
 from rmqcore.remoting.bodies._json import dumps, drop_none
 
 #: brokerId of the master in ``BrokerData.broker_addrs``.
@@ -40,11 +40,11 @@ class QueueData(JsonBody):
         obj = as_dict(obj)
         return cls(
             as_str(obj["brokerName"]),
-            as_int(obj.get("readQueueNums", 0)),
-            as_int(obj.get("writeQueueNums", 0)),
-            as_int(obj.get("perm", 0)),
+            as_int32(obj.get("readQueueNums", 0)),
+            as_int32(obj.get("writeQueueNums", 0)),
+            as_int32(obj.get("perm", 0)),
             # "topicSynFlag" is the 4.x-era Java spelling of the same field.
-            as_int(obj.get("topicSysFlag", obj.get("topicSynFlag", 0))),
+            as_int32(obj.get("topicSysFlag", obj.get("topicSynFlag", 0))),
         )
 
 

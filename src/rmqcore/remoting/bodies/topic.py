@@ -10,12 +10,18 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_list, as_str, opt_str
+from rmqcore.remoting._javanum import parse_java_int
+from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int32, as_list, as_str, opt_str
 from rmqcore.remoting.bodies._json import dumps, drop_none, loads_lenient
 from rmqcore.remoting.bodies.data_version import DataVersion
 from rmqcore.remoting.errors import BodyError
 
 _INT = struct.Struct(">i")
+#: Default cap on the inflated size of a ``compressed=true`` REGISTER_BROKER body. A broker's whole
+#: topic table is a few MB; past this the body is refused (a 16 MiB frame of zlib could otherwise
+#: inflate to ~16 GiB).
+MAX_INFLATED_REGISTER_BODY = 64 * 1024 * 1024
+_INFLATE_CHUNK = 64 * 1024
 #: Keys of ``TopicConfigAndMappingSerializeWrapper`` (5.x static topics) carried through unparsed.
 _MAPPING_KEYS = ("topicQueueMappingInfoMap", "topicQueueMappingDetailMap", "mappingDataVersion")
 
@@ -50,11 +56,11 @@ class TopicConfig(JsonBody):
         obj = as_dict(obj)
         return cls(
             as_str(obj["topicName"]),
-            as_int(obj.get("readQueueNums", 16)),
-            as_int(obj.get("writeQueueNums", 16)),
-            as_int(obj.get("perm", 6)),
+            as_int32(obj.get("readQueueNums", 16)),
+            as_int32(obj.get("writeQueueNums", 16)),
+            as_int32(obj.get("perm", 6)),
             as_str(obj.get("topicFilterType", "SINGLE_TAG")),
-            as_int(obj.get("topicSysFlag", 0)),
+            as_int32(obj.get("topicSysFlag", 0)),
             as_bool(obj.get("order", False)),
             {as_str(k): as_str(v) for k, v in as_dict(obj.get("attributes")).items()},
         )
@@ -85,7 +91,9 @@ class TopicConfig(JsonBody):
             attributes: dict[str, str] = {}
             if len(parts) == 6 and parts[5].strip():
                 attributes = {as_str(k): as_str(v) for k, v in as_dict(loads_lenient(parts[5], "topic attributes")).items()}
-            return cls(parts[0], int(parts[1]), int(parts[2]), int(parts[3]), parts[4], attributes=attributes)
+            # Java: Integer.parseInt of each number.
+            read, write, perm = (parse_java_int(p, 32) for p in parts[1:4])
+            return cls(parts[0], read, write, perm, parts[4], attributes=attributes)
         except (ValueError, TypeError) as exc:
             raise BodyError(f"bad topic config text {text!r}: {exc}") from None
 
@@ -168,16 +176,28 @@ class RegisterBrokerBody(JsonBody):
         return zlib.compress(b"".join(parts), 9)
 
     @classmethod
-    def decode(cls, data: bytes | bytearray | memoryview | None, compressed: bool = False) -> RegisterBrokerBody:  # type: ignore[override]
+    def decode(  # type: ignore[override]
+        cls,
+        data: bytes | bytearray | memoryview | None,
+        compressed: bool = False,
+        max_inflated: int = MAX_INFLATED_REGISTER_BODY,
+    ) -> RegisterBrokerBody:
+        """The plain JSON body, or (``compressed``) the Deflater form, inflated as it is read, as
+        Java's ``RegisterBrokerBody.decode`` reads its InflaterInputStream: the first bad length
+        or truncation stops it, and ``BodyError`` once more than ``max_inflated`` bytes would be
+        inflated or a length could not fit in that.
+
+        >>> bomb = zlib.compress(bytes(64 * 1024 * 1024))  # 64 KB; the first length reads 0
+        >>> RegisterBrokerBody.decode(bomb, compressed=True)
+        Traceback (most recent call last):
+        ...
+        rmqcore.remoting.errors.BodyError: dataVersion is not JSON: Expecting value: line 1 column 1 (char 0)
+        """
         if not compressed:
             return super(RegisterBrokerBody, cls).decode(data)
         if not data:
             raise BodyError("RegisterBrokerBody: request has no body")
-        try:
-            raw = zlib.decompress(bytes(data))
-        except zlib.error as exc:
-            raise BodyError(f"RegisterBrokerBody: bad Deflater stream: {exc}") from None
-        reader = _Reader(raw)
+        reader = _InflatingReader(data, max_inflated)
         try:
             data_version = DataVersion.from_json(loads_lenient(reader.chunk(), "dataVersion"))
             table: dict[str, TopicConfig] = {}
@@ -186,42 +206,89 @@ class RegisterBrokerBody(JsonBody):
                 table[tc.topic_name] = tc
             filter_servers = [as_str(s) for s in as_list(loads_lenient(reader.chunk(), "filterServerList"))]
             mapping: dict[str, Any] = {}
-            if reader.remaining():  # absent before static topics (4.x brokers)
+            if reader.more():  # absent before static topics (4.x brokers)
                 infos = {}
                 for _ in range(reader.count()):
                     info = as_dict(loads_lenient(reader.chunk(), "topicQueueMappingInfo"))
                     infos[as_str(info.get("topic", ""))] = info
                 if infos:
                     mapping["topicQueueMappingInfoMap"] = infos
+        except zlib.error as exc:
+            raise BodyError(f"RegisterBrokerBody: bad Deflater stream: {exc}") from None
         except (TypeError, ValueError, UnicodeDecodeError) as exc:
             raise BodyError(f"RegisterBrokerBody: malformed compressed body: {exc}") from None
         return cls(TopicConfigSerializeWrapper(table, data_version, mapping), filter_servers)
 
 
-class _Reader:
-    __slots__ = ("_data", "_pos")
+class _InflatingReader:
+    """Big-endian ints and length-prefixed chunks read from a zlib stream, inflated on demand in
+    bounded steps (input fed in ``_INFLATE_CHUNK`` slices, output asked for with ``max_length``),
+    never more than ``limit`` bytes in all."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
+    __slots__ = ("_buf", "_consumed", "_inflated", "_input", "_in_pos", "_limit", "_pos", "_z")
 
-    def remaining(self) -> int:
-        return len(self._data) - self._pos
+    def __init__(self, data: bytes | bytearray | memoryview, limit: int) -> None:
+        self._z = zlib.decompressobj()
+        self._input = memoryview(data).cast("B")
+        self._in_pos = 0
+        self._buf = bytearray()
+        self._pos = 0  # read position in _buf
+        self._consumed = 0  # bytes handed out so far
+        self._inflated = 0
+        self._limit = limit
 
-    def count(self) -> int:
-        if self.remaining() < 4:
+    def _inflate(self, want: int) -> bytes:
+        """Up to ``want`` more inflated bytes; b"" at the end of the stream or of the input."""
+        z = self._z
+        while not z.eof:
+            src = z.unconsumed_tail
+            if not src:
+                if self._in_pos >= len(self._input):
+                    return z.decompress(b"", want)  # what zlib still holds; b"" = truncated
+                src = self._input[self._in_pos : self._in_pos + _INFLATE_CHUNK]
+                self._in_pos += len(src)
+            out = z.decompress(src, want)
+            if out:
+                return out
+        return b""
+
+    def _fill(self, need: int) -> bool:
+        """At least ``need`` unread bytes buffered; False if the stream ends first."""
+        buf = self._buf
+        while len(buf) - self._pos < need:
+            if self._pos:
+                del buf[: self._pos]
+                self._pos = 0
+            out = self._inflate(max(need - len(buf), _INFLATE_CHUNK))
+            if not out:
+                return False
+            self._inflated += len(out)
+            if self._inflated > self._limit:
+                raise BodyError(f"RegisterBrokerBody: compressed body inflates past {self._limit} bytes")
+            buf += out
+        return True
+
+    def _take(self, n: int) -> bytes:
+        if not self._fill(n):
             raise BodyError("RegisterBrokerBody: compressed body truncated")
-        (n,) = _INT.unpack_from(self._data, self._pos)
-        self._pos += 4
-        if n < 0 or n > self.remaining():
+        start = self._pos
+        self._pos += n
+        self._consumed += n
+        return bytes(self._buf[start : self._pos])
+
+    def more(self) -> bool:
+        return self._fill(1)
+
+    def count(self, unit: int = 4) -> int:
+        """An int count (or, ``unit=1``, a byte length); refused if negative or if that many
+        ``unit``-byte items could not fit under the limit."""
+        (n,) = _INT.unpack(self._take(4))
+        if n < 0 or n * unit > self._limit - self._consumed:
             raise BodyError(f"RegisterBrokerBody: bad length {n} in compressed body")
         return n
 
     def chunk(self) -> bytes:
-        n = self.count()
-        start = self._pos
-        self._pos += n
-        return self._data[start : self._pos]
+        return self._take(self.count(unit=1))
 
 
 @dataclass(slots=True)

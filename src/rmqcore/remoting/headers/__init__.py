@@ -16,7 +16,7 @@ from typing import Any
 
 from rmqcore.remoting.codes import RequestCode, ResponseCode
 from rmqcore.remoting.errors import HeaderError
-from rmqcore.remoting.headers._base import ExtHeader, ext_key
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key
 from rmqcore.remoting.headers.admin import CreateTopicRequestHeader
 from rmqcore.remoting.headers.client import (
     IS_SUB_CHANGE,
@@ -175,6 +175,8 @@ __all__ = [
     "GetMinOffsetResponseHeader",
     "GetRouteInfoRequestHeader",
     "GetTopicsByClusterRequestHeader",
+    "JavaInt",
+    "JavaLong",
     "NotifyConsumerIdsChangedRequestHeader",
     "PullMessageRequestHeader",
     "PullMessageResponseHeader",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rmqcore.remoting.codes import RequestCode
-from rmqcore.remoting.headers._base import ExtHeader
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt
 
 
 @dataclass(slots=True)
@@ -18,11 +18,11 @@ class CreateTopicRequestHeader(ExtHeader):
 
     topic: str
     default_topic: str
-    read_queue_nums: int
-    write_queue_nums: int
-    perm: int
+    read_queue_nums: JavaInt
+    write_queue_nums: JavaInt
+    perm: JavaInt
     topic_filter_type: str
     order: bool = False
-    topic_sys_flag: int | None = None
+    topic_sys_flag: JavaInt | None = None
     attributes: str | None = None
     force: bool = False

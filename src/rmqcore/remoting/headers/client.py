@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rmqcore.remoting.codes import RequestCode
-from rmqcore.remoting.headers._base import ExtHeader, ext_key
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key
 
 #: HEART_BEAT (34) response extFields (5.x heartbeat V2, reference section 3).
 IS_SUPPORT_HEART_BEAT_V2: Final = "IS_SUPPORT_HEART_BEAT_V2"
@@ -30,13 +30,13 @@ class ConsumerSendMsgBackRequestHeader(ExtHeader):
 
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.CONSUMER_SEND_MSG_BACK,)
 
-    offset: int
+    offset: JavaLong
     group: str
-    delay_level: int
+    delay_level: JavaInt
     origin_msg_id: str | None = None
     origin_topic: str | None = None
     unit_mode: bool = False
-    max_reconsume_times: int | None = None
+    max_reconsume_times: JavaInt | None = None
     broker_name: str | None = ext_key("bname", None)
 
 
@@ -74,5 +74,5 @@ class ConsumeMessageDirectlyResultRequestHeader(ExtHeader):
     msg_id: str | None = None
     broker_name: str | None = None
     topic: str | None = None
-    topic_sys_flag: int | None = None
-    group_sys_flag: int | None = None
+    topic_sys_flag: JavaInt | None = None
+    group_sys_flag: JavaInt | None = None

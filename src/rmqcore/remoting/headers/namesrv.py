@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rmqcore.remoting.codes import RequestCode
-from rmqcore.remoting.headers._base import ExtHeader
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong
 
 
 @dataclass(slots=True)
@@ -51,11 +51,11 @@ class RegisterBrokerRequestHeader(ExtHeader):
     broker_addr: str
     cluster_name: str
     ha_server_addr: str
-    broker_id: int
-    heartbeat_timeout_millis: int | None = None
+    broker_id: JavaLong
+    heartbeat_timeout_millis: JavaLong | None = None
     enable_acting_master: bool | None = None
     compressed: bool = False
-    body_crc32: int = 0
+    body_crc32: JavaInt = 0
 
 
 @dataclass(slots=True)
@@ -71,7 +71,7 @@ class UnregisterBrokerRequestHeader(ExtHeader):
     broker_name: str
     broker_addr: str
     cluster_name: str
-    broker_id: int
+    broker_id: JavaLong
 
 
 @dataclass(slots=True)
@@ -100,7 +100,7 @@ class QueryDataVersionRequestHeader(ExtHeader):
     broker_name: str
     broker_addr: str
     cluster_name: str
-    broker_id: int
+    broker_id: JavaLong
 
 
 @dataclass(slots=True)
@@ -117,9 +117,9 @@ class BrokerHeartbeatRequestHeader(ExtHeader):
     cluster_name: str
     broker_addr: str
     broker_name: str
-    broker_id: int | None = None
-    epoch: int | None = None
-    max_offset: int | None = None
-    confirm_offset: int | None = None
-    heartbeat_timeout_mills: int | None = None
-    election_priority: int | None = None
+    broker_id: JavaLong | None = None
+    epoch: JavaInt | None = None
+    max_offset: JavaLong | None = None
+    confirm_offset: JavaLong | None = None
+    heartbeat_timeout_mills: JavaLong | None = None
+    election_priority: JavaInt | None = None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rmqcore.remoting.codes import RequestCode
-from rmqcore.remoting.headers._base import ExtHeader
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong
 
 
 @dataclass(slots=True)
@@ -17,13 +17,13 @@ class QueryConsumerOffsetRequestHeader(ExtHeader):
 
     consumer_group: str
     topic: str
-    queue_id: int
+    queue_id: JavaInt
     set_zero_if_not_found: bool | None = None
 
 
 @dataclass(slots=True)
 class QueryConsumerOffsetResponseHeader(ExtHeader):
-    offset: int
+    offset: JavaLong
 
 
 @dataclass(slots=True)
@@ -32,8 +32,8 @@ class UpdateConsumerOffsetRequestHeader(ExtHeader):
 
     consumer_group: str
     topic: str
-    queue_id: int
-    commit_offset: int
+    queue_id: JavaInt
+    commit_offset: JavaLong
 
 
 @dataclass(slots=True)
@@ -43,14 +43,14 @@ class SearchOffsetRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.SEARCH_OFFSET_BY_TIMESTAMP,)
 
     topic: str
-    queue_id: int
-    timestamp: int
+    queue_id: JavaInt
+    timestamp: JavaLong
     boundary_type: str | None = None
 
 
 @dataclass(slots=True)
 class SearchOffsetResponseHeader(ExtHeader):
-    offset: int
+    offset: JavaLong
 
 
 @dataclass(slots=True)
@@ -58,13 +58,13 @@ class GetMaxOffsetRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_MAX_OFFSET,)
 
     topic: str
-    queue_id: int
+    queue_id: JavaInt
     committed: bool = True
 
 
 @dataclass(slots=True)
 class GetMaxOffsetResponseHeader(ExtHeader):
-    offset: int
+    offset: JavaLong
 
 
 @dataclass(slots=True)
@@ -72,12 +72,12 @@ class GetMinOffsetRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_MIN_OFFSET,)
 
     topic: str
-    queue_id: int
+    queue_id: JavaInt
 
 
 @dataclass(slots=True)
 class GetMinOffsetResponseHeader(ExtHeader):
-    offset: int
+    offset: JavaLong
 
 
 @dataclass(slots=True)
@@ -85,9 +85,9 @@ class GetEarliestMsgStoretimeRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_EARLIEST_MSG_STORETIME,)
 
     topic: str
-    queue_id: int
+    queue_id: JavaInt
 
 
 @dataclass(slots=True)
 class GetEarliestMsgStoretimeResponseHeader(ExtHeader):
-    timestamp: int
+    timestamp: JavaLong

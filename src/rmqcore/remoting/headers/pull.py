@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rmqcore.remoting.codes import RequestCode
-from rmqcore.remoting.headers._base import ExtHeader, ext_key
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key
 
 
 @dataclass(slots=True)
@@ -23,17 +23,17 @@ class PullMessageRequestHeader(ExtHeader):
 
     consumer_group: str
     topic: str
-    queue_id: int
-    queue_offset: int
-    max_msg_nums: int
-    sys_flag: int
-    commit_offset: int
-    suspend_timeout_millis: int
-    sub_version: int
+    queue_id: JavaInt
+    queue_offset: JavaLong
+    max_msg_nums: JavaInt
+    sys_flag: JavaInt
+    commit_offset: JavaLong
+    suspend_timeout_millis: JavaLong
+    sub_version: JavaLong
     subscription: str | None = None
     expression_type: str | None = None
-    max_msg_bytes: int | None = None
-    request_source: int | None = None
+    max_msg_bytes: JavaInt | None = None
+    request_source: JavaInt | None = None
     # "Froward" is Java's spelling of the key.
     proxy_forward_client_id: str | None = ext_key("proxyFrowardClientId", None)
     broker_name: str | None = ext_key("bname", None)
@@ -43,11 +43,11 @@ class PullMessageRequestHeader(ExtHeader):
 class PullMessageResponseHeader(ExtHeader):
     """Required four as in 4.9.x; the rest are 5.x additions."""
 
-    suggest_which_broker_id: int
-    next_begin_offset: int
-    min_offset: int
-    max_offset: int
-    offset_delta: int | None = None
-    topic_sys_flag: int | None = None
-    group_sys_flag: int | None = None
-    forbidden_type: int | None = None
+    suggest_which_broker_id: JavaLong
+    next_begin_offset: JavaLong
+    min_offset: JavaLong
+    max_offset: JavaLong
+    offset_delta: JavaLong | None = None
+    topic_sys_flag: JavaInt | None = None
+    group_sys_flag: JavaInt | None = None
+    forbidden_type: JavaInt | None = None

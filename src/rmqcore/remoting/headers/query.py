@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rmqcore.remoting.codes import RequestCode
-from rmqcore.remoting.headers._base import ExtHeader
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong
 
 #: extFields key a client adds to QUERY_MESSAGE for a UNIQ_KEY lookup ("true"); the
 #: broker then uses its defaultQueryMaxNum (32) instead of ``max_num``.
@@ -20,15 +20,15 @@ class QueryMessageRequestHeader(ExtHeader):
 
     topic: str
     key: str
-    max_num: int
-    begin_timestamp: int
-    end_timestamp: int
+    max_num: JavaInt
+    begin_timestamp: JavaLong
+    end_timestamp: JavaLong
 
 
 @dataclass(slots=True)
 class QueryMessageResponseHeader(ExtHeader):
-    index_last_update_timestamp: int
-    index_last_update_phyoffset: int
+    index_last_update_timestamp: JavaLong
+    index_last_update_phyoffset: JavaLong
 
 
 @dataclass(slots=True)
@@ -37,5 +37,5 @@ class ViewMessageRequestHeader(ExtHeader):
 
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.VIEW_MESSAGE_BY_ID,)
 
-    offset: int
+    offset: JavaLong
     topic: str | None = None

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.errors import HeaderError
-from rmqcore.remoting.headers._base import ExtHeader, ext_key, parse_ext, render_ext
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key, parse_ext, render_ext
 
 
 @dataclass(slots=True)
@@ -33,16 +33,16 @@ class SendMessageRequestHeader(ExtHeader):
     producer_group: str
     topic: str
     default_topic: str
-    default_topic_queue_nums: int
-    queue_id: int
-    sys_flag: int
-    born_timestamp: int
-    flag: int
+    default_topic_queue_nums: JavaInt
+    queue_id: JavaInt
+    sys_flag: JavaInt
+    born_timestamp: JavaLong
+    flag: JavaInt
     properties: str | None = None
-    reconsume_times: int | None = None
+    reconsume_times: JavaInt | None = None
     unit_mode: bool = False
     batch: bool = False
-    max_reconsume_times: int | None = None
+    max_reconsume_times: JavaInt | None = None
     broker_name: str | None = ext_key("bname", None)
 
     def to_v2(self) -> SendMessageRequestHeaderV2:
@@ -63,15 +63,15 @@ class SendMessageRequestHeaderV2(ExtHeader):
     producer_group: str = ext_key("a")
     topic: str = ext_key("b")
     default_topic: str = ext_key("c")
-    default_topic_queue_nums: int = ext_key("d")
-    queue_id: int = ext_key("e")
-    sys_flag: int = ext_key("f")
-    born_timestamp: int = ext_key("g")
-    flag: int = ext_key("h")
+    default_topic_queue_nums: JavaInt = ext_key("d")
+    queue_id: JavaInt = ext_key("e")
+    sys_flag: JavaInt = ext_key("f")
+    born_timestamp: JavaLong = ext_key("g")
+    flag: JavaInt = ext_key("h")
     properties: str | None = ext_key("i", None)
-    reconsume_times: int | None = ext_key("j", None)
+    reconsume_times: JavaInt | None = ext_key("j", None)
     unit_mode: bool = ext_key("k", False)
-    max_reconsume_times: int | None = ext_key("l", None)
+    max_reconsume_times: JavaInt | None = ext_key("l", None)
     batch: bool = ext_key("m", False)
     broker_name: str | None = ext_key("n", None)
 
@@ -117,8 +117,8 @@ class SendMessageResponseHeader(ExtHeader):
     batch), ``queue_offset`` the (first) queue offset, ``transaction_id`` the UNIQ_KEY."""
 
     msg_id: str
-    queue_id: int
-    queue_offset: int
+    queue_id: JavaInt
+    queue_offset: JavaLong
     transaction_id: str | None = None
     batch_uniq_id: str | None = None
     recall_handle: str | None = None

@@ -8,7 +8,7 @@ from enum import IntEnum
 from typing import ClassVar
 
 from rmqcore.remoting.codes import RequestCode
-from rmqcore.remoting.headers._base import ExtHeader, ext_key
+from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key
 
 
 class CommitOrRollback(IntEnum):
@@ -26,9 +26,9 @@ class EndTransactionRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.END_TRANSACTION,)
 
     producer_group: str
-    tran_state_table_offset: int
-    commit_log_offset: int
-    commit_or_rollback: int
+    tran_state_table_offset: JavaLong
+    commit_log_offset: JavaLong
+    commit_or_rollback: JavaInt
     msg_id: str
     from_transaction_check: bool = False
     transaction_id: str | None = None
@@ -40,8 +40,8 @@ class EndTransactionRequestHeader(ExtHeader):
 class CheckTransactionStateRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.CHECK_TRANSACTION_STATE,)
 
-    tran_state_table_offset: int
-    commit_log_offset: int
+    tran_state_table_offset: JavaLong
+    commit_log_offset: JavaLong
     topic: str | None = None
     msg_id: str | None = None
     transaction_id: str | None = None
