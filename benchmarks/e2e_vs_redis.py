@@ -1095,7 +1095,17 @@ def summarize_collapsed(path: Path) -> dict[str, Any]:
 # the run
 # =============================================================================================
 def code_state() -> str:
-    """``git describe --always --dirty`` plus the modified files under src/ (what was measured)."""
+    """What was measured: where ``rmqcore`` is imported from and, for this checkout,
+    ``git describe --always --dirty`` plus the modified files under src/.
+
+    ``RMQCORE_BENCH_CODE`` (free text, e.g. the commit of a snapshot put on PYTHONPATH) is
+    reported instead of the checkout's state when set."""
+    import rmqcore
+
+    where = str(Path(rmqcore.__file__).resolve().parent.parent)
+    label = os.environ.get("RMQCORE_BENCH_CODE")
+    if label:
+        return f"{label} (rmqcore imported from {where})"
     root = HERE.parent
     try:
         desc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -1103,7 +1113,7 @@ def code_state() -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     changed = [line[3:] for line in dirty if line.strip()]
-    return desc + (f"; uncommitted in src/: {', '.join(changed)}" if changed else "")
+    return desc + (f"; uncommitted in src/: {', '.join(changed)}" if changed else "") + f" (rmqcore imported from {where})"
 
 
 def fmt(v: float | None, unit: str = "") -> str:
