@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any, TypeVar
 
 from rmqcore.remoting._javanum import java_int_of
@@ -11,19 +13,21 @@ from rmqcore.remoting.errors import BodyError
 B = TypeVar("B", bound="JsonBody")
 
 
-class JsonBody:
+class JsonBody(abc.ABC):
     """Subclasses implement ``to_json()`` (a JSON-ready dict, Java field names) and
     ``from_json(obj)``; ``encode``/``decode`` add bytes and error handling: any malformed
     body raises ``BodyError`` (never KeyError/TypeError)."""
 
     __slots__ = ()
 
+    @abc.abstractmethod
     def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The body as a JSON-ready dict with Java's field names."""
 
     @classmethod
+    @abc.abstractmethod
     def from_json(cls: type[B], obj: Any) -> B:
-        raise NotImplementedError
+        """Build the body from parsed JSON; malformed input raises KeyError/TypeError/ValueError."""
 
     def encode(self) -> bytes:
         return dumps(self.to_json())
