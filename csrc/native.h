@@ -5,4 +5,5 @@
 #include "consume_queue.h"
 #include "index_file.h"
 #include "commitlog.h"
+#include "group_commit.h"
 #include "wall_clock.h"

@@ -1,9 +1,10 @@
 """Making the CommitLog durable: the flushed offset, group commit, the background flusher.
 
 * ``SYNC_FLUSH``: a put returns only once msync covered its bytes. Puts from many
-  threads share syncs (group commit): the first waiter becomes the leader, syncs up
-  to the current write position -- which includes every record appended so far --
-  and wakes the others; whoever is still not covered leads the next round.
+  threads share syncs (group commit, RocketMQ's GroupCommitService): a dedicated C
+  thread (csrc/group_commit.c) msyncs up to the current write position -- every record
+  appended so far -- and wakes the waiters it covered; puts made during that msync are
+  covered by the next. Writers wait in C with the GIL released (GroupCommitFlusher).
 * ``ASYNC_FLUSH``: a daemon thread msyncs every ``flush_interval_commit_log`` ms once
   ``flush_commit_log_least_pages`` pages are dirty (all of it every thorough interval).
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 
 import structlog
 
+from rmqcore.store._ffi import check, ffi, lib
 from rmqcore.store.commitlog import CommitLog
 from rmqcore.store.config import StoreConfig
 
@@ -53,6 +55,9 @@ class CommitLogFlusher:
     def flush_all(self) -> None:
         self.flush_to(self._commitlog.write_pos)
 
+    def stop(self) -> None:
+        """No more msyncs (the store is closing or crashing); set ``closed`` first."""
+
     def wait_durable(self, end: int, timeout_s: float) -> bool:
         """Block until ``flushed_offset >= end``; True when reached within the timeout."""
         if self.flushed_offset >= end:
@@ -77,6 +82,55 @@ class CommitLogFlusher:
                 if not cond.wait(remaining):
                     return self.flushed_offset >= end
         return True
+
+
+class GroupCommitFlusher(CommitLogFlusher):
+    """SYNC_FLUSH: the same contract, served by the C group-commit thread.
+
+    ``flushed_offset`` and ``sync_count`` live in C. The C object is freed when the
+    last Python reference goes (a writer still inside ``wait_durable`` holds one), so a
+    put racing ``close`` never touches freed memory; after :meth:`stop` waits return
+    at once.
+    """
+
+    def __init__(self, commitlog: CommitLog, flushed_offset: int) -> None:
+        super().__init__(commitlog, flushed_offset)
+        gc = lib.rmq_gc_start(commitlog.ptr, flushed_offset)
+        if gc == ffi.NULL:
+            raise MemoryError("cannot start the group-commit thread")
+        self._gc = ffi.gc(gc, lib.rmq_gc_free)
+        self._wait = lib.rmq_gc_wait
+
+    @property  # type: ignore[override]
+    def flushed_offset(self) -> int:
+        return self._gc.flushed
+
+    @flushed_offset.setter
+    def flushed_offset(self, value: int) -> None:  # the base __init__ sets it; C owns it after
+        pass
+
+    @property  # type: ignore[override]
+    def sync_count(self) -> int:
+        return self._gc.syncs
+
+    @sync_count.setter
+    def sync_count(self, value: int) -> None:
+        pass
+
+    def flush_to(self, target: int) -> None:
+        with self.sync_lock:
+            if self.closed:
+                return
+            check(lib.rmq_gc_flush_to(self._gc, target), "msync commitlog")
+
+    def wait_durable(self, end: int, timeout_s: float) -> bool:
+        gc = self._gc
+        if gc.flushed >= end:
+            return True
+        return check(self._wait(gc, end, int(timeout_s * 1000)), "msync commitlog") == 1
+
+    def stop(self) -> None:
+        lib.rmq_gc_stop(self._gc)
 
 
 class FlushService:

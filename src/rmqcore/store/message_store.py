@@ -46,7 +46,7 @@ from rmqcore.store.errors import (
     PropertiesTooLargeError,
     StoreClosedError,
 )
-from rmqcore.store.flush import CommitLogFlusher, FlushService
+from rmqcore.store.flush import CommitLogFlusher, FlushService, GroupCommitFlusher
 from rmqcore.store.index import IndexService
 from rmqcore.store.recovery import RecoveryReport, recover
 from rmqcore.store.results import GetResult, GetStatus, PutResult, PutStatus, QueryResult
@@ -168,7 +168,8 @@ class MessageStore:
         self._phys_cap = 4096
         self._phys = ffi.new("int64_t[]", self._phys_cap)
         self._batch_bytes = ffi.new("int64_t *")
-        self._flusher = CommitLogFlusher(self._commitlog, self._commitlog.write_pos)
+        flusher_class = GroupCommitFlusher if config.sync_flush else CommitLogFlusher
+        self._flusher = flusher_class(self._commitlog, self._commitlog.write_pos)
         self._open = True
         self.check_disk()
         if config.warm_mapped_file_enable:
@@ -209,8 +210,9 @@ class MessageStore:
         lib.rmq_mfq_discard_standby(self._cl.q)
         self._flusher.flush_all()
         with self._flusher.sync_lock:
-            # a SYNC_FLUSH waiter still leading a group commit finds its bytes flushed above
+            # a SYNC_FLUSH waiter finds its bytes flushed above
             self._flusher.closed = True
+        self._flusher.stop()
         self._flush_logics_unlocked(final=True)
         self._free()
         self._abort_file.unlink(missing_ok=True)
@@ -224,6 +226,7 @@ class MessageStore:
         with self._lock, self._flusher.sync_lock:
             self._open = False
             self._flusher.closed = True
+        self._flusher.stop()
         lib.rmq_commitlog_stop_warmer(self._cl)
         self._free()
 
