@@ -234,26 +234,26 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
     return n;
 }
 
-/* The value of property `key` in a property string (reference section 4, "Properties
- * string": k \x01 v \x02 ...; entries with an empty key or value are dropped, a later
- * entry wins). Returns its length, 0 when absent, and sets *val. */
-static int32_t prop_value(const uint8_t *p, int32_t len, const char *key, int32_t key_len, const uint8_t **val) {
-    int32_t found = 0;
-    int32_t i = 0;
-    while (i < len) {
-        int32_t start = i;
-        while (i < len && p[i] != 2) i++;
-        int32_t end = i; /* entry [start, end) */
-        i++;
-        int32_t sep = start;
-        while (sep < end && p[sep] != 1) sep++;
-        if (sep == start || sep >= end - 1) continue; /* no key, no separator or empty value */
-        if (sep - start == key_len && memcmp(p + start, key, (size_t)key_len) == 0) {
-            *val = p + sep + 1;
-            found = end - sep - 1;
+/* TAGS, UNIQ_KEY and KEYS of a property string in one scan (reference section 4,
+ * "Properties string": k \x01 v \x02 ...; entries with an empty key or value are
+ * dropped, a later entry wins). Lengths are 0 when absent. */
+typedef struct { const uint8_t *tags, *uniq, *keys; int32_t tags_len, uniq_len, keys_len; } batch_props;
+
+static void scan_props(const uint8_t *p, int32_t len, batch_props *out) {
+    const uint8_t *end = p + len;
+    while (p < end) {
+        const uint8_t *stop = memchr(p, 2, (size_t)(end - p));
+        if (!stop) stop = end;
+        const uint8_t *sep = memchr(p, 1, (size_t)(stop - p));
+        if (sep && sep > p && sep + 1 < stop) {
+            size_t klen = (size_t)(sep - p);
+            int32_t vlen = (int32_t)(stop - sep - 1);
+            if (klen == 4 && memcmp(p, "TAGS", 4) == 0) { out->tags = sep + 1; out->tags_len = vlen; }
+            else if (klen == 4 && memcmp(p, "KEYS", 4) == 0) { out->keys = sep + 1; out->keys_len = vlen; }
+            else if (klen == 8 && memcmp(p, "UNIQ_KEY", 8) == 0) { out->uniq = sep + 1; out->uniq_len = vlen; }
         }
+        p = stop + 1;
     }
-    return found;
 }
 
 int64_t rmq_put_batch_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *wire, int64_t wire_len, int32_t sys_flag,
@@ -284,13 +284,10 @@ int64_t rmq_put_batch_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *wire, i
         if (22 + body_len + props_len > total) { rc = RMQ_E_BAD_BATCH; break; }
         if (props_len > 32767) { rc = RMQ_E_PROPS_TOO_LARGE; break; }
         if (n >= phys_cap) { rc = RMQ_E_BATCH_TOO_MANY; break; }
-        const uint8_t *tags = NULL, *uniq = NULL, *keys = NULL;
-        int32_t tags_len = 0, uniq_len = 0, keys_len = 0;
-        if (props_len) {
-            tags_len = prop_value(props, props_len, "TAGS", 4, &tags);
-            uniq_len = prop_value(props, props_len, "UNIQ_KEY", 8, &uniq);
-            keys_len = prop_value(props, props_len, "KEYS", 4, &keys);
-        }
+        batch_props bp = {0};
+        if (props_len) scan_props(props, props_len, &bp);
+        const uint8_t *tags = bp.tags, *uniq = bp.uniq, *keys = bp.keys;
+        int32_t tags_len = bp.tags_len, uniq_len = bp.uniq_len, keys_len = bp.keys_len;
         if (require_uniq && uniq_len == 0) { rc = RMQ_E_NO_UNIQ_KEY; break; }
         /* index keys as a put builds them: "UNIQ_KEY KEYS" (message_store._encode_meta) */
         int32_t kl = 0;

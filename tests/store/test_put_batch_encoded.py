@@ -83,3 +83,22 @@ def test_malformed_body_writes_nothing(open_store: OpenStore, mangle: Callable[[
         store.put_batch_encoded("T", mangle(encode_batch_body(_batch(4))), 0)
     assert (store.max_phy_offset, store.max_offset("T", 0)) == (end, 1)
     assert store.put(Message("T", b"after"), 0).commitlog_offset == end
+
+
+def test_properties_parsed_as_rocketmq_does(open_store: OpenStore) -> None:
+    """Empty values are dropped, a later entry wins, the last separator may be missing;
+    the property bytes themselves are stored as sent."""
+    store = open_store()
+    props = "TAGS\x01\x02\x01x\x02TAGS\x01A\x02TAGS\x01B\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01U1".encode()
+    body = b"payload"
+    record = struct.pack(">iiiii", 20 + len(body) + 2 + len(props), 0, 0, 7, len(body)) + body
+    record += struct.pack(">H", len(props)) + props
+    result = store.put_batch_encoded("T", record, 0)
+    assert result.ok
+    [msg] = store.get("T", 0, 0).messages
+    assert (msg.body, msg.flag, msg.tags, msg.properties["UNIQ_KEY"]) == (body, 7, "B", "U1")
+    assert store.get_raw("T", 0, 0, tag_codes={tags_code("B")}).message_count == 1
+    assert store.get_raw("T", 0, 0, tag_codes={tags_code("A")}).message_count == 0
+    for key in ("k1", "k2", "U1"):
+        assert [m.commitlog_offset for m in store.query_by_key("T", key).messages] == [result.commitlog_offset]
+    assert store.look_message_raw(result.commitlog_offset).endswith(struct.pack(">H", len(props)) + props)  # type: ignore[union-attr]
