@@ -15,6 +15,11 @@ Special puts the broker needs:
   transaction type is PREPARED or ROLLBACK get queue offset 0 and no ConsumeQueue
   entry; ROLLBACK ones are not indexed either. Half messages re-topiced to
   ``RMQ_SYS_TRANS_HALF_TOPIC`` with the type cleared are dispatched like any other.
+* ``put_batch_encoded(topic, body, queue_id, born_timestamp=, born_host=, sys_flag=)``
+  stores a SEND_BATCH request body as received (reference section 4), one C call, no
+  decoding: each record keeps its inner message's own flag, body and properties.
+  It raises MissingUniqKeyError (nothing written) if an inner message lacks UNIQ_KEY,
+  so a broker falls back to decoding and ``put_batch`` only for such batches.
 * ``add_dispatch_listener(fn)``: ``fn(topic, queue_id, queue_offset)`` is called after
   each dispatched put (once per batch, with the batch's last queue offset), outside
   the store lock, on the putting thread -- e.g. to wake long-polling pulls.
