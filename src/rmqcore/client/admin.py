@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from rmqcore.client.client_api import check, request
 from rmqcore.client.client_instance import ClientInstance
 from rmqcore.client.config import ClientConfig
-from rmqcore.client.errors import ClientStateError, MQBrokerError, MQClientError
+from rmqcore.client.errors import MQBrokerError, MQClientError
+from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.route import MASTER_ID
 from rmqcore.message import MessageExt, MessageIdError, MessageQueue, decode_offset_message_id
 from rmqcore.message import constants as C
@@ -42,35 +43,24 @@ class QueueProgress:
         return max(self.broker_offset - max(self.consumer_offset, 0), 0)
 
 
-class Admin:
+class Admin(ClientLifecycle):
     def __init__(self, namesrv_addr: str | None = None, *, config: ClientConfig | None = None, timeout: float = 5.0) -> None:
         self.config = config or ClientConfig(namesrv_addr=namesrv_addr, instance_name="admin", request_timeout=timeout)
-        self._stack: AsyncExitStack | None = None
-        self._instance: ClientInstance | None = None
+
+    @property
+    def _client_name(self) -> str:
+        return "admin"
 
     async def start(self) -> None:
+        # No already-started check, unlike the other clients: a second start() opens a
+        # second instance, as Admin always has.
         stack = AsyncExitStack()
         self._instance = await stack.enter_async_context(ClientInstance(self.config))
         self._stack = stack
 
-    async def shutdown(self) -> None:
-        if self._stack is not None:
-            stack, self._stack = self._stack, None
-            await stack.aclose()
-            self._instance = None
-
-    async def __aenter__(self) -> Admin:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.shutdown()
-
     @property
     def instance(self) -> ClientInstance:
-        if self._instance is None:
-            raise ClientStateError("admin is not started")
-        return self._instance
+        return self._started_instance()
 
     # -- cluster ---------------------------------------------------------------------------
     async def cluster_info(self) -> ClusterInfo:

@@ -23,6 +23,7 @@ from rmqcore.client.client_instance import ClientInstance
 from rmqcore.client.config import ClientConfig
 from rmqcore.client.consumer_core import ConsumerCore, parse_consume_timestamp
 from rmqcore.client.errors import ClientStateError, MQClientError
+from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.client.pull_result import PullStatus
 from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
@@ -35,7 +36,7 @@ from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, Co
 log = structlog.get_logger(__name__)
 
 
-class LitePullConsumer:
+class LitePullConsumer(ClientLifecycle):
     def __init__(
         self,
         group: str,
@@ -72,8 +73,6 @@ class LitePullConsumer:
         self.offset_store_dir = offset_store_dir
         self.subscriptions: dict[str, SubscriptionData] = {}
         self._assigned: list[MessageQueue] | None = None
-        self._stack: AsyncExitStack | None = None
-        self._instance: ClientInstance | None = None
         self._core: ConsumerCore | None = None
         self._rebalancer: Rebalancer | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -121,59 +120,40 @@ class LitePullConsumer:
         self._rebalance_wanted.set()
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._stack is not None:
-            raise ClientStateError(f"consumer {self.group} is already started")
-        stack = AsyncExitStack()
-        try:
-            instance = await stack.enter_async_context(ClientInstance(self.config))
-            instance.register_consumer(self)
-            core = ConsumerCore(instance, self.group, self.message_model, offset_store_dir=self.offset_store_dir)
-            await core.offset_store.load()
-            self._instance, self._core = instance, core
-            tg = await stack.enter_async_context(anyio.create_task_group())
-            self._task_group = tg
-            stack.push_async_callback(self._stop, tg)
-            self._rebalancer = Rebalancer(
-                self.group, instance.client_id, self.message_model, self.strategy,
-                RebalanceHooks(
-                    find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
-                    compute_pull_from_where=self._compute_pull_from_where,
-                    on_queue_added=self._start_queue,
-                    on_queue_removed=self._stop_queue,
-                ),
-                clock=self.config.clock,
-            )
-            for topic in list(self.subscriptions):
-                try:
-                    await instance.update_topic_route(topic)
-                except MQClientError as exc:
-                    log.warning("lite_pull_route_missing", topic=topic, error=str(exc))
-            await instance.send_heartbeat_to_all_brokers()
-            if self._assigned is not None:
-                await self._apply_assignment()
-            else:
-                tg.start_soon(self._rebalance_loop)
-            tg.start_soon(self._auto_commit_loop)
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack = stack
+    @property
+    def _client_name(self) -> str:
+        return f"consumer {self.group}"
+
+    async def _on_start(self, instance: ClientInstance, stack: AsyncExitStack) -> None:
+        instance.register_consumer(self)
+        core = ConsumerCore(instance, self.group, self.message_model, offset_store_dir=self.offset_store_dir)
+        await core.offset_store.load()
+        self._core = core
+        tg = await stack.enter_async_context(anyio.create_task_group())
+        self._task_group = tg
+        stack.push_async_callback(self._stop, tg)
+        self._rebalancer = Rebalancer(
+            self.group, instance.client_id, self.message_model, self.strategy,
+            RebalanceHooks(
+                find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
+                compute_pull_from_where=self._compute_pull_from_where,
+                on_queue_added=self._start_queue,
+                on_queue_removed=self._stop_queue,
+            ),
+            clock=self.config.clock,
+        )
+        for topic in list(self.subscriptions):
+            try:
+                await instance.update_topic_route(topic)
+            except MQClientError as exc:
+                log.warning("lite_pull_route_missing", topic=topic, error=str(exc))
+        await instance.send_heartbeat_to_all_brokers()
+        if self._assigned is not None:
+            await self._apply_assignment()
+        else:
+            tg.start_soon(self._rebalance_loop)
+        tg.start_soon(self._auto_commit_loop)
         log.info("lite_pull_consumer_started", group=self.group, client_id=instance.client_id)
-
-    async def shutdown(self) -> None:
-        if self._stack is None:
-            return
-        stack, self._stack = self._stack, None
-        await stack.aclose()
-        self._instance = None
-
-    async def __aenter__(self) -> LitePullConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.shutdown()
 
     async def _stop(self, tg: anyio.abc.TaskGroup) -> None:
         with anyio.CancelScope(shield=True):
@@ -193,9 +173,7 @@ class LitePullConsumer:
 
     # -- queues ----------------------------------------------------------------------------
     async def fetch_message_queues(self, topic: str) -> list[MessageQueue]:
-        if self._instance is None:
-            raise ClientStateError(f"consumer {self.group} is not started")
-        return sorted(await self._instance.subscribe_queues(topic))
+        return sorted(await self._started_instance().subscribe_queues(topic))
 
     def assignment(self) -> list[MessageQueue]:
         return sorted(self._queues)

@@ -26,7 +26,8 @@ import structlog
 from rmqcore.client.batch import encode_batch
 from rmqcore.client.client_instance import ClientInstance, TransactionChecker
 from rmqcore.client.config import ClientConfig
-from rmqcore.client.errors import ClientStateError, MQBrokerError, MQClientError, RemotingError, RemotingTimeoutError
+from rmqcore.client.errors import MQBrokerError, MQClientError, RemotingError, RemotingTimeoutError
+from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.route import TopicPublishInfo
 from rmqcore.client.selectors import MessageQueueSelector
 from rmqcore.client.send_result import SendResult, SendStatus
@@ -79,7 +80,7 @@ class SendHandle:
         return self._result
 
 
-class Producer:
+class Producer(ClientLifecycle):
     def __init__(
         self,
         group: str,
@@ -104,43 +105,25 @@ class Producer:
         self.create_topic_key = create_topic_key
         self.compress_msg_body_over = compress_msg_body_over
         self.max_message_size = max_message_size
-        self._instance: ClientInstance | None = None
-        self._stack: AsyncExitStack | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def _client_name(self) -> str:
+        return f"producer {self.group}"
+
     def _transaction_checker(self) -> TransactionChecker | None:
         return None
 
-    async def start(self) -> None:
-        if self._stack is not None:
-            raise ClientStateError(f"producer {self.group} is already started")
-        stack = AsyncExitStack()
-        instance = await stack.enter_async_context(ClientInstance(self.config))
+    async def _on_start(self, instance: ClientInstance, stack: AsyncExitStack) -> None:
         instance.register_producer(self.group, self._transaction_checker())
-        self._instance = instance
-        self._stack = stack
         log.info("producer_started", group=self.group, client_id=instance.client_id)
 
-    async def shutdown(self) -> None:
-        if self._stack is None:
-            return
-        stack, self._stack = self._stack, None
-        await stack.aclose()
-        self._instance = None
+    def _on_shutdown(self) -> None:
         log.info("producer_shutdown", group=self.group)
-
-    async def __aenter__(self) -> Producer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.shutdown()
 
     @property
     def instance(self) -> ClientInstance:
-        if self._instance is None:
-            raise ClientStateError(f"producer {self.group} is not started")
-        return self._instance
+        return self._started_instance()
 
     # -- public sends ----------------------------------------------------------------------
     async def send(

@@ -18,6 +18,7 @@ from rmqcore.client.client_instance import ClientInstance
 from rmqcore.client.config import ClientConfig
 from rmqcore.client.consumer_core import ConsumerCore
 from rmqcore.client.errors import ClientStateError
+from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.offset_store import ReadOffsetType
 from rmqcore.client.pull_result import PullResult
 from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
@@ -30,7 +31,7 @@ from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, Co
 log = structlog.get_logger(__name__)
 
 
-class PullConsumer:
+class PullConsumer(ClientLifecycle):
     def __init__(
         self,
         group: str,
@@ -47,7 +48,6 @@ class PullConsumer:
         self.message_model = message_model
         self.strategy: AllocateStrategy = strategy_by_name(allocate_strategy) if isinstance(allocate_strategy, str) else allocate_strategy
         self.register_topics = set(register_topics)
-        self._stack: AsyncExitStack | None = None
         self._core: ConsumerCore | None = None
 
     # -- ConsumerHandle --------------------------------------------------------------------
@@ -65,41 +65,25 @@ class PullConsumer:
         pass
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._stack is not None:
-            raise ClientStateError(f"consumer {self.group} is already started")
-        stack = AsyncExitStack()
-        try:
-            instance = await stack.enter_async_context(ClientInstance(self.config))
-            instance.register_consumer(self)
-            self._core = ConsumerCore(instance, self.group, self.message_model)
-            await self._core.offset_store.load()
-            for topic in self.register_topics:
-                await instance.update_topic_route(topic)
-            await instance.send_heartbeat_to_all_brokers()
-            stack.push_async_callback(self._persist)
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack = stack
+    @property
+    def _client_name(self) -> str:
+        return f"consumer {self.group}"
+
+    async def _on_start(self, instance: ClientInstance, stack: AsyncExitStack) -> None:
+        instance.register_consumer(self)
+        self._core = ConsumerCore(instance, self.group, self.message_model)
+        await self._core.offset_store.load()
+        for topic in self.register_topics:
+            await instance.update_topic_route(topic)
+        await instance.send_heartbeat_to_all_brokers()
+        stack.push_async_callback(self._persist)
 
     async def _persist(self) -> None:
         if self._core is not None:
             await self._core.offset_store.persist_all(list(self._core.offset_store.offset_table))
 
-    async def shutdown(self) -> None:
-        if self._stack is None:
-            return
-        stack, self._stack = self._stack, None
-        await stack.aclose()
+    def _on_shutdown(self) -> None:
         self._core = None
-
-    async def __aenter__(self) -> PullConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.shutdown()
 
     @property
     def core(self) -> ConsumerCore:

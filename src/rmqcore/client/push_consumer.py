@@ -31,7 +31,8 @@ from rmqcore.client.config import ClientConfig
 from rmqcore.client.consume_concurrently import ConcurrentlyConsumeService
 from rmqcore.client.consume_orderly import OrderlyConsumeService
 from rmqcore.client.consumer_core import BROKER_SUSPEND_MAX_TIME_MS, ConsumerCore, parse_consume_timestamp
-from rmqcore.client.errors import ClientStateError, MQClientError
+from rmqcore.client.errors import MQClientError
+from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.listener import (
     ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus,
@@ -59,7 +60,7 @@ LOCK_RENEW_INTERVAL_S = 20.0
 """``REBALANCE_LOCK_INTERVAL``: how often an orderly consumer renews its queue locks."""
 
 
-class PushConsumer:
+class PushConsumer(ClientLifecycle):
     def __init__(
         self,
         group: str,
@@ -107,8 +108,6 @@ class PushConsumer:
         self.subscriptions: dict[str, SubscriptionData] = {}
         self._listener: Listener | None = None
         self._orderly = False
-        self._stack: AsyncExitStack | None = None
-        self._instance: ClientInstance | None = None
         self._core: ConsumerCore | None = None
         self._rebalancer: Rebalancer | None = None
         self._consume_service: ConcurrentlyConsumeService | OrderlyConsumeService | None = None
@@ -208,72 +207,57 @@ class PushConsumer:
         }
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._stack is not None:
-            raise ClientStateError(f"consumer {self.group} is already started")
+    @property
+    def _client_name(self) -> str:
+        return f"consumer {self.group}"
+
+    def _check_can_start(self) -> None:
         if self._listener is None:
             raise MQClientError("register a message listener before starting the consumer")
         if not self.subscriptions:
             raise MQClientError("subscribe at least one topic before starting the consumer")
-        stack = AsyncExitStack()
-        try:
-            instance = await stack.enter_async_context(ClientInstance(self.config))
-            if self.message_model is MessageModel.CLUSTERING:
-                topic = retry_topic(self.group)
-                self.subscriptions.setdefault(topic, build_subscription_data(topic, "*", self.config.clock.now_ms()))
-            instance.register_consumer(self)
-            core = ConsumerCore(instance, self.group, self.message_model, offset_store_dir=self.offset_store_dir)
-            await core.offset_store.load()
-            self._instance, self._core = instance, core
-            tg = await stack.enter_async_context(anyio.create_task_group())
-            self._task_group = tg
-            stack.push_async_callback(self._stop, tg)
-            self._consume_service = self._make_consume_service(core, tg)
-            self._rebalancer = Rebalancer(
-                self.group,
-                instance.client_id,
-                self.message_model,
-                self.strategy,
-                RebalanceHooks(
-                    find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
-                    compute_pull_from_where=self._compute_pull_from_where,
-                    on_queue_added=self._on_queue_added,
-                    on_queue_removed=self._on_queue_removed,
-                    lock=self._lock_one if self._orderly else None,
-                ),
-                orderly=self._orderly,
-                clock=self.config.clock,
-            )
-            for topic in list(self.subscriptions):
-                try:
-                    await instance.update_topic_route(topic)
-                except MQClientError as exc:
-                    log.warning("subscribe_route_missing", group=self.group, topic=topic, error=str(exc))
-            await instance.send_heartbeat_to_all_brokers()
-            tg.start_soon(self._rebalance_loop)
-            tg.start_soon(self._persist_loop)
-            if self._orderly and self.message_model is MessageModel.CLUSTERING:
-                tg.start_soon(self._lock_loop)
-        except BaseException:
-            await stack.aclose()
-            raise
-        self._stack = stack
+
+    async def _on_start(self, instance: ClientInstance, stack: AsyncExitStack) -> None:
+        if self.message_model is MessageModel.CLUSTERING:
+            topic = retry_topic(self.group)
+            self.subscriptions.setdefault(topic, build_subscription_data(topic, "*", self.config.clock.now_ms()))
+        instance.register_consumer(self)
+        core = ConsumerCore(instance, self.group, self.message_model, offset_store_dir=self.offset_store_dir)
+        await core.offset_store.load()
+        self._core = core
+        tg = await stack.enter_async_context(anyio.create_task_group())
+        self._task_group = tg
+        stack.push_async_callback(self._stop, tg)
+        self._consume_service = self._make_consume_service(core, tg)
+        self._rebalancer = Rebalancer(
+            self.group,
+            instance.client_id,
+            self.message_model,
+            self.strategy,
+            RebalanceHooks(
+                find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
+                compute_pull_from_where=self._compute_pull_from_where,
+                on_queue_added=self._on_queue_added,
+                on_queue_removed=self._on_queue_removed,
+                lock=self._lock_one if self._orderly else None,
+            ),
+            orderly=self._orderly,
+            clock=self.config.clock,
+        )
+        for topic in list(self.subscriptions):
+            try:
+                await instance.update_topic_route(topic)
+            except MQClientError as exc:
+                log.warning("subscribe_route_missing", group=self.group, topic=topic, error=str(exc))
+        await instance.send_heartbeat_to_all_brokers()
+        tg.start_soon(self._rebalance_loop)
+        tg.start_soon(self._persist_loop)
+        if self._orderly and self.message_model is MessageModel.CLUSTERING:
+            tg.start_soon(self._lock_loop)
         log.info("push_consumer_started", group=self.group, client_id=instance.client_id, model=self.message_model.name)
 
-    async def shutdown(self) -> None:
-        if self._stack is None:
-            return
-        stack, self._stack = self._stack, None
-        await stack.aclose()
-        self._instance = None
+    def _on_shutdown(self) -> None:
         log.info("push_consumer_shutdown", group=self.group)
-
-    async def __aenter__(self) -> PushConsumer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.shutdown()
 
     async def _stop(self, tg: anyio.abc.TaskGroup) -> None:
         """Stop pulling, let the queues go (offsets persisted, locks released), end the tasks."""
