@@ -21,16 +21,18 @@ static void *flush_loop(void *arg) {
             pthread_cond_wait(&g->work, &g->lock);
             continue;
         }
-        if (g->waiting < g->last_round) {
+        if (g->arrivals < g->last_round) {
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_nsec += RMQ_GC_GATHER_US * 1000L;
             if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-            while (!g->stopped && g->waiting < g->last_round)
+            while (!g->stopped && g->arrivals < g->last_round)
                 if (pthread_cond_timedwait(&g->work, &g->lock, &until) == ETIMEDOUT) break;
             if (g->stopped) break;
         }
-        g->last_round = g->waiting;
+        /* the writers that arrived since the last msync started are the ones this one covers */
+        g->last_round = g->arrivals;
+        g->arrivals = 0;
         int64_t from = g->flushed;
         /* everything written so far, not just what was asked: later puts ride along */
         int64_t to = __atomic_load_n(&g->cl->write_pos, __ATOMIC_ACQUIRE);
@@ -88,8 +90,8 @@ int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
     if (deadline.tv_nsec >= 1000000000L) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000L; }
     pthread_mutex_lock(&g->lock);
     if (g->flushed >= end) { pthread_mutex_unlock(&g->lock); return 1; }
-    g->waiting++;
-    if (!g->stopped && (end > g->requested || g->waiting >= g->last_round)) {
+    g->arrivals++;
+    if (!g->stopped && (end > g->requested || g->arrivals >= g->last_round)) {
         if (end > g->requested) g->requested = end;
         pthread_cond_signal(&g->work);
     }
@@ -105,7 +107,6 @@ int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
             pthread_cond_signal(&g->work);
         }
     }
-    g->waiting--;
     pthread_mutex_unlock(&g->lock);
     return rc;
 }

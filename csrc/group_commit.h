@@ -9,8 +9,8 @@
  * wait on a pthread condition variable with the GIL released (cffi drops it for the
  * call), and an msync covers everything written while the previous one ran.
  *
- * Gathering: when fewer writers wait than were waiting at the last msync, the flusher
- * gives the others up to RMQ_GC_GATHER_US to arrive (they are usually queued behind
+ * Gathering: when fewer writers have arrived since the last msync started than that
+ * msync covered, the flusher gives the others up to RMQ_GC_GATHER_US to arrive (they are usually queued behind
  * the GIL, a few microseconds apart), so one msync covers a whole wave of writers
  * instead of the first few. A lone writer never waits (1 of 1 is there).
  *
@@ -34,8 +34,8 @@ typedef struct rmq_group_commit {
     int64_t syncs;         /* msyncs done */
     int32_t error;         /* negative errno of the last failed msync, 0 after a good one */
     int32_t stopped;       /* no more msyncs: waiters return at once */
-    int32_t waiting;       /* writers inside rmq_gc_wait */
-    int32_t last_round;    /* writers that were waiting when the last msync started */
+    int32_t arrivals;      /* writers that started waiting since the last msync started */
+    int32_t last_round;    /* arrivals the last msync covered */
     int32_t started;
     pthread_t thread;
 } rmq_group_commit;
