@@ -10,60 +10,27 @@ to the oldest message still in flight (:meth:`ProcessQueue.remove_messages`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 
 import anyio
-import anyio.abc
 import structlog
 
-from rmqcore.client.listener import ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, Listener, call_listener
-from rmqcore.client.offset_store import OffsetStore
+from rmqcore.client.consume_service import ConsumeService
+from rmqcore.client.consume_service import SendBack as SendBack, reset_retry_topic as reset_retry_topic  # re-exported: they lived here before
+from rmqcore.client.listener import ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus
 from rmqcore.client.process_queue import ProcessQueue
-from rmqcore.clock import Clock
 from rmqcore.message import MessageExt, MessageQueue
-from rmqcore.message import constants as C
 from rmqcore.remoting.bodies.heartbeat import MessageModel
 
 log = structlog.get_logger(__name__)
 
-SendBack = Callable[[MessageExt, int], Awaitable[bool]]
 RECONSUME_PAUSE_S = 5.0
 
 
-def reset_retry_topic(msgs: list[MessageExt], group: str) -> None:
-    """Messages pulled from ``%RETRY%group`` show their original topic to the listener."""
-    retry = C.RETRY_GROUP_TOPIC_PREFIX + group
-    for msg in msgs:
-        original = msg.properties.get(C.PROPERTY_RETRY_TOPIC)
-        if original and msg.topic == retry:
-            msg.topic = original
-
-
-class ConcurrentlyConsumeService:
-    def __init__(
-        self,
-        group: str,
-        listener: Listener,
-        offset_store: OffsetStore,
-        message_model: MessageModel,
-        send_back: SendBack,
-        task_group: anyio.abc.TaskGroup,
-        clock: Clock,
-        *,
-        batch_max_size: int = 1,
-        consume_thread_max: int = 20,
-        reconsume_pause_s: float = RECONSUME_PAUSE_S,
-    ) -> None:
-        self.group = group
-        self.listener = listener
-        self.offset_store = offset_store
-        self.message_model = message_model
-        self.send_back = send_back
-        self.task_group = task_group
-        self.clock = clock
-        self.batch_max_size = max(1, batch_max_size)
-        self.limiter = anyio.CapacityLimiter(consume_thread_max)
-        self.reconsume_pause_s = reconsume_pause_s
+@dataclass(eq=False, repr=False)
+class ConcurrentlyConsumeService(ConsumeService):
+    _: KW_ONLY
+    reconsume_pause_s: float = RECONSUME_PAUSE_S
 
     def submit(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue, dispatch: bool = True) -> None:
         size = self.batch_max_size
@@ -73,13 +40,9 @@ class ConcurrentlyConsumeService:
     async def consume(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
         if pq.dropped:
             return
-        reset_retry_topic(msgs, self.group)
-        start = str(self.clock.now_ms())
-        for msg in msgs:
-            msg.properties[C.PROPERTY_CONSUME_START_TIMESTAMP] = start
         context = ConsumeConcurrentlyContext(mq)
         try:
-            status = await call_listener(self.listener, msgs, context, self.limiter)
+            status = await self._call_listener(msgs, context)
         except Exception:
             log.exception("consume_listener_failed", group=self.group, mq=str(mq), count=len(msgs))
             status = ConsumeConcurrentlyStatus.RECONSUME_LATER

@@ -12,56 +12,31 @@ CONSUMER_SEND_MSG_BACK and the queue moves on.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 import anyio
-import anyio.abc
 import structlog
 
-from rmqcore.client.consume_concurrently import reset_retry_topic
-from rmqcore.client.listener import ConsumeOrderlyContext, ConsumeOrderlyStatus, Listener, call_listener
-from rmqcore.client.offset_store import OffsetStore
+from rmqcore.client.consume_service import ConsumeService
+from rmqcore.client.consume_service import SendBack as SendBack  # re-exported: it lived here before
+from rmqcore.client.listener import ConsumeOrderlyContext, ConsumeOrderlyStatus
 from rmqcore.client.process_queue import ProcessQueue
-from rmqcore.clock import Clock
 from rmqcore.message import MessageExt, MessageQueue
 from rmqcore.message import constants as C
 from rmqcore.remoting.bodies.heartbeat import MessageModel
 
 log = structlog.get_logger(__name__)
 
-SendBack = Callable[[MessageExt, int], Awaitable[bool]]
 DEFAULT_SUSPEND_MS = 1000
 MAX_TIME_CONSUME_CONTINUOUSLY_S = 60.0
 
 
-class OrderlyConsumeService:
-    def __init__(
-        self,
-        group: str,
-        listener: Listener,
-        offset_store: OffsetStore,
-        message_model: MessageModel,
-        send_back: SendBack,
-        task_group: anyio.abc.TaskGroup,
-        clock: Clock,
-        *,
-        batch_max_size: int = 1,
-        consume_thread_max: int = 20,
-        max_reconsume_times: int = 2**31 - 1,
-        suspend_ms: int = DEFAULT_SUSPEND_MS,
-    ) -> None:
-        self.group = group
-        self.listener = listener
-        self.offset_store = offset_store
-        self.message_model = message_model
-        self.send_back = send_back
-        self.task_group = task_group
-        self.clock = clock
-        self.batch_max_size = max(1, batch_max_size)
-        self.limiter = anyio.CapacityLimiter(consume_thread_max)
-        self.max_reconsume_times = max_reconsume_times
-        self.suspend_ms = suspend_ms
-        self._queue_locks: dict[MessageQueue, anyio.Lock] = {}
+@dataclass(eq=False, repr=False)
+class OrderlyConsumeService(ConsumeService):
+    _: KW_ONLY
+    max_reconsume_times: int = 2**31 - 1
+    suspend_ms: int = DEFAULT_SUSPEND_MS
+    _queue_locks: dict[MessageQueue, anyio.Lock] = field(default_factory=dict, init=False)
 
     def submit(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue, dispatch: bool = True) -> None:
         if dispatch:
@@ -89,13 +64,9 @@ class OrderlyConsumeService:
                 msgs = pq.take_messages(self.batch_max_size)
                 if not msgs:
                     return
-                reset_retry_topic(msgs, self.group)
-                start = str(self.clock.now_ms())
-                for msg in msgs:
-                    msg.properties[C.PROPERTY_CONSUME_START_TIMESTAMP] = start
                 context = ConsumeOrderlyContext(mq)
                 try:
-                    status = await call_listener(self.listener, msgs, context, self.limiter)
+                    status = await self._call_listener(msgs, context)
                 except Exception:
                     log.exception("consume_orderly_listener_failed", group=self.group, mq=str(mq))
                     status = ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT
