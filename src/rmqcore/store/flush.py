@@ -38,8 +38,6 @@ class CommitLogFlusher:
         self.closed = False
         # held while msync runs; retention/close take it too so no file is unmapped under a sync
         self.sync_lock = threading.Lock()
-        self._cond = threading.Condition(threading.Lock())
-        self._leader_active = False
 
     def flush_to(self, target: int) -> None:
         with self.sync_lock:
@@ -59,29 +57,14 @@ class CommitLogFlusher:
         """No more msyncs (the store is closing or crashing); set ``closed`` first."""
 
     def wait_durable(self, end: int, timeout_s: float) -> bool:
-        """Block until ``flushed_offset >= end``; True when reached within the timeout."""
-        if self.flushed_offset >= end:
-            return True
-        deadline = time.monotonic() + timeout_s
-        cond = self._cond
-        with cond:
-            while self.flushed_offset < end:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                if not self._leader_active:
-                    self._leader_active = True
-                    cond.release()
-                    try:
-                        self.flush_to(self._commitlog.write_pos)
-                    finally:
-                        cond.acquire()
-                        self._leader_active = False
-                        cond.notify_all()
-                    continue
-                if not cond.wait(remaining):
-                    return self.flushed_offset >= end
-        return True
+        """Block until ``flushed_offset >= end``; True when reached within the timeout.
+
+        Without group commit (ASYNC_FLUSH stores never wait) this flushes on the caller's
+        thread; SYNC_FLUSH stores use GroupCommitFlusher.
+        """
+        if self.flushed_offset < end:
+            self.flush_to(self._commitlog.write_pos)
+        return self.flushed_offset >= end
 
 
 class GroupCommitFlusher(CommitLogFlusher):
