@@ -9,37 +9,16 @@ from rmqcore.client.errors import RemotingConnectError, RemotingTimeoutError
 from rmqcore.client.remoting_client import RemotingClient
 from rmqcore.clock import FakeClock
 from rmqcore.remoting import RemotingCommand, make_request, make_response
-from rmqcore.transport import Channel, RemotingServer
-
-ECHO, SILENT, HANG_UP, CALL_BACK = 1, 2, 3, 4
-
-
-
-
-def _peer_handler(channel: Channel, cmd: RemotingCommand):  # type: ignore[no-untyped-def]
-    if cmd.code == ECHO:
-        return make_response(cmd, 0, remark=cmd.ext_fields.get("x"))
-    if cmd.code == SILENT:
-        return None
-    if cmd.code == HANG_UP:
-        async def hang_up() -> None:
-            await channel.close()
-        return hang_up()
-    if cmd.code == CALL_BACK:
-        async def call_back() -> RemotingCommand:
-            answer = await channel.request(make_request(77, {"q": "?"}), 2.0)
-            return make_response(cmd, 0, remark=answer.remark)
-        return call_back()
-    return None
+from rmqcore.transport import Channel
+from rmqcore.transport.protocol_channel import ProtocolChannel
+from tests.transport.peer import CALL_BACK, CLIENT_SIDE_CODE, ECHO, HANG_UP, SILENT, serving
 
 
 async def test_invoke_oneway_timeout_drop_and_server_initiated_requests() -> None:
-    server = RemotingServer(_peer_handler)
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(server.serve)
+    async with serving() as port:
         addr = f"127.0.0.1:{port}"
         async with RemotingClient() as rc:
-            rc.register_processor(77, lambda ch, cmd: make_response(cmd, 0, remark="from client"))
+            rc.register_processor(CLIENT_SIDE_CODE, lambda ch, cmd: make_response(cmd, 0, remark="from client"))
             resp = await rc.invoke(addr, make_request(ECHO, {"x": "hello"}), 2.0)
             assert (resp.code, resp.remark) == (0, "hello")
             # Same connection reused.
@@ -57,8 +36,6 @@ async def test_invoke_oneway_timeout_drop_and_server_initiated_requests() -> Non
             # ... and the next call reconnects.
             resp = await rc.invoke(addr, make_request(ECHO, {"x": "again"}), 2.0)
             assert resp.remark == "again"
-        await server.aclose()
-        tg.cancel_scope.cancel()
 
 
 async def test_unsupported_server_request_is_answered() -> None:
@@ -70,14 +47,10 @@ async def test_unsupported_server_request_is_answered() -> None:
             return make_response(cmd, 0)
         return ask()
 
-    server = RemotingServer(handler)
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(server.serve)
+    async with serving(handler) as port:
         async with RemotingClient() as rc:
             await rc.invoke(f"127.0.0.1:{port}", make_request(1), 2.0)
         assert answers[0].code == 3  # REQUEST_CODE_NOT_SUPPORTED
-        await server.aclose()
-        tg.cancel_scope.cancel()
 
 
 async def test_connect_failures_back_off_on_the_clock() -> None:
@@ -97,3 +70,18 @@ async def test_connect_failures_back_off_on_the_clock() -> None:
             await rc.invoke(addr, make_request(1), 1.0)
         with pytest.raises(RemotingConnectError, match="next attempt in 200 ms"):
             await rc.invoke(addr, make_request(1), 1.0)
+
+
+async def test_asyncio_connections_are_protocol_channels_and_forgotten_when_dropped() -> None:
+    async with serving() as port:
+        addr = f"127.0.0.1:{port}"
+        async with RemotingClient() as rc:
+            channel = await rc.get_channel(addr)
+            assert isinstance(channel, ProtocolChannel) and channel.remote_addr == addr
+            with anyio.fail_after(5):
+                with pytest.raises(RemotingConnectError):
+                    await rc.invoke(addr, make_request(HANG_UP), 30.0)
+                await channel.closed_event.wait()
+            # on_lost took it out of the pool: no closed channel is left behind.
+            assert addr not in rc._channels and rc.connected_addrs == []
+            assert await rc.get_channel(addr) is not channel

@@ -1,4 +1,10 @@
-"""``RemotingClient``: one connection per address over ``rmqcore.transport.Channel``.
+"""``RemotingClient``: one connection per address.
+
+* On anyio's asyncio backend a connection is a protocol-based
+  :class:`~rmqcore.transport.protocol_channel.ProtocolChannel` (``loop.create_connection``):
+  a response resolves its request's future straight from ``data_received``, with no reader
+  task, send lock or cancel scope per request. Other backends use the anyio-stream
+  :class:`~rmqcore.transport.Channel`; both behave the same.
 
 * ``invoke(addr, cmd, timeout)`` sends and waits; ``invoke_oneway`` only sends.
 * Connections are made on first use and dropped when the peer closes; a request in
@@ -13,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Union
@@ -25,10 +32,13 @@ from rmqcore.client.errors import RemotingConnectError, RemotingTimeoutError
 from rmqcore.clock import SYSTEM_CLOCK, Clock
 from rmqcore.remoting import RemotingCommand, ResponseCode, make_response
 from rmqcore.transport import Channel, ChannelClosed, RequestTimeout
+from rmqcore.transport.protocol_channel import ProtocolChannel, connect_channel
 
 log = structlog.get_logger(__name__)
 
-Processor = Callable[[Channel, RemotingCommand], Union[RemotingCommand, None, Awaitable[Union[RemotingCommand, None]]]]
+# The connection a request arrived on: a Channel, or a ProtocolChannel with the same interface.
+ClientChannel = Union[Channel, ProtocolChannel]
+Processor = Callable[[ClientChannel, RemotingCommand], Union[RemotingCommand, None, Awaitable[Union[RemotingCommand, None]]]]
 
 DEFAULT_CONNECT_TIMEOUT = 3.0
 INITIAL_BACKOFF_MS = 100
@@ -68,7 +78,7 @@ class RemotingClient:
         self._clock = clock
         self._initial_backoff_ms = initial_backoff_ms
         self._max_backoff_ms = max_backoff_ms
-        self._channels: dict[str, Channel] = {}
+        self._channels: dict[str, ClientChannel] = {}
         self._connect_locks: dict[str, anyio.Lock] = {}
         self._backoff: dict[str, _Backoff] = {}
         self._processors: dict[int, Processor] = {}
@@ -102,7 +112,7 @@ class RemotingClient:
         return [addr for addr, ch in self._channels.items() if not ch.closed]
 
     # -- connections ------------------------------------------------------------------------
-    async def get_channel(self, addr: str) -> Channel:
+    async def get_channel(self, addr: str) -> ClientChannel:
         channel = self._channels.get(addr)
         if channel is not None and not channel.closed:
             return channel
@@ -113,7 +123,7 @@ class RemotingClient:
                 return channel
             return await self._connect(addr)
 
-    async def _connect(self, addr: str) -> Channel:
+    async def _connect(self, addr: str) -> ClientChannel:
         if self._closed or self._task_group is None:
             raise RemotingConnectError(f"remoting client is closed; cannot connect to {addr}", addr)
         backoff = self._backoff.get(addr)
@@ -125,7 +135,7 @@ class RemotingClient:
         try:
             host, port = split_addr(addr)
             with anyio.fail_after(self.connect_timeout):
-                stream = await anyio.connect_tcp(host, port)
+                channel = await self._open_channel(addr, host, port)
         except (OSError, TimeoutError, ValueError, OverflowError) as exc:
             backoff = self._backoff.setdefault(addr, _Backoff())
             backoff.failures += 1
@@ -134,19 +144,33 @@ class RemotingClient:
             log.warning("remoting_connect_failed", addr=addr, error=str(exc) or type(exc).__name__, retry_in_ms=delay)
             raise RemotingConnectError(f"connect to {addr} failed: {exc or type(exc).__name__}", addr) from exc
         self._backoff.pop(addr, None)
-        channel = Channel(stream, self._dispatch, remote_addr=addr)
         self._channels[addr] = channel
-        self._task_group.start_soon(self._run_channel, addr, channel)
+        if isinstance(channel, Channel):
+            self._task_group.start_soon(self._run_channel, addr, channel)
         log.debug("remoting_connected", addr=addr)
         return channel
+
+    async def _open_channel(self, addr: str, host: str, port: int) -> ClientChannel:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            stream = await anyio.connect_tcp(host, port)
+            return Channel(stream, self._dispatch, remote_addr=addr)
+        # A ProtocolChannel reads in data_received: no task to run, it reports its own end.
+        return await connect_channel(host, port, self._dispatch, remote_addr=addr, on_lost=self._forget_channel)
 
     async def _run_channel(self, addr: str, channel: Channel) -> None:
         try:
             await channel.run()
         finally:
-            if self._channels.get(addr) is channel:
-                del self._channels[addr]
-            log.debug("remoting_disconnected", addr=addr)
+            self._forget_channel(channel)
+
+    def _forget_channel(self, channel: ClientChannel) -> None:
+        """The connection ended: the next request to its address reconnects."""
+        addr = channel.remote_addr
+        if self._channels.get(addr) is channel:
+            del self._channels[addr]
+        log.debug("remoting_disconnected", addr=addr)
 
     async def close_channel(self, addr: str) -> None:
         channel = self._channels.pop(addr, None)
@@ -176,7 +200,7 @@ class RemotingClient:
         except ChannelClosed as exc:
             raise RemotingConnectError(str(exc), addr) from exc
 
-    def _dispatch(self, channel: Channel, cmd: RemotingCommand):  # type: ignore[no-untyped-def]
+    def _dispatch(self, channel: ClientChannel, cmd: RemotingCommand):  # type: ignore[no-untyped-def]
         processor = self._processors.get(cmd.code)
         if processor is None:
             log.warning("remoting_request_not_supported", addr=channel.remote_addr, code=cmd.code)

@@ -1,17 +1,27 @@
-"""A server-side Channel built directly on ``asyncio.Protocol`` (used when anyio runs on asyncio).
+"""A Channel built directly on ``asyncio.Protocol``, for both ends when anyio runs on asyncio.
 
 Same interface as :class:`~rmqcore.transport.channel.Channel` (``send``, ``request``,
-``oneway``, ``close``, ``attributes``, ``remote_addr``, ``closed``, ``closed_event``), but
-requests are decoded and a plain handler's response is written inside
-``data_received``: no task switch, no per-read event, no pause/resume of the socket
-reader. An anyio stream costs about 55 us more per round trip on loopback (two
-epoll_ctl calls per receive, a checkpoint per send), which is most of a send's
-latency budget. Coroutine handlers (long-polling pulls, thread-offloaded puts) run
-as tasks of their own; they are cancelled when the connection closes.
+``oneway``, ``close``, ``run``, ``attributes``, ``remote_addr``, ``closed``,
+``closed_event``), but nothing runs per read except ``data_received``: frames are decoded
+there, a response resolves its request's future there, and a plain handler's answer is
+written there. An anyio stream costs about 55-100 us more per round trip on loopback (two
+epoll_ctl calls per receive, cancel scopes and shielded checkpoints per send, a task switch
+per read), which is most of a send's latency budget. Coroutine handlers (long-polling
+pulls, thread-offloaded puts, a client's transaction checks) run as tasks of their own;
+they are cancelled when the connection closes.
+
+A request is a plain ``asyncio.Future`` keyed by ``opaque``; its timeout is a
+``loop.call_later`` timer, not a cancel scope. Awaiting the future from an anyio task is
+safe: when anyio cancels the task, the ``finally`` in :meth:`ProtocolChannel.request`
+removes the pending entry and the timer.
 
 Flow control: when the transport's write buffer passes its high-water mark
-(``pause_writing``), reading from the socket pauses too, so a client that sends
-without reading its responses cannot grow the broker's buffers.
+(``pause_writing``), writers wait until it drains (``resume_writing``) before they write
+again, so a producer of large batches cannot grow memory without bound. A server-side
+channel (``pause_reading_while_backed_up=True``) also stops reading, so a client that
+sends without reading its responses cannot grow the broker's buffers. A client must keep
+reading in that state: if both ends stopped reading while their write buffers were full,
+neither buffer would ever drain.
 """
 
 from __future__ import annotations
@@ -26,15 +36,24 @@ import anyio
 import structlog
 
 from rmqcore.remoting import FrameDecoder, FrameError, RemotingCommand, encode_command
-from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _Pending, _system_error, encode_response
+from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _system_error, encode_response
 
 log = structlog.get_logger(__name__)
 
 CLOSE_FLUSH_TIMEOUT_S = 2.0
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+
+# A request's future resolves to this when its timer fires first.
+_TIMED_OUT = None
+
+
+def _time_out(future: asyncio.Future[RemotingCommand | None]) -> None:
+    if not future.done():
+        future.set_result(_TIMED_OUT)
 
 
 class ProtocolChannel(asyncio.Protocol):
-    """One accepted connection on the asyncio backend."""
+    """One remoting connection on the asyncio backend (accepted or opened by :func:`connect_channel`)."""
 
     _opaque_source = itertools.count(1)
 
@@ -42,23 +61,30 @@ class ProtocolChannel(asyncio.Protocol):
         self,
         handler: Handler | None,
         *,
-        max_frame_size: int,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        remote_addr: str = "",
+        pause_reading_while_backed_up: bool = False,
         on_open: Callable[[ProtocolChannel], None] | None = None,
         on_lost: Callable[[ProtocolChannel], None] | None = None,
     ) -> None:
         self._handler = handler
         self._decoder = FrameDecoder(max_frame_size=max_frame_size)
+        self._pause_reading_while_backed_up = pause_reading_while_backed_up
         self._on_open = on_open
         self._on_lost = on_lost
         self._transport: asyncio.Transport | None = None
-        self._pending: dict[int, _Pending] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: dict[int, asyncio.Future[RemotingCommand | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._writable: asyncio.Event = asyncio.Event()
-        self._writable.set()
-        self.remote_addr = "?"
+        self._write_paused = False
+        # One future per writer waiting for the buffer to drain: a shared one would be
+        # cancelled for everybody when anyio cancels one of the waiting tasks.
+        self._drain_waiters: set[asyncio.Future[None]] = set()
+        self.remote_addr = remote_addr or "?"
         self.closed = False
         # asyncio.Event: the protocol factory runs outside any task, where anyio cannot make one.
         self.closed_event = asyncio.Event()
+        # Free-form per-connection state for the owner (client id, groups ...).
         self.attributes: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -68,9 +94,11 @@ class ProtocolChannel(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # No isinstance check: uvloop's transports do not subclass asyncio.Transport.
         self._transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        if peer:
-            self.remote_addr = f"{peer[0]}:{peer[1]}"
+        self._loop = asyncio.get_running_loop()
+        if self.remote_addr == "?":
+            peer = transport.get_extra_info("peername")
+            if peer:
+                self.remote_addr = f"{peer[0]}:{peer[1]}"
         if self._on_open is not None:
             self._on_open(self)
 
@@ -84,12 +112,11 @@ class ProtocolChannel(asyncio.Protocol):
             broken = exc
         for cmd in commands:
             if cmd.is_response:
-                pending = self._pending.pop(cmd.opaque, None)
-                if pending is None:
+                future = self._pending.pop(cmd.opaque, None)
+                if future is None:
                     log.debug("remoting_response_unmatched", remote=self.remote_addr, opaque=cmd.opaque)
-                    continue
-                pending.response = cmd
-                pending.event.set()
+                elif not future.done():  # done: its request was cancelled a moment ago
+                    future.set_result(cmd)
             elif self._handler is not None:
                 self._dispatch(cmd)
         if broken is not None:
@@ -98,7 +125,7 @@ class ProtocolChannel(asyncio.Protocol):
 
     def _dispatch(self, cmd: RemotingCommand) -> None:
         try:
-            result = self._handler(self, cmd)  # type: ignore[misc]
+            result = self._handler(self, cmd)  # type: ignore[misc, arg-type]
         except Exception:
             log.exception("remoting_handler_failed", remote=self.remote_addr, code=cmd.code)
             result = _system_error(cmd)
@@ -123,21 +150,18 @@ class ProtocolChannel(asyncio.Protocol):
             self._write(encode_response(cmd, response, self.remote_addr))
 
     def pause_writing(self) -> None:
-        self._writable.clear()
-        if self._transport is not None:
+        self._write_paused = True
+        if self._pause_reading_while_backed_up and self._transport is not None:
             self._transport.pause_reading()
 
     def resume_writing(self) -> None:
-        self._writable.set()
-        if self._transport is not None and not self.closed:
+        self._write_paused = False
+        self._wake_drain_waiters()
+        if self._pause_reading_while_backed_up and self._transport is not None and not self.closed:
             self._transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._writable.set()  # wake writers so they see the closed flag
-        for pending in self._pending.values():
-            pending.event.set()
-        self._pending.clear()
+        self._mark_closed()
         for task in list(self._tasks):
             task.cancel()
         self.closed_event.set()
@@ -160,37 +184,74 @@ class ProtocolChannel(asyncio.Protocol):
         transport.write(data)
 
     def _abort(self) -> None:
-        self.closed = True
+        self._mark_closed()
         if self._transport is not None:
             self._transport.close()
 
-    async def send(self, cmd: RemotingCommand) -> None:
-        if self.closed or self._transport is None or self._transport.is_closing():
+    def _mark_closed(self) -> None:
+        """Closed from here on: in-flight requests and waiting writers fail now, not at their timeouts."""
+        self.closed = True
+        self._wake_drain_waiters()  # they see the closed flag and raise ChannelClosed
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            for future in pending.values():
+                if not future.done():
+                    future.set_exception(ChannelClosed(f"connection to {self.remote_addr} closed before the response"))
+
+    def _wake_drain_waiters(self) -> None:
+        if self._drain_waiters:
+            waiters, self._drain_waiters = self._drain_waiters, set()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _writable_transport(self) -> asyncio.Transport:
+        transport = self._transport
+        if self.closed or transport is None or transport.is_closing():
             raise ChannelClosed(f"connection to {self.remote_addr} is closed")
-        if not self._writable.is_set():
-            await self._writable.wait()
-            if self.closed:
-                raise ChannelClosed(f"connection to {self.remote_addr} dropped")
-        self._transport.write(encode_command(cmd))
+        return transport
+
+    async def _wait_until_drained(self) -> None:
+        """Blocks while the write buffer is over its high-water mark (pause_writing .. resume_writing)."""
+        assert self._loop is not None
+        while self._write_paused and not self.closed:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._drain_waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                self._drain_waiters.discard(waiter)
+
+    async def send(self, cmd: RemotingCommand) -> None:
+        self._writable_transport()
+        if self._write_paused:
+            await self._wait_until_drained()
+        self._writable_transport().write(encode_command(cmd))
 
     async def request(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
         """Send ``cmd`` and wait for its response; fails fast if the connection drops."""
-        if self.closed:
-            raise ChannelClosed(f"connection to {self.remote_addr} is closed")
-        cmd.opaque = next(self._opaque_source) & 0x7FFFFFFF
-        pending = _Pending()
-        self._pending[cmd.opaque] = pending
+        transport = self._writable_transport()
+        loop = self._loop
+        assert loop is not None
+        opaque = cmd.opaque = next(self._opaque_source) & 0x7FFFFFFF
+        future: asyncio.Future[RemotingCommand | None] = loop.create_future()
+        pending = self._pending
+        pending[opaque] = future
+        timer = loop.call_later(timeout, _time_out, future)
         try:
-            await self.send(cmd)
-            with anyio.move_on_after(timeout):
-                await pending.event.wait()
+            if self._write_paused:
+                await self._wait_until_drained()
+                transport = self._writable_transport()
+            transport.write(encode_command(cmd))
+            response = await future
         finally:
-            self._pending.pop(cmd.opaque, None)
-        if pending.response is None:
-            if self.closed:
-                raise ChannelClosed(f"connection to {self.remote_addr} closed before the response to code {cmd.code}")
+            # Also on cancellation (anyio cancels the awaiting task): no entry or timer is left behind.
+            timer.cancel()
+            if pending.get(opaque) is future:
+                del pending[opaque]
+        if response is _TIMED_OUT:
             raise RequestTimeout(f"no response from {self.remote_addr} to code {cmd.code} within {timeout:.3f}s")
-        return pending.response
+        return response
 
     async def oneway(self, cmd: RemotingCommand) -> None:
         cmd.opaque = next(self._opaque_source) & 0x7FFFFFFF
@@ -199,7 +260,7 @@ class ProtocolChannel(asyncio.Protocol):
 
     async def close(self) -> None:
         transport = self._transport
-        self.closed = True
+        self._mark_closed()
         if transport is None:
             return
         if not transport.is_closing():
@@ -213,11 +274,22 @@ class ProtocolChannel(asyncio.Protocol):
 
 
 async def connect_channel(
-    host: str, port: int, handler: Handler | None = None, *, max_frame_size: int = 16 * 1024 * 1024
+    host: str,
+    port: int,
+    handler: Handler | None = None,
+    *,
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+    remote_addr: str = "",
+    on_lost: Callable[[ProtocolChannel], None] | None = None,
 ) -> ProtocolChannel:
-    """Open a client connection as a ProtocolChannel (asyncio backend only)."""
+    """Open a client connection as a ProtocolChannel (asyncio backend only).
+
+    The client end keeps reading while its writes are backed up (see the module docstring).
+    """
     loop = asyncio.get_running_loop()
     _, channel = await loop.create_connection(
-        lambda: ProtocolChannel(handler, max_frame_size=max_frame_size), host, port
+        lambda: ProtocolChannel(handler, max_frame_size=max_frame_size, remote_addr=remote_addr, on_lost=on_lost),
+        host,
+        port,
     )
     return channel

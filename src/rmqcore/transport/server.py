@@ -52,7 +52,11 @@ class RemotingServer:
 
         def make_channel() -> ProtocolChannel:
             return ProtocolChannel(
-                self._handler, max_frame_size=self._max_frame_size, on_open=self._opened, on_lost=self._lost
+                self._handler,
+                max_frame_size=self._max_frame_size,
+                pause_reading_while_backed_up=True,
+                on_open=self._opened,
+                on_lost=self._lost,
             )
 
         server = await loop.create_server(make_channel, self.host, self.port, reuse_address=True)
