@@ -21,22 +21,22 @@ import structlog
 
 from rmqcore.client.client_instance import ClientInstance
 from rmqcore.client.config import ClientConfig
-from rmqcore.client.consumer_core import ConsumerCore, parse_consume_timestamp
+from rmqcore.client.consumer_core import ConsumerCore
 from rmqcore.client.errors import ClientStateError, MQClientError
-from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.client.pull_result import PullStatus
-from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
+from rmqcore.client.rebalancing_consumer import RebalancingConsumer
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
 from rmqcore.message import MessageExt, MessageQueue
-from rmqcore.rebalance import strategy_by_name
 from rmqcore.rebalance.strategies import AllocateStrategy
-from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
+from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumeType, MessageModel
 
 log = structlog.get_logger(__name__)
 
 
-class LitePullConsumer(ClientLifecycle):
+class LitePullConsumer(RebalancingConsumer):
+    _consume_type = ConsumeType.CONSUME_ACTIVELY
+
     def __init__(
         self,
         group: str,
@@ -57,30 +57,26 @@ class LitePullConsumer(ClientLifecycle):
         pull_delay_on_error: float = 1.0,
         offset_store_dir: str | None = None,
     ) -> None:
-        self.group = group
-        self.config = config or ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
-        self.message_model = MessageModel[message_model] if isinstance(message_model, str) else message_model
-        self.consume_from_where = ConsumeFromWhere[consume_from_where] if isinstance(consume_from_where, str) else consume_from_where
-        self.consume_timestamp = consume_timestamp
-        self.strategy: AllocateStrategy = strategy_by_name(allocate_strategy) if isinstance(allocate_strategy, str) else allocate_strategy
+        super().__init__(
+            group,
+            config or ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name),
+            message_model=message_model,
+            consume_from_where=consume_from_where,
+            consume_timestamp=consume_timestamp,
+            allocate_strategy=allocate_strategy,
+            rebalance_interval=rebalance_interval,
+            offset_store_dir=offset_store_dir,
+        )
         self.auto_commit = auto_commit
         self.auto_commit_interval = auto_commit_interval
         self.pull_batch_size = pull_batch_size
         self.pull_threshold_for_queue = pull_threshold_for_queue
         self.broker_suspend_max_time_ms = broker_suspend_max_time_ms
-        self.rebalance_interval = rebalance_interval
         self.pull_delay_on_error = pull_delay_on_error
-        self.offset_store_dir = offset_store_dir
-        self.subscriptions: dict[str, SubscriptionData] = {}
         self._assigned: list[MessageQueue] | None = None
-        self._core: ConsumerCore | None = None
-        self._rebalancer: Rebalancer | None = None
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._queues: dict[MessageQueue, tuple[ProcessQueue, anyio.CancelScope]] = {}
         self._ready: deque[tuple[MessageQueue, ProcessQueue, list[MessageExt]]] = deque()
         self._ready_event = anyio.Event()
         self._polled_offsets: dict[MessageQueue, int] = {}
-        self._rebalance_wanted = anyio.Event()
         self._assignment_dirty = False
         self._assignment_lock = anyio.Lock()
 
@@ -105,25 +101,7 @@ class LitePullConsumer(ClientLifecycle):
     def set_sub_expression_for_assign(self, topic: str, expression: str | MessageSelector) -> None:
         self.subscriptions[topic] = build_subscription_data(topic, expression, self.config.clock.now_ms())
 
-    # -- ConsumerHandle --------------------------------------------------------------------
-    def subscribed_topics(self) -> set[str]:
-        return set(self.subscriptions)
-
-    def consumer_data(self) -> ConsumerData:
-        return ConsumerData(self.group, ConsumeType.CONSUME_ACTIVELY, self.message_model, self.consume_from_where, list(self.subscriptions.values()))
-
-    def on_subscribe_queues_changed(self, topic: str, queues: set[MessageQueue]) -> None:
-        if self._rebalancer is not None:
-            self._rebalancer.topic_queues[topic] = queues
-
-    def request_rebalance(self) -> None:
-        self._rebalance_wanted.set()
-
     # -- lifecycle -------------------------------------------------------------------------
-    @property
-    def _client_name(self) -> str:
-        return f"consumer {self.group}"
-
     async def _on_start(self, instance: ClientInstance, stack: AsyncExitStack) -> None:
         instance.register_consumer(self)
         core = ConsumerCore(instance, self.group, self.message_model, offset_store_dir=self.offset_store_dir)
@@ -132,22 +110,7 @@ class LitePullConsumer(ClientLifecycle):
         tg = await stack.enter_async_context(anyio.create_task_group())
         self._task_group = tg
         stack.push_async_callback(self._stop, tg)
-        self._rebalancer = Rebalancer(
-            self.group, instance.client_id, self.message_model, self.strategy,
-            RebalanceHooks(
-                find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
-                compute_pull_from_where=self._compute_pull_from_where,
-                on_queue_added=self._start_queue,
-                on_queue_removed=self._stop_queue,
-            ),
-            clock=self.config.clock,
-        )
-        for topic in list(self.subscriptions):
-            try:
-                await instance.update_topic_route(topic)
-            except MQClientError as exc:
-                log.warning("lite_pull_route_missing", topic=topic, error=str(exc))
-        await instance.send_heartbeat_to_all_brokers()
+        await self._start_rebalancing(instance, route_missing_event="lite_pull_route_missing")
         if self._assigned is not None:
             await self._apply_assignment()
         else:
@@ -157,8 +120,7 @@ class LitePullConsumer(ClientLifecycle):
 
     async def _stop(self, tg: anyio.abc.TaskGroup) -> None:
         with anyio.CancelScope(shield=True):
-            for _pq, scope in self._queues.values():
-                scope.cancel()
+            self._stop_pulling_all()
             if self.auto_commit:
                 await self.commit()
             elif self._core is not None:
@@ -167,16 +129,14 @@ class LitePullConsumer(ClientLifecycle):
 
     @property
     def core(self) -> ConsumerCore:
-        if self._core is None:
-            raise ClientStateError(f"consumer {self.group} is not started")
-        return self._core
+        return self._started_core()
 
     # -- queues ----------------------------------------------------------------------------
     async def fetch_message_queues(self, topic: str) -> list[MessageQueue]:
         return sorted(await self._started_instance().subscribe_queues(topic))
 
     def assignment(self) -> list[MessageQueue]:
-        return sorted(self._queues)
+        return sorted(self._pulling)
 
     async def _apply_assignment(self) -> None:
         async with self._assignment_lock:
@@ -186,45 +146,28 @@ class LitePullConsumer(ClientLifecycle):
     async def _reconcile_assignment(self) -> None:
         assert self._assigned is not None
         wanted = set(self._assigned)
-        for mq in [m for m in self._queues if m not in wanted]:
-            pq, _ = self._queues[mq]
-            await self._stop_queue(mq, pq)
+        for mq in [m for m in self._pulling if m not in wanted]:
+            pq, _ = self._pulling[mq]
+            await self._on_queue_removed(mq, pq)
         for mq in self._assigned:
-            if mq not in self._queues:
+            if mq not in self._pulling:
                 offset = await self._compute_pull_from_where(mq)
-                self._start_queue(mq, ProcessQueue(self.config.clock), max(offset, 0))
+                self._start_pulling(mq, ProcessQueue(self.config.clock), max(offset, 0))
 
-    async def _compute_pull_from_where(self, mq: MessageQueue) -> int:
-        ts = parse_consume_timestamp(self.consume_timestamp, self.config.clock.now_ms())
-        return await self.core.compute_pull_from_where(mq, self.consume_from_where, ts)
-
-    def _start_queue(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> None:
-        assert self._task_group is not None
-        scope = anyio.CancelScope()
-        self._queues[mq] = (pq, scope)
-        self._task_group.start_soon(self._pull_loop, mq, pq, offset, scope)
-
-    async def _stop_queue(self, mq: MessageQueue, pq: ProcessQueue) -> bool:
+    async def _on_queue_removed(self, mq: MessageQueue, pq: ProcessQueue) -> bool:
         pq.dropped = True
-        entry = self._queues.pop(mq, None)
-        if entry is not None:
-            entry[1].cancel()
+        self._stop_pulling(mq)
         self._ready = deque(r for r in self._ready if r[0] != mq)
-        store = self.core.offset_store
         if self.auto_commit and mq in self._polled_offsets:
-            store.update_offset(mq, self._polled_offsets.pop(mq))
-        try:
-            await store.persist(mq)
-        except MQClientError as exc:
-            log.warning("offset_persist_on_release_failed", mq=str(mq), error=str(exc))
-        store.remove_offset(mq)
+            self.core.offset_store.update_offset(mq, self._polled_offsets.pop(mq))
+        await self._persist_and_forget_offset(mq)
         return True
 
     async def seek(self, mq: MessageQueue, offset: int) -> None:
         """Consume ``mq`` from ``offset`` next (cached messages of the queue are dropped)."""
         if self._assignment_dirty:
             await self._apply_assignment()
-        entry = self._queues.get(mq)
+        entry = self._pulling.get(mq)
         if entry is None:
             raise MQClientError(f"The message queue is not in assigned list, may be rebalancing, message queue: {mq}")
         old_pq, scope = entry
@@ -233,7 +176,7 @@ class LitePullConsumer(ClientLifecycle):
         self._ready = deque(r for r in self._ready if r[0] != mq)
         self._polled_offsets.pop(mq, None)
         self.core.offset_store.update_offset(mq, offset)
-        self._start_queue(mq, ProcessQueue(self.config.clock), offset)
+        self._start_pulling(mq, ProcessQueue(self.config.clock), offset)
 
     async def seek_to_begin(self, mq: MessageQueue) -> None:
         await self.seek(mq, await self.core.min_offset(mq))
@@ -288,25 +231,8 @@ class LitePullConsumer(ClientLifecycle):
             except Exception:
                 log.exception("auto_commit_crashed", group=self.group)
 
-    async def _rebalance_loop(self) -> None:
-        assert self._rebalancer is not None and self._instance is not None
-        while self._assigned is None:  # assign() switches the consumer to manual queues
-            for topic in self.subscriptions:
-                if topic not in self._rebalancer.topic_queues:
-                    try:
-                        self._rebalancer.topic_queues[topic] = await self._instance.subscribe_queues(topic)
-                    except MQClientError as exc:
-                        log.warning("rebalance_no_route", topic=topic, error=str(exc))
-            try:
-                await self._rebalancer.do_rebalance(list(self.subscriptions))
-            except MQClientError as exc:
-                log.warning("rebalance_failed", group=self.group, error=str(exc))
-            except Exception:
-                log.exception("rebalance_crashed", group=self.group)
-            missing = any(t not in self._rebalancer.topic_queues for t in self.subscriptions)
-            with anyio.move_on_after(min(self.rebalance_interval, 1.0) if missing else self.rebalance_interval):
-                await self._rebalance_wanted.wait()
-            self._rebalance_wanted = anyio.Event()
+    def _keeps_rebalancing(self) -> bool:
+        return self._assigned is None  # assign() switches the consumer to manual queues
 
     async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int, scope: anyio.CancelScope) -> None:
         core = self.core

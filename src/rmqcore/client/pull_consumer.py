@@ -21,10 +21,9 @@ from rmqcore.client.errors import ClientStateError
 from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.offset_store import ReadOffsetType
 from rmqcore.client.pull_result import PullResult
-from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
+from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer, as_allocate_strategy
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
 from rmqcore.message import MessageExt, MessageQueue
-from rmqcore.rebalance import strategy_by_name
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel
 
@@ -46,7 +45,7 @@ class PullConsumer(ClientLifecycle):
         self.group = group
         self.config = config or ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
         self.message_model = message_model
-        self.strategy: AllocateStrategy = strategy_by_name(allocate_strategy) if isinstance(allocate_strategy, str) else allocate_strategy
+        self.strategy = as_allocate_strategy(allocate_strategy)
         self.register_topics = set(register_topics)
         self._core: ConsumerCore | None = None
 

@@ -30,9 +30,8 @@ from rmqcore.client.client_instance import ClientInstance
 from rmqcore.client.config import ClientConfig
 from rmqcore.client.consume_concurrently import ConcurrentlyConsumeService
 from rmqcore.client.consume_orderly import OrderlyConsumeService
-from rmqcore.client.consumer_core import BROKER_SUSPEND_MAX_TIME_MS, ConsumerCore, parse_consume_timestamp
+from rmqcore.client.consumer_core import BROKER_SUSPEND_MAX_TIME_MS, ConsumerCore
 from rmqcore.client.errors import MQClientError
-from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.listener import (
     ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus,
@@ -44,13 +43,12 @@ from rmqcore.client.listener import (
 )
 from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.client.pull_result import PullStatus
-from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer
+from rmqcore.client.rebalancing_consumer import RebalancingConsumer
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
 from rmqcore.message import MessageExt, MessageQueue, retry_topic
-from rmqcore.rebalance import strategy_by_name
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.client import ConsumeMessageDirectlyResult
-from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
+from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumeType, MessageModel
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +58,9 @@ LOCK_RENEW_INTERVAL_S = 20.0
 """``REBALANCE_LOCK_INTERVAL``: how often an orderly consumer renews its queue locks."""
 
 
-class PushConsumer(ClientLifecycle):
+class PushConsumer(RebalancingConsumer):
+    _consume_type = ConsumeType.CONSUME_PASSIVELY
+
     def __init__(
         self,
         group: str,
@@ -84,15 +84,15 @@ class PushConsumer(ClientLifecycle):
         pull_delay_on_error: float = PULL_DELAY_ON_ERROR_S,
         offset_store_dir: str | None = None,
     ) -> None:
-        self.group = group
-        self.config = config or ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
-        self.message_model = MessageModel[message_model] if isinstance(message_model, str) else message_model
-        self.consume_from_where = (
-            ConsumeFromWhere[consume_from_where] if isinstance(consume_from_where, str) else consume_from_where
-        )
-        self.consume_timestamp = consume_timestamp
-        self.strategy: AllocateStrategy = (
-            strategy_by_name(allocate_strategy) if isinstance(allocate_strategy, str) else allocate_strategy
+        super().__init__(
+            group,
+            config or ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name),
+            message_model=message_model,
+            consume_from_where=consume_from_where,
+            consume_timestamp=consume_timestamp,
+            allocate_strategy=allocate_strategy,
+            rebalance_interval=rebalance_interval,
+            offset_store_dir=offset_store_dir,
         )
         self.consume_message_batch_max_size = consume_message_batch_max_size
         self.pull_batch_size = pull_batch_size
@@ -102,18 +102,10 @@ class PushConsumer(ClientLifecycle):
         self.max_reconsume_times = max_reconsume_times
         self.suspend_current_queue_time_ms = suspend_current_queue_time_ms
         self.broker_suspend_max_time_ms = broker_suspend_max_time_ms
-        self.rebalance_interval = rebalance_interval
         self.pull_delay_on_error = pull_delay_on_error
-        self.offset_store_dir = offset_store_dir
-        self.subscriptions: dict[str, SubscriptionData] = {}
         self._listener: Listener | None = None
         self._orderly = False
-        self._core: ConsumerCore | None = None
-        self._rebalancer: Rebalancer | None = None
         self._consume_service: ConcurrentlyConsumeService | OrderlyConsumeService | None = None
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._rebalance_wanted = anyio.Event()
-        self._pull_scopes: dict[MessageQueue, anyio.CancelScope] = {}
 
     # -- configuration ---------------------------------------------------------------------
     def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:
@@ -141,26 +133,7 @@ class PushConsumer(ClientLifecycle):
             return self.max_reconsume_times
         return 2**31 - 1 if self._orderly else 16
 
-    # -- ConsumerHandle (used by the client instance) --------------------------------------
-    def subscribed_topics(self) -> set[str]:
-        return set(self.subscriptions)
-
-    def consumer_data(self) -> ConsumerData:
-        return ConsumerData(
-            self.group,
-            ConsumeType.CONSUME_PASSIVELY,
-            self.message_model,
-            self.consume_from_where,
-            list(self.subscriptions.values()),
-        )
-
-    def on_subscribe_queues_changed(self, topic: str, queues: set[MessageQueue]) -> None:
-        if self._rebalancer is not None:
-            self._rebalancer.topic_queues[topic] = queues
-
-    def request_rebalance(self) -> None:
-        self._rebalance_wanted.set()
-
+    # -- used by the client instance ---------------------------------------------------------
     async def consume_message_directly(self, msg: MessageExt, broker_name: str | None) -> ConsumeMessageDirectlyResult:
         """CONSUME_MESSAGE_DIRECTLY: give one message to the listener now (``consumeMessageDirectly``)."""
         assert self._listener is not None
@@ -207,10 +180,6 @@ class PushConsumer(ClientLifecycle):
         }
 
     # -- lifecycle -------------------------------------------------------------------------
-    @property
-    def _client_name(self) -> str:
-        return f"consumer {self.group}"
-
     def _check_can_start(self) -> None:
         if self._listener is None:
             raise MQClientError("register a message listener before starting the consumer")
@@ -229,27 +198,12 @@ class PushConsumer(ClientLifecycle):
         self._task_group = tg
         stack.push_async_callback(self._stop, tg)
         self._consume_service = self._make_consume_service(core, tg)
-        self._rebalancer = Rebalancer(
-            self.group,
-            instance.client_id,
-            self.message_model,
-            self.strategy,
-            RebalanceHooks(
-                find_consumer_ids=lambda topic: instance.find_consumer_id_list(topic, self.group),
-                compute_pull_from_where=self._compute_pull_from_where,
-                on_queue_added=self._on_queue_added,
-                on_queue_removed=self._on_queue_removed,
-                lock=self._lock_one if self._orderly else None,
-            ),
+        await self._start_rebalancing(
+            instance,
+            route_missing_event="subscribe_route_missing",
             orderly=self._orderly,
-            clock=self.config.clock,
+            lock=self._lock_one if self._orderly else None,
         )
-        for topic in list(self.subscriptions):
-            try:
-                await instance.update_topic_route(topic)
-            except MQClientError as exc:
-                log.warning("subscribe_route_missing", group=self.group, topic=topic, error=str(exc))
-        await instance.send_heartbeat_to_all_brokers()
         tg.start_soon(self._rebalance_loop)
         tg.start_soon(self._persist_loop)
         if self._orderly and self.message_model is MessageModel.CLUSTERING:
@@ -262,8 +216,7 @@ class PushConsumer(ClientLifecycle):
     async def _stop(self, tg: anyio.abc.TaskGroup) -> None:
         """Stop pulling, let the queues go (offsets persisted, locks released), end the tasks."""
         with anyio.CancelScope(shield=True):
-            for scope in self._pull_scopes.values():
-                scope.cancel()
+            self._stop_pulling_all()
             if self._rebalancer is not None:
                 await self._rebalancer.drop_all()
             await self.persist_offsets()
@@ -299,29 +252,7 @@ class PushConsumer(ClientLifecycle):
 
     async def rebalance(self) -> bool:
         """Run one rebalance now; True when the owned queues changed."""
-        assert self._rebalancer is not None and self._instance is not None
-        for topic in self.subscriptions:
-            if topic not in self._rebalancer.topic_queues:
-                try:
-                    self._rebalancer.topic_queues[topic] = await self._instance.subscribe_queues(topic)
-                except MQClientError as exc:
-                    log.warning("rebalance_no_route", group=self.group, topic=topic, error=str(exc))
-        return await self._rebalancer.do_rebalance(list(self.subscriptions))
-
-    async def _rebalance_loop(self) -> None:
-        while True:
-            try:
-                await self.rebalance()
-            except MQClientError as exc:
-                log.warning("rebalance_failed", group=self.group, error=str(exc))
-            except Exception:
-                log.exception("rebalance_crashed", group=self.group)
-            # A subscribed topic without a route yet (not created so far) is looked up again
-            # within a second, not only at the next route refresh (30 s) as in Java.
-            missing = self._rebalancer is not None and any(t not in self._rebalancer.topic_queues for t in self.subscriptions)
-            with anyio.move_on_after(min(self.rebalance_interval, 1.0) if missing else self.rebalance_interval):
-                await self._rebalance_wanted.wait()
-            self._rebalance_wanted = anyio.Event()
+        return await self._rebalance_once()
 
     async def persist_offsets(self) -> None:
         """Commit every owned queue's consumed offset now."""
@@ -338,17 +269,6 @@ class PushConsumer(ClientLifecycle):
                 log.exception("offset_persist_crashed", group=self.group)
 
     # -- queues ----------------------------------------------------------------------------
-    async def _compute_pull_from_where(self, mq: MessageQueue) -> int:
-        assert self._core is not None
-        ts = parse_consume_timestamp(self.consume_timestamp, self.config.clock.now_ms())
-        return await self._core.compute_pull_from_where(mq, self.consume_from_where, ts)
-
-    def _on_queue_added(self, mq: MessageQueue, pq: ProcessQueue, offset: int) -> None:
-        assert self._task_group is not None
-        scope = anyio.CancelScope()
-        self._pull_scopes[mq] = scope
-        self._task_group.start_soon(self._pull_loop, mq, pq, offset, scope)
-
     async def _on_queue_removed(self, mq: MessageQueue, pq: ProcessQueue) -> bool:
         """Stop pulling ``mq``, commit its offset and (orderly CLUSTERING) release its lock.
 
@@ -356,9 +276,7 @@ class PushConsumer(ClientLifecycle):
         is committed and the next owner never consumes the queue while we still do
         (``removeUnnecessaryMessageQueue``).
         """
-        scope = self._pull_scopes.pop(mq, None)
-        if scope is not None:
-            scope.cancel()
+        self._stop_pulling(mq)
         service = self._consume_service
         if self._orderly and self.message_model is MessageModel.CLUSTERING and isinstance(service, OrderlyConsumeService):
             lock = service.queue_lock(mq)
@@ -378,14 +296,9 @@ class PushConsumer(ClientLifecycle):
         return True
 
     async def _release(self, mq: MessageQueue, *, unlock: bool) -> None:
-        assert self._core is not None
-        store = self._core.offset_store
-        try:
-            await store.persist(mq)
-        except MQClientError as exc:
-            log.warning("offset_persist_on_release_failed", mq=str(mq), error=str(exc))
-        store.remove_offset(mq)
+        await self._persist_and_forget_offset(mq)
         if unlock:
+            assert self._core is not None
             try:
                 await self._core.unlock_batch(mq.broker_name, [mq])
             except MQClientError as exc:

@@ -22,6 +22,7 @@ from rmqcore.client.errors import MQClientError
 from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.clock import SYSTEM_CLOCK, Clock
 from rmqcore.message import MessageQueue
+from rmqcore.rebalance import strategy_by_name
 from rmqcore.rebalance.errors import RebalanceError
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.heartbeat import MessageModel
@@ -43,6 +44,11 @@ class RebalanceHooks:
     """Persist the offset (and unlock) before letting go; False keeps the queue this round."""
     lock: Callable[[MessageQueue], Awaitable[bool]] | None = None
     """Orderly CLUSTERING: take the broker-side lock before owning a queue."""
+
+
+def as_allocate_strategy(value: AllocateStrategy | str) -> AllocateStrategy:
+    """A strategy given by name (``"AVG"``, …) or as the function itself."""
+    return strategy_by_name(value) if isinstance(value, str) else value
 
 
 class Rebalancer:
