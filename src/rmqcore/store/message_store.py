@@ -4,7 +4,9 @@ Threading model: every method may be called from any thread. Puts, reads and
 retention serialise on one lock that is held only around the C calls (a put holds
 it for one ``rmq_put_*`` call); with ``SYNC_FLUSH`` a put waits for its group commit
 *after* releasing it, so puts from many threads share each msync. The anyio broker
-runs ``put`` in a worker thread (``anyio.to_thread.run_sync``).
+runs ``put`` in a worker thread (``anyio.to_thread.run_sync``). The background flush of
+ConsumeQueues, index and checkpoint takes the lock only to read what to sync; the syncs
+run outside it (``_flush_logics``).
 
 Special puts the broker needs:
 
@@ -28,10 +30,13 @@ Special puts the broker needs:
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 import structlog
 
@@ -42,7 +47,7 @@ from rmqcore.message.ids import Host
 from rmqcore.store._ffi import NULL, check, ffi, lib
 from rmqcore.store.checkpoint import Checkpoint, CheckpointValues
 from rmqcore.store.commitlog import CommitLog, host_bytes
-from rmqcore.store.config import StoreConfig
+from rmqcore.store.config import CQ_UNIT_SIZE, StoreConfig
 from rmqcore.store.consume_queue import ConsumeQueue, discover
 from rmqcore.store.errors import (
     MessageIllegalError,
@@ -50,6 +55,7 @@ from rmqcore.store.errors import (
     MissingUniqKeyError,
     PropertiesTooLargeError,
     StoreClosedError,
+    StoreIOError,
 )
 from rmqcore.store.flush import CommitLogFlusher, FlushService, GroupCommitFlusher
 from rmqcore.store.index import IndexService
@@ -77,6 +83,8 @@ _from_buffer = ffi.from_buffer
 _NO_KEYS = b""
 _SINGLE_TAG_CACHE: dict[str, tuple[bytes, int, bytes]] = {}
 _tags_code = java_string_hash  # tags_code() without its empty check (callers check); lru-cached
+_SYNC_THREADS = 8  # ConsumeQueue msyncs of one logics flush in flight at once
+_INDEX_FILE_NAME = re.compile(r"^\d{17}$")  # index/yyyyMMddHHmmssSSS, as index.py loads them
 
 
 def _encode_meta(props: dict[str, str], with_keys: bool) -> tuple[bytes, int, bytes]:
@@ -99,6 +107,15 @@ def _encode_meta(props: dict[str, str], with_keys: bool) -> tuple[bytes, int, by
     else:
         kb = keys.encode() if keys else _NO_KEYS
     return encoded, code, kb
+
+
+class _LogicsSnapshot(NamedTuple):
+    """What one logics flush covers, read under the store lock (see _flush_logics)."""
+
+    write_pos: int
+    last_store_ts: int
+    queues: list[tuple[tuple[str, int], ConsumeQueue, int | None, int]]  # key, cq, synced end, end
+    index_state: tuple[int, int] | None  # None: the index did not change since its last sync
 
 
 class _PutTarget:
@@ -139,6 +156,13 @@ class MessageStore:
         self._lock = threading.Lock()
         self._acquire = self._lock.acquire  # bound once: half the cost of `with` on the put path
         self._release = self._lock.release
+        # Logics flushes (ConsumeQueue/index syncs, the checkpoint write) run outside _lock and
+        # hold this instead; whatever unmaps or deletes their files (retention, close, crash)
+        # takes it too. Lock order: _logics_lock, _lock, the flusher's sync_lock.
+        self._logics_lock = threading.Lock()
+        self._cq_synced: dict[tuple[str, int], int] = {}  # queue -> max_logical its last sync covered
+        self._index_synced: tuple[int, int] | None = None  # (files, entries in the newest) last synced
+        self._sync_pool: ThreadPoolExecutor | None = None  # ConsumeQueue msyncs run side by side
         self._open = False
         self._listeners: list[DispatchListener] = []
         self._queues: dict[tuple[str, int], ConsumeQueue] = {}
@@ -218,8 +242,9 @@ class MessageStore:
             # a SYNC_FLUSH waiter finds its bytes flushed above
             self._flusher.closed = True
         self._flusher.stop()
-        self._flush_logics_unlocked(final=True)
-        self._free()
+        with self._logics_lock:  # a flush() from another thread may still be syncing: wait for it
+            self._flush_logics_unlocked(final=True)
+            self._free()
         self._abort_file.unlink(missing_ok=True)
         log.info("store.closed", path=str(self.path))
 
@@ -233,7 +258,8 @@ class MessageStore:
             self._flusher.closed = True
         self._flusher.stop()
         lib.rmq_commitlog_stop_warmer(self._cl)
-        self._free()
+        with self._logics_lock:
+            self._free()
 
     def _free(self) -> None:
         for cq in self._queues.values():
@@ -244,6 +270,9 @@ class MessageStore:
         self._checkpoint.close()
         self._cl = NULL
         self._targets.clear()
+        if self._sync_pool is not None:  # idle: every logics flush waits for its syncs
+            self._sync_pool.shutdown(wait=False)
+            self._sync_pool = None
 
     @property
     def closed(self) -> bool:
@@ -741,29 +770,118 @@ class MessageStore:
         self._flush_logics()
 
     def _flush_logics(self) -> None:
-        with self._lock:
-            if not self._open:
-                return
-            self._flush_logics_unlocked(final=False)
+        """Sync the ConsumeQueues and the index, then record in the checkpoint what that covered.
+
+        Only the snapshot (write position, queue ends, index state: counters, no I/O) is taken
+        under the store lock. The msyncs and the checkpoint's fdatasync run after releasing it,
+        under ``_logics_lock`` (which retention and close also take before unmapping files), so
+        puts and reads never wait for a disk here. Queues with no entry since their last sync
+        are skipped; a queue that had some is synced from where its last sync ended.
+        """
+        with self._logics_lock:
+            with self._lock:
+                if not self._open:
+                    return
+                snapshot = self._logics_snapshot()
+            self._sync_logics(snapshot, final=False)
 
     def _flush_logics_unlocked(self, final: bool) -> None:
-        snapshot = self._cl.write_pos
-        last_ts = self._cl.last_store_ts
-        for cq in self._queues.values():
-            check(lib.rmq_cq_sync(cq.ptr), f"msync consume queue {cq.topic}/{cq.queue_id}")
+        """close(): no put runs any more; the caller holds ``_logics_lock``."""
+        self._sync_logics(self._logics_snapshot(), final)
+
+    def _logics_snapshot(self) -> _LogicsSnapshot:
+        """What the next logics sync covers; under the store lock (or with no put possible)."""
+        synced = self._cq_synced
+        dirty = []
+        for key, cq in self._queues.items():
+            end = cq.ptr.max_logical
+            done = synced.get(key)
+            if done != end:
+                dirty.append((key, cq, done, end))
+        index_state = None
         if self._index is not None:
-            self._index.sync()
-        confirm = min(snapshot, self._flusher.flushed_offset)
+            ptr = self._index.ptr
+            n = ptr.count
+            state = (n, lib.rmq_index_count(ptr, n - 1) if n else 0)  # every insert bumps the count
+            if state != self._index_synced:
+                index_state = state
+        return _LogicsSnapshot(self._cl.write_pos, self._cl.last_store_ts, dirty, index_state)
+
+    def _sync_logics(self, snapshot: _LogicsSnapshot, final: bool) -> None:
+        """Outside the store lock, holding ``_logics_lock``: syncs first, then the checkpoint,
+        so the checkpoint never claims more than is durable."""
+        queues = snapshot.queues
+        if len(queues) > 2:
+            # one msync costs a device flush, which under write load waits for whatever else is
+            # being written back: overlap them (the 160-queue profile: ~0.9 s in a row, ~0.13 s)
+            pool = self._sync_pool
+            if pool is None:
+                pool = self._sync_pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="rmqcore-store-sync")
+            pending = [(key, end, pool.submit(self._sync_consume_queue, cq, done, end)) for key, cq, done, end in queues]
+        else:
+            pending = []
+            for key, cq, done, end in queues:
+                self._sync_consume_queue(cq, done, end)
+                self._cq_synced[key] = end
+        failed: BaseException | None = None
+        if snapshot.index_state is not None:
+            try:
+                self._sync_index()
+                self._index_synced = snapshot.index_state
+            except Exception as exc:  # still wait for the queue syncs below before raising
+                failed = exc
+        for key, end, future in pending:
+            try:
+                future.result()
+                self._cq_synced[key] = end
+            except Exception as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed  # no checkpoint: it must not claim what was not synced
+        flushed = self._flusher.flushed_offset  # read after the syncs, as it only grows
+        confirm = min(snapshot.write_pos, flushed)
         prev = self._checkpoint.values
-        self._checkpoint.write(
-            CheckpointValues(
-                physic_msg_timestamp=max(last_ts, prev.physic_msg_timestamp),
-                logics_msg_timestamp=max(last_ts, prev.logics_msg_timestamp),
-                index_msg_timestamp=max(last_ts, prev.index_msg_timestamp),
-                master_flushed_offset=self._flusher.flushed_offset,
-                confirm_phy_offset=max(confirm, prev.confirm_phy_offset) if not final else confirm,
-            )
+        last_ts = snapshot.last_store_ts
+        values = CheckpointValues(
+            physic_msg_timestamp=max(last_ts, prev.physic_msg_timestamp),
+            logics_msg_timestamp=max(last_ts, prev.logics_msg_timestamp),
+            index_msg_timestamp=max(last_ts, prev.index_msg_timestamp),
+            master_flushed_offset=flushed,
+            confirm_phy_offset=max(confirm, prev.confirm_phy_offset) if not final else confirm,
         )
+        if final or values != prev:  # nothing new: no write, no fdatasync
+            self._checkpoint.write(values)
+
+    def _sync_consume_queue(self, cq: ConsumeQueue, done: int | None, end: int) -> None:
+        """msync entries [done, end) of ``cq``; all of it when ``done`` is None (its first sync
+        since open: recovery may have rewritten any part). Segments only get appended while
+        this runs without the store lock (mapped_file.h); retention waits for ``_logics_lock``."""
+        if done is None:
+            rc = lib.rmq_cq_sync(cq.ptr)
+        else:
+            rc = lib.rmq_mfq_sync(cq.ptr.q, done * CQ_UNIT_SIZE, end * CQ_UNIT_SIZE)
+        check(rc, f"msync consume queue {cq.topic}/{cq.queue_id}")
+
+    def _sync_index(self) -> None:
+        """fdatasync every index file. Not ``rmq_index_sync``: it walks the C list of files,
+        which a put may grow (realloc) when the index rolls, and this runs without the store
+        lock. On Linux fdatasync writes back pages dirtied through a shared mapping exactly as
+        msync(MS_SYNC) of the whole file does; unchanged (full) files cost next to nothing."""
+        assert self._index is not None
+        index_dir = self._index.dir
+        for name in sorted(os.listdir(index_dir)):
+            if not _INDEX_FILE_NAME.match(name):
+                continue
+            try:
+                fd = os.open(index_dir / name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except FileNotFoundError:
+                continue
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                raise StoreIOError(exc.errno or 5, f"fdatasync index file {name}: {exc.strerror}") from exc
+            finally:
+                os.close(fd)
 
     # -- disk and retention --------------------------------------------------------------------
     def check_disk(self) -> float:
@@ -799,7 +917,7 @@ class MessageStore:
             return report
         report.reason = "forced" if force else ("disk over ratio" if over else "delete time")
         forcibly = policy.clean_forcibly(used)
-        with self._lock, self._flusher.sync_lock:
+        with self._logics_lock, self._lock, self._flusher.sync_lock:
             if not self._open:
                 raise StoreClosedError("the store is closed")
             q = self._cl.q
@@ -819,6 +937,7 @@ class MessageStore:
                     report.deleted_consume_queue_files += lib.rmq_cq_correct_min(cq.ptr, cl_min)
                 if self._index is not None:
                     report.deleted_index_files = self._index.drop_files_before(cl_min)
+                    self._index_synced = None  # (files, newest entries) may repeat after a drop
             report.min_commitlog_offset = cl_min
         if report.deleted_commitlog_files:
             log.info(
