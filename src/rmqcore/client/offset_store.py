@@ -65,6 +65,16 @@ class OffsetStore:
         """Read what the store keeps from an earlier run (the local file store only)."""
 
     async def read_offset(self, mq: MessageQueue, how: ReadOffsetType) -> int:
+        if how is not ReadOffsetType.READ_FROM_STORE:
+            offset = self.offset_table.get(mq)
+            if offset is not None:
+                return offset
+            if how is ReadOffsetType.READ_FROM_MEMORY:
+                return OFFSET_NOT_FOUND
+        return await self._read_stored_offset(mq)
+
+    async def _read_stored_offset(self, mq: MessageQueue) -> int:
+        """``read_offset`` from the store itself (the in-memory table not asked)."""
         raise NotImplementedError
 
     async def persist(self, mq: MessageQueue) -> None:
@@ -91,13 +101,7 @@ class RemoteBrokerOffsetStore(OffsetStore):
         self._query = query
         self._update = update
 
-    async def read_offset(self, mq: MessageQueue, how: ReadOffsetType) -> int:
-        if how is not ReadOffsetType.READ_FROM_STORE:
-            offset = self.offset_table.get(mq)
-            if offset is not None:
-                return offset
-            if how is ReadOffsetType.READ_FROM_MEMORY:
-                return OFFSET_NOT_FOUND
+    async def _read_stored_offset(self, mq: MessageQueue) -> int:
         try:
             offset = await self._query(mq)
         except MQBrokerError as exc:
@@ -165,13 +169,7 @@ class LocalFileOffsetStore(OffsetStore):
             }
         return {}
 
-    async def read_offset(self, mq: MessageQueue, how: ReadOffsetType) -> int:
-        if how is not ReadOffsetType.READ_FROM_STORE:
-            offset = self.offset_table.get(mq)
-            if offset is not None:
-                return offset
-            if how is ReadOffsetType.READ_FROM_MEMORY:
-                return OFFSET_NOT_FOUND
+    async def _read_stored_offset(self, mq: MessageQueue) -> int:
         stored = (await anyio.to_thread.run_sync(self._read_file)).get(mq)
         if stored is None:
             return OFFSET_NOT_FOUND
