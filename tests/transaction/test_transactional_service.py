@@ -269,3 +269,44 @@ def test_commit_repeated_by_a_new_service_is_not_written_twice(box: StoreBox, cl
     restarted = TransactionalMessageService(box.reopen(), clock)  # no memory of the first END
     assert restarted.end(GROUP, a.queue_offset, a.commitlog_offset, COMMIT) is None
     assert [m.body for m in box.store.get(TOPIC, 0, 0).messages] == [b"a"]
+
+
+class FlushCountingStore:
+    """The box's store, counting ``flush`` calls."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self._store.flush()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_rounds_that_write_nothing_neither_flush_nor_save_progress(box: StoreBox, clock: FakeClock, tmp_path: Path) -> None:
+    store = FlushCountingStore(box.store)
+    service = TransactionalMessageService(store, clock)  # type: ignore[arg-type]
+    asked: list[MessageExt] = []
+    checker = TransactionChecker(service, clock, asked.append, progress_dir=tmp_path)
+    progress_file = tmp_path / "transactionCheckOffset.json"
+    a = service.prepare(tx_message("a", clock), 0)
+    assert checker.check_once() == 0  # too young: the round stops at once
+    assert store.flushes == 0 and not progress_file.exists()
+
+    service.end(GROUP, a.queue_offset, a.commitlog_offset, ROLLBACK)
+    clock.advance(7_000)
+    assert checker.check_once() == 0  # the op marker is written and the progress moves past both
+    assert store.flushes == 1 and json.loads(progress_file.read_text())["offsetTable"] == {
+        "RMQ_SYS_TRANS_HALF_TOPIC@CID_SYS_RMQ_TRANS": {"0": 1},
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC@CID_SYS_RMQ_TRANS": {"0": 1},
+    }
+    saved = progress_file.read_bytes()
+
+    clock.advance(60_000)
+    assert checker.check_once() == 0  # nothing new: nothing written, nothing moved
+    assert store.flushes == 1 and progress_file.read_bytes() == saved
+    checker.close()  # no buffered op markers, no new progress
+    assert store.flushes == 1 and progress_file.read_bytes() == saved

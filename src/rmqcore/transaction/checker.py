@@ -101,6 +101,7 @@ class TransactionChecker:
         self._reserved_ms = file_reserved_time_hours * 3_600_000
         self._file = CheckProgressFile(Path(progress_dir) / FILE_NAME)
         self._progress = self._file.load()
+        self._saved = self._progress  # what the progress file says
         self._last_round_ms = clock.now_ms()  # RocketMQ waits one interval before the first round
         # After a crash the saved progress can be older than the copies re-appended since: halves
         # up to the queue end seen by the first round are skipped when a later half of the same
@@ -161,10 +162,7 @@ class TransactionChecker:
             self._progress = CheckProgress(offset, new_op_offset)
             if offset >= self._resume_end:
                 self._latest_half = {}
-            # Copies, discards and op markers written this round must be durable before the
-            # progress that skips their originals is (ASYNC_FLUSH: an OS crash would lose them).
-            store.flush()
-            self._file.save(self._progress, now_ms=now)
+            self._persist(now)
             self._service.forget_ended_below(offset - REPEAT_GUARD_WINDOW)
             if checks or offset != half_offset:
                 log.info("transaction_check_round", check_backs=checks, half_offset=offset, op_offset=new_op_offset)
@@ -261,9 +259,22 @@ class TransactionChecker:
     def progress(self) -> CheckProgress:
         return self._progress
 
+    def _persist(self, now: int, *, ops_written: int = 0) -> None:
+        """Save the progress if it moved, after one store flush.
+
+        Copies, discards and op markers written this round must be durable before the progress
+        that skips their originals is (ASYNC_FLUSH: an OS crash would lose them). A round that
+        moved neither offset wrote nothing of its own (a copy or discard moves the half offset
+        past its original) and the saved progress still holds: no flush, no write.
+        """
+        if self._progress == self._saved and not ops_written:
+            return
+        self._service.store.flush()
+        if self._progress != self._saved:
+            self._file.save(self._progress, now_ms=now)
+            self._saved = self._progress
+
     def close(self) -> None:
-        """Write the service's buffered op markers and this checker's progress."""
+        """Write the service's buffered op markers and this checker's progress (durably)."""
         with self._lock:
-            self._service.flush_ops()
-            self._service.store.flush()
-            self._file.save(self._progress, now_ms=self._clock.now_ms())
+            self._persist(self._clock.now_ms(), ops_written=self._service.flush_ops())
