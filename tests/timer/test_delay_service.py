@@ -626,3 +626,47 @@ def test_timer_put_after_the_clock_stepped_back_survives_a_crash(harness: Harnes
     harness.crash(restore_files={})  # the checkpoint must not claim it was delivered
     clock.set(start + 10_000)
     assert harness.service.tick() == 1 and bodies(harness.store, REAL_TOPIC, 0) == ["late"]
+
+
+class FlushCountingStore:
+    """A store whose ``flush`` calls are counted."""
+
+    def __init__(self, store: MessageStore) -> None:
+        self._store = store
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self._store.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_persist_flushes_once_and_only_after_something_was_put(harness: Harness) -> None:
+    store = FlushCountingStore(harness.store)
+    service = DelayService(store, harness.clock, LEVELS, progress_dir=harness.root / "own", persist_interval_ms=1_000)  # type: ignore[arg-type]
+    delay_file, timer_file = harness.root / "own" / "delayOffset.json", harness.root / "own" / "timercheck"
+    try:
+        for _ in range(3):  # idle persist rounds: the timer's read time moves, nothing was put
+            harness.clock.advance(1_000)
+            assert service.tick() == 0
+        assert store.flushes == 0 and not delay_file.exists() and not timer_file.exists()
+
+        service.maybe_put(MessageExt(REAL_TOPIC, b"d", properties={"DELAY": "1"}), 0)  # level 1: 1 s
+        harness.clock.advance(1_000)
+        assert service.tick() == 1
+        assert store.flushes == 1 and json.loads(delay_file.read_text())["offsetTable"]["1"] == 1
+        service.maybe_put(MessageExt(REAL_TOPIC, b"t", properties={"TIMER_DELAY_SEC": "1"}), 0)
+        harness.clock.advance(2_000)
+        assert service.tick() == 1
+        assert store.flushes == 2 and timer_file.exists()
+        saved = delay_file.read_bytes(), timer_file.read_bytes()
+
+        harness.clock.advance(1_000)
+        assert service.tick() == 0
+        assert store.flushes == 2 and (delay_file.read_bytes(), timer_file.read_bytes()) == saved
+    finally:
+        service.close()
+    assert store.flushes == 2  # close writes the progress files; nothing was put since the last flush
+    assert delay_file.exists() and timer_file.exists()

@@ -50,12 +50,12 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
 from rmqcore.clock import Clock
-from rmqcore.message import MessageExt
+from rmqcore.message import Message, MessageExt
 from rmqcore.message import constants as C
 
 from rmqcore.timer.delay_levels import DelayLevelTable
@@ -83,6 +83,40 @@ DEFAULT_PERSIST_INTERVAL_MS: Final = 10_000
 _NOT_DELAYABLE_TX_TYPES: Final = (C.TRANSACTION_PREPARED_TYPE, C.TRANSACTION_ROLLBACK_TYPE)
 
 
+class _WriteTrackingStore:
+    """The store as the schedule and timer services see it: notes that something was put.
+
+    Used under the DelayService lock only, like the services themselves.
+    """
+
+    __slots__ = ("_store", "written")
+
+    def __init__(self, store: DelayStore) -> None:
+        self._store = store
+        self.written = False
+
+    def put(self, msg: Message, queue_id: int, *, tag_code: int | None = None) -> Any:
+        self.written = True  # before the call: a put that raises may still have written
+        if tag_code is None:
+            return self._store.put(msg, queue_id)
+        return self._store.put(msg, queue_id, tag_code=tag_code)
+
+    def get(self, topic: str, queue_id: int, offset: int, max_count: int = 32) -> Any:
+        return self._store.get(topic, queue_id, offset, max_count)
+
+    def look_message(self, commitlog_offset: int) -> MessageExt | None:
+        return self._store.look_message(commitlog_offset)
+
+    def max_offset(self, topic: str, queue_id: int) -> int:
+        return self._store.max_offset(topic, queue_id)
+
+    def min_offset(self, topic: str, queue_id: int) -> int:
+        return self._store.min_offset(topic, queue_id)
+
+    def flush(self) -> None:
+        self._store.flush()
+
+
 class DelayService:
     """DELAY-level and timer delivery over one store, with progress under ``progress_dir``."""
 
@@ -103,10 +137,12 @@ class DelayService:
         self._lock = threading.RLock()
         self._persist_interval_ms = persist_interval_ms
         progress = Path(progress_dir)
-        self._schedule = ScheduleMessageService(store, clock, delay_levels, progress / DELAY_OFFSET_FILE_NAME)
+        # the services write through this, so a persist knows whether there is anything to flush
+        self._tracked = _WriteTrackingStore(store)
+        self._schedule = ScheduleMessageService(self._tracked, clock, delay_levels, progress / DELAY_OFFSET_FILE_NAME)
         self._timer = (
             TimerMessageService(
-                store,
+                self._tracked,
                 clock,
                 progress / TIMER_CHECKPOINT_FILE_NAME,
                 precision_ms=timer_precision_ms,
@@ -183,12 +219,21 @@ class DelayService:
             log.info("delay_service_closed", offsets=self._schedule.offsets())
 
     def _persist(self, now: int, *, force: bool = False) -> None:
-        # The re-put messages must be durable before progress says they were delivered: with
-        # ASYNC_FLUSH an OS crash could otherwise lose both the message and its schedule entry.
-        self._store.flush()
-        self._schedule.persist(now, force=force)
-        if self._timer is not None:
-            self._timer.persist(now, force=force)
+        """Save progress, after one store flush, if anything was put since the last persist.
+
+        The re-put messages must be durable before progress says they were delivered: with
+        ASYNC_FLUSH an OS crash could otherwise lose both the message and its schedule entry.
+        With nothing put since, progress that moved anyway (the timer's read time, messages
+        dropped or expired) rests on nothing new: no flush, and no write unless ``force``.
+        """
+        written = self._tracked.written
+        if written:
+            self._store.flush()
+            self._tracked.written = False
+        if written or force:
+            self._schedule.persist(now, force=force)
+            if self._timer is not None:
+                self._timer.persist(now, force=force)
         self._last_persist_ms = now
 
     def _check_open(self) -> None:
