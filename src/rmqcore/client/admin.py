@@ -8,7 +8,6 @@ queue), query messages by key and by id, and the cluster list.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from rmqcore.client.client_api import check, request
@@ -50,13 +49,6 @@ class Admin(ClientLifecycle):
     @property
     def _client_name(self) -> str:
         return "admin"
-
-    async def start(self) -> None:
-        # No already-started check, unlike the other clients: a second start() opens a
-        # second instance, as Admin always has.
-        stack = AsyncExitStack()
-        self._instance = await stack.enter_async_context(ClientInstance(self.config))
-        self._stack = stack
 
     @property
     def instance(self) -> ClientInstance:

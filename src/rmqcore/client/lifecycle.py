@@ -8,6 +8,7 @@ already done, in reverse order, and a shutdown does the same for a started clien
 
 from __future__ import annotations
 
+import abc
 from contextlib import AsyncExitStack
 from typing import Self
 
@@ -16,7 +17,7 @@ from rmqcore.client.config import ClientConfig
 from rmqcore.client.errors import ClientStateError
 
 
-class ClientLifecycle:
+class ClientLifecycle(abc.ABC):
     """Base of the clients: owns the client instance from ``start()`` to ``shutdown()``; ``async with``.
 
     A subclass sets ``config``, names itself in ``_client_name`` (for error messages) and puts
@@ -29,8 +30,9 @@ class ClientLifecycle:
     _instance: ClientInstance | None = None
 
     @property
+    @abc.abstractmethod
     def _client_name(self) -> str:
-        raise NotImplementedError
+        """What error messages call this client ("producer", "admin" ...)."""
 
     def _check_can_start(self) -> None:
         """Refuse to start an incompletely configured client, before anything is opened."""
