@@ -43,13 +43,14 @@ log = structlog.get_logger(__name__)
 CLOSE_FLUSH_TIMEOUT_S = 2.0
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 
-# A request's future resolves to this when its timer fires first.
-_TIMED_OUT = None
+def _resolve_without_response(future: asyncio.Future[RemotingCommand | None]) -> None:
+    """A request's timer fired, or its connection ended: the request sees None and says which.
 
-
-def _time_out(future: asyncio.Future[RemotingCommand | None]) -> None:
+    A result rather than an exception, so that a future nobody awaits any more (its task was
+    cancelled first) never logs "exception was never retrieved".
+    """
     if not future.done():
-        future.set_result(_TIMED_OUT)
+        future.set_result(None)
 
 
 class ProtocolChannel(asyncio.Protocol):
@@ -195,8 +196,7 @@ class ProtocolChannel(asyncio.Protocol):
         if self._pending:
             pending, self._pending = self._pending, {}
             for future in pending.values():
-                if not future.done():
-                    future.set_exception(ChannelClosed(f"connection to {self.remote_addr} closed before the response"))
+                _resolve_without_response(future)
 
     def _wake_drain_waiters(self) -> None:
         if self._drain_waiters:
@@ -223,7 +223,6 @@ class ProtocolChannel(asyncio.Protocol):
                 self._drain_waiters.discard(waiter)
 
     async def send(self, cmd: RemotingCommand) -> None:
-        self._writable_transport()
         if self._write_paused:
             await self._wait_until_drained()
         self._writable_transport().write(encode_command(cmd))
@@ -237,7 +236,7 @@ class ProtocolChannel(asyncio.Protocol):
         future: asyncio.Future[RemotingCommand | None] = loop.create_future()
         pending = self._pending
         pending[opaque] = future
-        timer = loop.call_later(timeout, _time_out, future)
+        timer = loop.call_later(timeout, _resolve_without_response, future)
         try:
             if self._write_paused:
                 await self._wait_until_drained()
@@ -249,7 +248,9 @@ class ProtocolChannel(asyncio.Protocol):
             timer.cancel()
             if pending.get(opaque) is future:
                 del pending[opaque]
-        if response is _TIMED_OUT:
+        if response is None:
+            if self.closed:
+                raise ChannelClosed(f"connection to {self.remote_addr} closed before the response to code {cmd.code}")
             raise RequestTimeout(f"no response from {self.remote_addr} to code {cmd.code} within {timeout:.3f}s")
         return response
 
