@@ -71,11 +71,6 @@ def test_commit_and_rollback(box: StoreBox, clock: FakeClock) -> None:
     assert real.sys_flag & C.TRANSACTION_TYPE_MASK == C.TRANSACTION_COMMIT_TYPE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store gap: MessageStore.put stamps its own clock and ignores MessageExt.store_timestamp, "
-    "so the committed message cannot keep the half's store timestamp (section 8) until the store honours it",
-)
 def test_committed_message_keeps_the_half_store_timestamp(box: StoreBox, clock: FakeClock) -> None:
     service = TransactionalMessageService(box.store, clock)
     a = service.prepare(tx_message("a", clock), 0)

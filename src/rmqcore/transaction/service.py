@@ -154,9 +154,10 @@ class TransactionalMessageService:
                 return None
             if commit_or_rollback == COMMIT:
                 real, queue_id = to_committed_message(half, commit_log_offset)
-                result = self._final_put(real, queue_id) if self._final_put else self.store.put(real, queue_id)
-                if result is None:  # a final_put hook that declined: store it plainly
-                    result = self.store.put(real, queue_id)
+                result = self._final_put(real, queue_id) if self._final_put else None
+                if result is None:  # no hook, or a hook that declined: store it plainly
+                    # Section 8: the committed message keeps the half message's store timestamp.
+                    result = self.store.put(real, queue_id, store_timestamp=real.store_timestamp)
                 if not put_succeeded(result):
                     # No op marker: the half stays open and the checker asks again later.
                     log.error("transaction_commit_put_failed", half_queue_offset=half.queue_offset, result=repr(result))

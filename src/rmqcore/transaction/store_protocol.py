@@ -14,8 +14,10 @@ from rmqcore.message import Message, MessageExt
 class TransactionStore(Protocol):
     """The store methods the transaction service and checker call."""
 
-    def put(self, msg: Message, queue_id: int) -> Any:
-        """Append ``msg`` to ``msg.topic``/``queue_id``; the result has ``commitlog_offset``, ``queue_offset``."""
+    def put(self, msg: Message, queue_id: int, *, store_timestamp: int | None = None) -> Any:
+        """Append ``msg`` to ``msg.topic``/``queue_id``; the result has ``commitlog_offset``, ``queue_offset``.
+
+        ``store_timestamp`` (when given) is stored instead of the store's clock reading."""
         ...
 
     def get(self, topic: str, queue_id: int, offset: int, max_count: int = 32) -> Any:
