@@ -247,16 +247,19 @@ async def test_writers_wait_while_the_write_buffer_is_over_its_high_water_mark()
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
             channel.pause_writing()
-            tg.start_soon(channel.send, make_request(ECHO, opaque=1))
+            tg.start_soon(channel.send, make_request(SILENT))
+            await wait_all_tasks_blocked()
             tg.start_soon(ask)
             await wait_all_tasks_blocked()
             assert not transport.written
             assert transport.reading  # a client keeps reading: its peer may be backed up too
             channel.resume_writing()
             await wait_all_tasks_blocked()
+            # Both went on once the buffer drained, in the order they had started waiting.
             sent, request = transport.take_commands()
+            assert (sent.code, request.code) == (SILENT, ECHO)
             channel.data_received(encode_command(make_response(request, 0)))
-    assert sent.opaque == 1 and result[0].code == 0
+    assert result[0].code == 0
 
 
 async def test_connection_loss_fails_writers_waiting_for_the_buffer_to_drain() -> None:

@@ -31,8 +31,7 @@ import structlog
 from rmqcore.client.errors import RemotingConnectError, RemotingTimeoutError
 from rmqcore.clock import SYSTEM_CLOCK, Clock
 from rmqcore.remoting import RemotingCommand, ResponseCode, make_response
-from rmqcore.transport import Channel, ChannelClosed, RequestTimeout
-from rmqcore.transport.protocol_channel import ProtocolChannel, connect_channel
+from rmqcore.transport import Channel, ChannelClosed, ProtocolChannel, RequestTimeout, connect_channel
 
 log = structlog.get_logger(__name__)
 

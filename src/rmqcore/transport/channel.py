@@ -92,13 +92,7 @@ class Channel:
                 data = await receive(_RECEIVE_SIZE)
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 return
-            broken: FrameError | None = None
-            try:
-                commands = decoder.feed(data)
-            except FrameError as exc:
-                # Frames completed before the bad one in the same read are still answered.
-                commands = getattr(exc, "decoded_before", [])
-                broken = exc
+            commands, broken = decode_frames(decoder, data)
             await self._handle_commands(commands)
             if broken is not None:
                 log.warning("remoting_frame_rejected", remote=self.remote_addr, error=str(broken), action="closing connection")
@@ -203,6 +197,15 @@ class Channel:
         for pending in self._pending.values():
             pending.event.set()
         self._pending.clear()
+
+
+def decode_frames(decoder: FrameDecoder, data: bytes) -> tuple[list[RemotingCommand], FrameError | None]:
+    """The commands ``data`` completes, and the frame error that broke the stream after them, if any."""
+    try:
+        return decoder.feed(data), None
+    except FrameError as exc:
+        # Frames completed before the bad one in the same read are still answered.
+        return getattr(exc, "decoded_before", []), exc
 
 
 def encode_response(request: RemotingCommand, response: RemotingCommand, remote: str = "?") -> bytes:

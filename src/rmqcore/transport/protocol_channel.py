@@ -35,8 +35,8 @@ from typing import Any
 import anyio
 import structlog
 
-from rmqcore.remoting import FrameDecoder, FrameError, RemotingCommand, encode_command
-from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _system_error, encode_response
+from rmqcore.remoting import FrameDecoder, RemotingCommand, encode_command
+from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _system_error, decode_frames, encode_response
 
 log = structlog.get_logger(__name__)
 
@@ -78,9 +78,10 @@ class ProtocolChannel(asyncio.Protocol):
         self._pending: dict[int, asyncio.Future[RemotingCommand | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._write_paused = False
-        # One future per writer waiting for the buffer to drain: a shared one would be
-        # cancelled for everybody when anyio cancels one of the waiting tasks.
-        self._drain_waiters: set[asyncio.Future[None]] = set()
+        # One future per writer waiting for the buffer to drain (a shared one would be
+        # cancelled for everybody when anyio cancels one of the waiting tasks); a dict keeps
+        # them in arrival order, so writers go on first come, first served.
+        self._drain_waiters: dict[asyncio.Future[None], None] = {}
         self.remote_addr = remote_addr or "?"
         self.closed = False
         # asyncio.Event: the protocol factory runs outside any task, where anyio cannot make one.
@@ -104,13 +105,7 @@ class ProtocolChannel(asyncio.Protocol):
             self._on_open(self)
 
     def data_received(self, data: bytes) -> None:
-        broken: FrameError | None = None
-        try:
-            commands = self._decoder.feed(data)
-        except FrameError as exc:
-            # Frames completed before the bad one in the same read are still answered.
-            commands = getattr(exc, "decoded_before", [])
-            broken = exc
+        commands, broken = decode_frames(self._decoder, data)
         for cmd in commands:
             if cmd.is_response:
                 future = self._pending.pop(cmd.opaque, None)
@@ -200,7 +195,7 @@ class ProtocolChannel(asyncio.Protocol):
 
     def _wake_drain_waiters(self) -> None:
         if self._drain_waiters:
-            waiters, self._drain_waiters = self._drain_waiters, set()
+            waiters, self._drain_waiters = self._drain_waiters, {}
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
@@ -216,11 +211,11 @@ class ProtocolChannel(asyncio.Protocol):
         assert self._loop is not None
         while self._write_paused and not self.closed:
             waiter: asyncio.Future[None] = self._loop.create_future()
-            self._drain_waiters.add(waiter)
+            self._drain_waiters[waiter] = None
             try:
                 await waiter
             finally:
-                self._drain_waiters.discard(waiter)
+                self._drain_waiters.pop(waiter, None)
 
     async def send(self, cmd: RemotingCommand) -> None:
         if self._write_paused:
