@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 CLOSE_FLUSH_TIMEOUT_S = 2.0
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 
+
 def _resolve_without_response(future: asyncio.Future[RemotingCommand | None]) -> None:
     """A request's timer fired, or its connection ended: the request sees None and says which.
 
