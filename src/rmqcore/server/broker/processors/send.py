@@ -15,6 +15,7 @@ sends share one disk flush (group commit).
 
 from __future__ import annotations
 
+import inspect
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from rmqcore.remoting.headers.send import SendMessageRequestHeader, decode_send_
 from rmqcore.server.broker.processors.admin import validate_topic
 from rmqcore.server.broker.store_adapter import put_error_response
 from rmqcore.server.broker.topics import MULTI_TAG, PERM_RW, TopicConfig
-from rmqcore.store import PutStatus
+from rmqcore.store import MissingUniqKeyError, PutStatus
 
 _PUT_OK = PutStatus.PUT_OK
 _SUCCESS = int(ResponseCode.SUCCESS)
@@ -293,15 +294,73 @@ class SendProcessor:
                 f"msg body length limit {self._max_message_size}B, msg properties length limit 32KB.",
             )
         queue_id = self._pick_queue(header, config)  # type: ignore[arg-type]
+        sys_flag = header.sys_flag
+        if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
+            sys_flag |= C.MULTI_TAGS_FLAG
+        batch_uniq = (decode_properties(header.properties) if header.properties else {}).get(
+            C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+        )
+        if body:
+            # Fast path: the wire form goes to the store in one C call, not decoded here.
+            # Clients set UNIQ_KEY on every inner message; a batch without them takes the
+            # decoding path below, which adds the missing keys.
+            born_host = born_host_of(channel)
+            if self._sync_flush:
+                return self._put_encoded_in_thread(cmd, header, body, queue_id, sys_flag, born_host, batch_uniq)
+            try:
+                result = self.broker.store.put_batch_encoded(
+                    header.topic, body, queue_id, born_timestamp=header.born_timestamp, born_host=born_host, sys_flag=sys_flag
+                )
+            except MissingUniqKeyError:
+                pass
+            except Exception as exc:
+                return self._put_exception(cmd, exc)
+            else:
+                return self._batch_response(cmd, result, queue_id, batch_uniq)
+        return self._send_decoded_batch(channel, cmd, header, body, queue_id, sys_flag, batch_uniq)
+
+    async def _put_encoded_in_thread(
+        self,
+        cmd: RemotingCommand,
+        header: SendMessageRequestHeader,
+        body: bytes,
+        queue_id: int,
+        sys_flag: int,
+        born_host: Any,
+        batch_uniq: str | None,
+    ) -> RemotingCommand:
+        store = self.broker.store
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda: store.put_batch_encoded(
+                    header.topic, body, queue_id, born_timestamp=header.born_timestamp, born_host=born_host, sys_flag=sys_flag
+                )
+            )
+        except MissingUniqKeyError:
+            fallback = self._send_decoded_batch(None, cmd, header, body, queue_id, sys_flag, batch_uniq, born_host=born_host)
+            return await fallback if inspect.isawaitable(fallback) else fallback
+        except Exception as exc:
+            return self._put_exception(cmd, exc)
+        return self._batch_response(cmd, result, queue_id, batch_uniq)
+
+    def _send_decoded_batch(
+        self,
+        channel: Any,
+        cmd: RemotingCommand,
+        header: SendMessageRequestHeader,
+        body: bytes,
+        queue_id: int,
+        sys_flag: int,
+        batch_uniq: str | None,
+        *,
+        born_host: Any = None,
+    ) -> Any:
         try:
             inner = decode_batch_body(header.topic, body)
         except ValueError as exc:
             return make_response(cmd, ResponseCode.MESSAGE_ILLEGAL, f"malformed batch body: {exc}")
         if not inner:
             return make_response(cmd, ResponseCode.MESSAGE_ILLEGAL, "empty batch")
-        sys_flag = header.sys_flag
-        if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
-            sys_flag |= C.MULTI_TAGS_FLAG
         # Stored records keep each inner message's own body, flag and properties (reference
         # section 4); born time/host and sysFlag come from the first record, so only it needs
         # to be a MessageExt (MessageStore.put_batch).
@@ -314,7 +373,7 @@ class SendProcessor:
             queue_id=queue_id,
             sys_flag=sys_flag,
             born_timestamp=header.born_timestamp,
-            born_host=born_host_of(channel),
+            born_host=born_host if born_host is not None else born_host_of(channel),
             store_host=self.broker.store_host,
             reconsume_times=header.reconsume_times or 0,
         )
@@ -323,9 +382,6 @@ class SendProcessor:
         for m in messages:
             if uniq_key not in m.properties:
                 m.properties[uniq_key] = self._uniq_keys.next_id()
-        batch_uniq = (decode_properties(header.properties) if header.properties else {}).get(
-            C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
-        )
         if self._sync_flush:
             return self._put_batch_in_thread(cmd, messages, queue_id, batch_uniq)
         return self._put_batch(cmd, messages, queue_id, batch_uniq)
