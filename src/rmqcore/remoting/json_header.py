@@ -25,6 +25,8 @@ _raw_decode = json.JSONDecoder().raw_decode
 _WHITESPACE = " \t\n\r"
 _LANGUAGE_BY_NAME = {lang.name: lang for lang in LanguageCode}
 _LANGUAGE_BY_VALUE = {int(lang): lang for lang in LanguageCode}
+# Enum ``.name`` is a descriptor call; a dict keyed by the (int-equal) members is one lookup.
+_LANGUAGE_NAME = {int(lang): lang.name for lang in LanguageCode}
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -34,8 +36,7 @@ def encode_json_header(cmd: RemotingCommand) -> bytes:
     >>> encode_json_header(RemotingCommand(code=105, opaque=1, ext_fields={"topic": "TopicTest"}))
     b'{"code":105,"extFields":{"topic":"TopicTest"},"flag":0,"language":"JAVA","opaque":1,"serializeTypeCurrentRPC":"JSON","version":479}'
     """
-    lang = cmd.language
-    lang_name = lang.name if isinstance(lang, LanguageCode) else _LANGUAGE_BY_VALUE.get(lang, LanguageCode.OTHER).name
+    lang_name = _LANGUAGE_NAME.get(cmd.language, "OTHER")
     ext = cmd.ext_fields
     if ext:
         # Hand-joined: faster than the generic encoder for a flat str->str map, same bytes.
@@ -136,12 +137,32 @@ def decode_json_header(data: bytes | bytearray | memoryview) -> RemotingCommand:
     remark = header.get("remark")
     if remark is not None and not isinstance(remark, str):
         remark = java_string(remark)
+    get = header.get
+    # Plain in-range ints and known language names (what every client sends) skip the
+    # general checks; the fields are checked in the same order as before, so a header
+    # with several defects still reports the same one.
+    code = get("code")
+    if code.__class__ is not int or not _INT32_MIN <= code <= _INT32_MAX:
+        code = _int_field(header, "code", None)
+    language = get("language")
+    language = _LANGUAGE_BY_NAME.get(language) if language.__class__ is str else None
+    if language is None:
+        language = _language(get("language"))
+    version = get("version", 0)
+    if version.__class__ is not int or not _INT32_MIN <= version <= _INT32_MAX:
+        version = _int_field(header, "version", 0)
+    opaque = get("opaque", 0)
+    if opaque.__class__ is not int or not _INT32_MIN <= opaque <= _INT32_MAX:
+        opaque = _int_field(header, "opaque", 0)
+    flag = get("flag", 0)
+    if flag.__class__ is not int or not _INT32_MIN <= flag <= _INT32_MAX:
+        flag = _int_field(header, "flag", 0)
     return RemotingCommand(
-        code=_int_field(header, "code", None),
-        language=_language(header.get("language")),
-        version=_int_field(header, "version", 0),
-        opaque=_int_field(header, "opaque", 0),
-        flag=_int_field(header, "flag", 0),
+        code=code,
+        language=language,
+        version=version,
+        opaque=opaque,
+        flag=flag,
         remark=remark,
         ext_fields=ext,
         body=None,

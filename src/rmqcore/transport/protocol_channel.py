@@ -35,6 +35,7 @@ from typing import Any
 import anyio
 import structlog
 
+from rmqcore.remoting import ONEWAY_FLAG as _ONEWAY_FLAG
 from rmqcore.remoting import FrameDecoder, RemotingCommand, encode_command
 from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _system_error, decode_frames, encode_response
 
@@ -127,6 +128,10 @@ class ProtocolChannel(asyncio.Protocol):
             log.exception("remoting_handler_failed", remote=self.remote_addr, code=cmd.code)
             result = _system_error(cmd)
         if result is None:
+            return
+        if result.__class__ is RemotingCommand:  # the common, synchronous answer
+            if not cmd.flag & _ONEWAY_FLAG:
+                self._write(encode_response(cmd, result, self.remote_addr))
             return
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(self._finish(cmd, result))
