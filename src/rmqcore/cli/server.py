@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -50,6 +51,35 @@ async def _until_signalled(stop: Callable[[], Awaitable[None]]) -> None:
 
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+def run_event_loop(main: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """Run ``main`` on anyio's asyncio backend, with uvloop's loop when it is installed.
+
+    uvloop roughly halves the event loop's share of a request round trip (measured in
+    benchmarks/e2e_vs_redis.py); ``RMQCORE_EVENT_LOOP=asyncio`` selects the standard loop.
+    """
+    use_uvloop = os.environ.get("RMQCORE_EVENT_LOOP", "uvloop") != "asyncio"
+    if use_uvloop:
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            use_uvloop = False
+    return anyio.run(main, *args, backend="asyncio", backend_options={"use_uvloop": use_uvloop})
+
+
+def _startup_failure(exc: BaseException) -> BaseException | None:
+    """The start-up error a person can act on, also when anyio wrapped it in an exception group."""
+    from rmqcore.server.broker.store_lock import StoreLockedError
+
+    if isinstance(exc, (StoreLockedError, ConfigError)):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _startup_failure(inner)
+            if found is not None:
+                return found
+    return None
 
 
 # -- namesrv ----------------------------------------------------------------------------------
@@ -89,7 +119,7 @@ def run_namesrv(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"rmqcore namesrv: {exc}", file=sys.stderr)
         return 2
-    anyio.run(_serve_namesrv, config)
+    run_event_loop(_serve_namesrv, config)
     return 0
 
 
@@ -148,17 +178,14 @@ def run_broker(args: argparse.Namespace) -> int:
         print(f"rmqcore broker: {exc}", file=sys.stderr)
         return 2
     try:
-        anyio.run(_serve_broker, config)
-    except _startup_errors() as exc:
-        print(f"rmqcore broker: {exc}", file=sys.stderr)
+        run_event_loop(_serve_broker, config)
+    except BaseException as exc:
+        failure = _startup_failure(exc)
+        if failure is None:
+            raise
+        print(f"rmqcore broker: {failure}", file=sys.stderr)
         return 1
     return 0
-
-
-def _startup_errors() -> tuple[type[BaseException], ...]:
-    from rmqcore.server.broker.store_lock import StoreLockedError
-
-    return (StoreLockedError, ConfigError)
 
 
 # -- local ------------------------------------------------------------------------------------
@@ -230,9 +257,12 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"rmqcore local: {exc}", file=sys.stderr)
         return 2
     try:
-        return anyio.run(_serve_local, args, config, ns_config)
-    except _startup_errors() as exc:
-        print(f"rmqcore local: {exc}", file=sys.stderr)
+        return run_event_loop(_serve_local, args, config, ns_config)
+    except BaseException as exc:
+        failure = _startup_failure(exc)
+        if failure is None:
+            raise
+        print(f"rmqcore local: {failure}", file=sys.stderr)
         return 1
 
 
