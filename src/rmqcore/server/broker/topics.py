@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import structlog
 
 from rmqcore.clock import Clock
 from rmqcore.message import constants as C
+from rmqcore.remoting.bodies import TopicConfig as WireTopicConfig
 from rmqcore.server.broker.persistence import DataVersion, read_json_file, write_json_atomic
 
 log = structlog.get_logger(__name__)
@@ -33,18 +34,9 @@ SINGLE_TAG = "SINGLE_TAG"
 MULTI_TAG = "MULTI_TAG"
 
 
-@dataclass
-class TopicConfig:
-    """RocketMQ's ``TopicConfig``; ``to_json`` gives its fastjson field names."""
-
-    topic_name: str
-    read_queue_nums: int = 16
-    write_queue_nums: int = 16
-    perm: int = PERM_RW
-    topic_filter_type: str = SINGLE_TAG
-    topic_sys_flag: int = 0
-    order: bool = False
-    attributes: dict[str, str] = field(default_factory=dict)
+@dataclass(slots=True)
+class TopicConfig(WireTopicConfig):
+    """RocketMQ's ``TopicConfig`` (the wire body's fields and JSON), plus the permission checks."""
 
     @property
     def readable(self) -> bool:
@@ -53,31 +45,6 @@ class TopicConfig:
     @property
     def writeable(self) -> bool:
         return bool(self.perm & C.PERM_WRITE)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "attributes": dict(self.attributes),
-            "order": self.order,
-            "perm": self.perm,
-            "readQueueNums": self.read_queue_nums,
-            "topicFilterType": self.topic_filter_type,
-            "topicName": self.topic_name,
-            "topicSysFlag": self.topic_sys_flag,
-            "writeQueueNums": self.write_queue_nums,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TopicConfig:
-        return cls(
-            topic_name=str(data["topicName"]),
-            read_queue_nums=int(data.get("readQueueNums", 16)),
-            write_queue_nums=int(data.get("writeQueueNums", 16)),
-            perm=int(data.get("perm", PERM_RW)),
-            topic_filter_type=str(data.get("topicFilterType") or SINGLE_TAG),
-            topic_sys_flag=int(data.get("topicSysFlag", 0)),
-            order=bool(data.get("order", False)),
-            attributes={str(k): str(v) for k, v in (data.get("attributes") or {}).items()},
-        )
 
 
 def system_topic_configs(
