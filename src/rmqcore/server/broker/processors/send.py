@@ -156,6 +156,14 @@ class SendProcessor:
             log.info("retry_message_to_dlq", group=group, reconsume_times=msg.reconsume_times, max=max_times)
         return None
 
+    def _body_too_large(self, cmd: RemotingCommand) -> RemotingCommand:
+        return make_response(
+            cmd,
+            ResponseCode.MESSAGE_ILLEGAL,
+            f"the message is illegal, maybe msg body or properties length not matched. "
+            f"msg body length limit {self._max_message_size}B, msg properties length limit 32KB.",
+        )
+
     # -- single message -----------------------------------------------------------------------------
     def send_message(self, channel: Any, cmd: RemotingCommand) -> Any:
         header = decode_send_request_header(cmd.code, cmd.ext_fields)
@@ -166,12 +174,7 @@ class SendProcessor:
             return config
         body = cmd.body or b""
         if len(body) > self._max_message_size:
-            return make_response(
-                cmd,
-                ResponseCode.MESSAGE_ILLEGAL,
-                f"the message is illegal, maybe msg body or properties length not matched. "
-                f"msg body length limit {self._max_message_size}B, msg properties length limit 32KB.",
-            )
+            return self._body_too_large(cmd)
         broker = self.broker
         queue_id = self._pick_queue(header, config)  # type: ignore[arg-type]
         properties = decode_properties(header.properties) if header.properties else {}
@@ -287,12 +290,7 @@ class SendProcessor:
             return config
         body = cmd.body or b""
         if len(body) > self._max_message_size:
-            return make_response(
-                cmd,
-                ResponseCode.MESSAGE_ILLEGAL,
-                f"the message is illegal, maybe msg body or properties length not matched. "
-                f"msg body length limit {self._max_message_size}B, msg properties length limit 32KB.",
-            )
+            return self._body_too_large(cmd)
         queue_id = self._pick_queue(header, config)  # type: ignore[arg-type]
         sys_flag = header.sys_flag
         if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
