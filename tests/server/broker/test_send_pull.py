@@ -9,9 +9,13 @@ import pytest
 
 from rmqcore.filter import CompiledFilter, register_filter, unregister_filter
 from rmqcore.message import Message, decode_offset_message_id, decode_stored_messages, tags_code
-from rmqcore.remoting import RequestCode, ResponseCode
+from rmqcore.remoting import RequestCode, ResponseCode, make_request
+from rmqcore.remoting.bodies import TopicRouteData
 from rmqcore.remoting.headers.offset import GetMaxOffsetRequestHeader, GetMinOffsetRequestHeader, SearchOffsetRequestHeader
 from rmqcore.remoting.headers.query import QueryMessageRequestHeader, ViewMessageRequestHeader
+
+from rmqcore.server.config import NamesrvConfig
+from rmqcore.server.namesrv import NamesrvController
 
 from .conftest import connect, running_broker
 
@@ -185,6 +189,37 @@ async def test_unknown_topic_and_auto_create(tmp_path: Path) -> None:
         assert response.code == 0
         created = broker.topics.select("NewTopic")
         assert (created.write_queue_nums, created.perm) == (4, 6)  # client asked 4 (< TBW102's 8)
+
+
+async def test_send_that_creates_its_topic_answers_after_the_name_server_knows_it(tmp_path: Path) -> None:
+    """As createTopicInSendMessageMethod registers before the send returns: a client that
+    looks the route up right after the answer finds the topic, however slow the name server."""
+    namesrv = NamesrvController(NamesrvConfig(listen_port=0, kv_config_path=""))
+    register = namesrv._handlers[RequestCode.REGISTER_BROKER]
+    registrations: list[str] = []
+
+    async def slow_register(channel, cmd):
+        await anyio.sleep(0.3)  # a loaded name server; the send must not overtake it
+        registrations.append(cmd.ext_fields["brokerName"])
+        return register(channel, cmd)
+
+    namesrv._handlers[RequestCode.REGISTER_BROKER] = slow_register
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(namesrv.run)
+        try:
+            async with running_broker(tmp_path, namesrvAddr=f"127.0.0.1:{port}") as broker, connect(broker.port) as client:
+                for topic in ("FreshTopicA", "FreshTopicB"):
+                    sent = await client.send(topic, b"x")
+                    assert sent.code == ResponseCode.SUCCESS, sent.remark
+                    route = namesrv.handle(None, make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic}))
+                    assert route.code == ResponseCode.SUCCESS, route.remark
+                    assert TopicRouteData.decode(route.body).queue_datas[0].write_queue_nums == 4
+                again = await client.send("FreshTopicA", b"y")  # no topic created: no registration waited on
+                assert again.code == ResponseCode.SUCCESS and broker.registration_in_flight is None
+        finally:
+            await namesrv.shutdown()
+            tg.cancel_scope.cancel()
+    assert registrations.count("broker-test") >= 3  # start-up + one per created topic
 
 
 async def test_oversized_message_is_illegal(tmp_path: Path) -> None:

@@ -127,6 +127,11 @@ class BrokerController:
         self._opened = False
         self._closed = False
         self._registration_pending = False
+        # Set when the registration requested after a topic was created has reached the
+        # name servers; a send that created its topic answers only after it (as RocketMQ's
+        # createTopicInSendMessageMethod registers before the send returns), so the
+        # producer's next route look-up already finds the topic.
+        self.registration_in_flight: anyio.Event | None = None
 
     # -- identity -------------------------------------------------------------------------------
     @property
@@ -349,12 +354,21 @@ class BrokerController:
         if self._task_group is None or not self.config.namesrv_addrs or self._registration_pending:
             return
         self._registration_pending = True
+        self._run_in_loop(self._start_registration)
+
+    def _start_registration(self) -> None:
+        done = self.registration_in_flight = anyio.Event()
 
         async def register() -> None:
             self._registration_pending = False
-            await self.registrar.register_all()
+            try:
+                await self.registrar.register_all()
+            finally:
+                done.set()
+                if self.registration_in_flight is done:
+                    self.registration_in_flight = None
 
-        self._run_in_loop(self._spawn, register)
+        self._spawn(register)
 
     def notify_consumer_ids_changed(self, group: str, channels: list[Hashable]) -> None:
         """NOTIFY_CONSUMER_IDS_CHANGED one-way to each channel still in ``group``."""

@@ -19,6 +19,7 @@ import inspect
 import random
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import anyio.to_thread
 import structlog
 
@@ -55,6 +56,9 @@ NOT_ALLOWED_SEND_TOPICS = frozenset(
 )
 APPLY_TOPIC_HINT = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 DEFAULT_REGION = "DefaultRegion"
+# A send that created its topic waits at most this long for the name servers to learn it
+# (each register call has its own timeout; this bounds the send's answer).
+REGISTRATION_WAIT_S = 3.0
 
 
 def born_host_of(channel: Any) -> tuple[str, int]:
@@ -166,6 +170,21 @@ class SendProcessor:
 
     # -- single message -----------------------------------------------------------------------------
     def send_message(self, channel: Any, cmd: RemotingCommand) -> Any:
+        response = self._send_message(channel, cmd)
+        registering = self.broker.registration_in_flight
+        if registering is None:
+            return response
+        return self._answer_after_registration(response, registering)
+
+    async def _answer_after_registration(self, response: Any, registering: Any) -> RemotingCommand:
+        """Answer once the name servers know a topic this send may have created."""
+        if inspect.isawaitable(response):
+            response = await response
+        with anyio.move_on_after(REGISTRATION_WAIT_S):
+            await registering.wait()
+        return response
+
+    def _send_message(self, channel: Any, cmd: RemotingCommand) -> Any:
         header = decode_send_request_header(cmd.code, cmd.ext_fields)
         if header.batch:
             return self._send_batch(channel, cmd, header)
@@ -278,7 +297,11 @@ class SendProcessor:
 
     # -- batch ----------------------------------------------------------------------------------
     def send_batch_message(self, channel: Any, cmd: RemotingCommand) -> Any:
-        return self._send_batch(channel, cmd, decode_send_request_header(cmd.code, cmd.ext_fields))
+        response = self._send_batch(channel, cmd, decode_send_request_header(cmd.code, cmd.ext_fields))
+        registering = self.broker.registration_in_flight
+        if registering is None:
+            return response
+        return self._answer_after_registration(response, registering)
 
     def _send_batch(self, channel: Any, cmd: RemotingCommand, header: SendMessageRequestHeader) -> Any:
         if len(header.topic.encode("utf-8")) > C.MAX_V1_TOPIC_LENGTH:
