@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -196,30 +197,46 @@ async def test_send_that_creates_its_topic_answers_after_the_name_server_knows_i
     looks the route up right after the answer finds the topic, however slow the name server."""
     namesrv = NamesrvController(NamesrvConfig(listen_port=0, kv_config_path=""))
     register = namesrv._handlers[RequestCode.REGISTER_BROKER]
-    registrations: list[str] = []
+    gate = {"on": False}
+    registering, release = anyio.Event(), anyio.Event()
 
-    async def slow_register(channel, cmd):
-        await anyio.sleep(0.3)  # a loaded name server; the send must not overtake it
-        registrations.append(cmd.ext_fields["brokerName"])
+    async def held_register(channel, cmd):
+        if gate["on"]:  # a loaded name server: hold the registration until the test lets it go
+            registering.set()
+            await release.wait()
         return register(channel, cmd)
 
-    namesrv._handlers[RequestCode.REGISTER_BROKER] = slow_register
+    namesrv._handlers[RequestCode.REGISTER_BROKER] = held_register
     async with anyio.create_task_group() as tg:
         port = await tg.start(namesrv.run)
         try:
             async with running_broker(tmp_path, namesrvAddr=f"127.0.0.1:{port}") as broker, connect(broker.port) as client:
-                for topic in ("FreshTopicA", "FreshTopicB"):
-                    sent = await client.send(topic, b"x")
-                    assert sent.code == ResponseCode.SUCCESS, sent.remark
-                    route = namesrv.handle(None, make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic}))
-                    assert route.code == ResponseCode.SUCCESS, route.remark
-                    assert TopicRouteData.decode(route.body).queue_datas[0].write_queue_nums == 4
-                again = await client.send("FreshTopicA", b"y")  # no topic created: no registration waited on
+                gate["on"] = True
+                answers: list[Any] = []
+                answered = anyio.Event()
+
+                async def send() -> None:
+                    answers.append(await client.send("FreshTopic", b"x"))
+                    answered.set()
+
+                tg.start_soon(send)
+                with anyio.fail_after(5):
+                    await registering.wait()
+                with anyio.move_on_after(0.3):
+                    await answered.wait()
+                assert not answers, "the send answered before the name server had its topic"
+                release.set()
+                with anyio.fail_after(5):
+                    await answered.wait()
+                assert answers[0].code == ResponseCode.SUCCESS, answers[0].remark
+                route = namesrv.handle(None, make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": "FreshTopic"}))
+                assert route.code == ResponseCode.SUCCESS, route.remark
+                assert TopicRouteData.decode(route.body).queue_datas[0].write_queue_nums == 4
+                again = await client.send("FreshTopic", b"y")  # nothing created: no registration waited on
                 assert again.code == ResponseCode.SUCCESS and broker.registration_in_flight is None
         finally:
             await namesrv.shutdown()
             tg.cancel_scope.cancel()
-    assert registrations.count("broker-test") >= 3  # start-up + one per created topic
 
 
 async def test_oversized_message_is_illegal(tmp_path: Path) -> None:
