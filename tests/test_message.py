@@ -239,3 +239,76 @@ def test_message_queue_orders_like_rocketmq() -> None:
         MessageQueue("b", "x", 0),
     ]
     assert MessageQueue.from_json(queues[0].to_json()) == queues[0]
+
+
+_record_fields = st.fixed_dictionaries(
+    {
+        "topic": st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=140),
+        "body": st.binary(max_size=200),
+        "properties": st.dictionaries(
+            st.text(st.characters(blacklist_characters="\x01\x02", blacklist_categories=("Cs",)), min_size=1, max_size=8),
+            st.text(st.characters(blacklist_characters="\x01\x02", blacklist_categories=("Cs",)), min_size=1, max_size=12),
+            max_size=4,
+        ),
+        "flag": st.integers(-(2**31), 2**31 - 1),
+        "queue_id": st.integers(-(2**31), 2**31 - 1),
+        "queue_offset": st.integers(-(2**63), 2**63 - 1),
+        "commitlog_offset": st.integers(-(2**63), 2**63 - 1),
+        "sys_flag": st.sampled_from([0, C.MULTI_TAGS_FLAG, C.TRANSACTION_PREPARED_TYPE, C.COMPRESSED_FLAG]),
+        "born_timestamp": st.integers(0, 2**62),
+        "born_host": st.sampled_from([("10.0.0.1", 5555), ("127.0.0.1", -1), ("::1", 7), ("255.255.255.255", 2**31 - 1)]),
+        "store_host": st.sampled_from([("127.0.0.1", 10911), ("192.168.0.7", -(2**31)), ("fe80::1", 2)]),
+        "reconsume_times": st.integers(-(2**31), 2**31 - 1),
+        "prepared_transaction_offset": st.integers(-(2**63), 2**63 - 1),
+    }
+)
+
+
+@given(records=st.lists(_record_fields, max_size=6), tail=st.sampled_from([b"", b"\x00" * 10, b"\x00" * 100, b"\xff" * 90]))
+def test_decode_stored_messages_matches_the_record_by_record_decoder(records: list[dict], tail: bytes) -> None:
+    """The inline fast path (V1, IPv4, uncompressed) decodes exactly what decode_stored_message does,
+    every attribute, and stops at the same place."""
+    raw = b""
+    for fields in records:
+        msg = MessageExt(**fields)
+        if fields["sys_flag"] & C.COMPRESSED_FLAG:
+            msg.body = zlib.compress(msg.body)
+        raw += encode_stored_message(msg)
+    raw += tail
+    expected = []
+    pos = 0
+    while pos < len(raw):
+        try:
+            msg, size = decode_stored_message(raw, pos)
+        except MessageDecodeError:
+            break
+        expected.append(msg)
+        pos += size
+    for buf in (raw, bytearray(raw), memoryview(raw)):
+        decoded = decode_stored_messages(buf)
+        assert len(decoded) == len(expected)
+        for got, want in zip(decoded, expected):
+            for name in MessageExt.__slots__ + Message.__slots__:
+                assert getattr(got, name) == getattr(want, name), name
+            assert type(got.body) is bytes
+    assert decode_stored_messages(raw, decompress=False)[: len(records)] == [
+        decode_stored_message(raw, p, decompress=False)[0] for p in _record_starts(raw, len(expected))
+    ]
+
+
+def _record_starts(raw: bytes, n: int) -> list[int]:
+    starts, pos = [], 0
+    for _ in range(n):
+        starts.append(pos)
+        pos += struct.unpack_from(">i", raw, pos)[0]
+    return starts
+
+
+def test_decode_stored_messages_stops_at_a_record_that_runs_past_its_length() -> None:
+    raw, _ = _hand_encoded_record()
+    broken = bytearray(raw)
+    struct.pack_into(">i", broken, 84, 10_000)  # body length past the record
+    assert len(decode_stored_messages(raw + bytes(broken) + raw)) == 1
+    struct.pack_into(">i", broken, 84, 5)
+    broken[-12] = 200  # property length byte: runs past the record
+    assert len(decode_stored_messages(raw + bytes(broken))) == 1

@@ -30,7 +30,7 @@ _U16 = struct.Struct(">H")
 _Q = struct.Struct(">q")
 _PORT_OFFSET = struct.Struct(">iq")
 
-HEAD_SIZE = _HEAD.size  # 44
+HEAD_SIZE = _HEAD.size  # 48
 # Offsets of fields in an IPv4 record (reference section 4 lists the same positions).
 POS_MAGIC = 4
 POS_BODY_CRC = 8
@@ -212,24 +212,113 @@ def decode_stored_message(
     return msg, total
 
 
+# The whole fixed part of a V1 IPv4 record in one unpack (fields 1-15 and the body length).
+# The hosts come out as one 64-bit ip+port value each: a cheap key for the host cache.
+_V4_FIXED = struct.Struct(">iiiiiqqiqQqQiqi")
+_V4_FIXED_SIZE = _V4_FIXED.size  # 88
+_NOT_FAST = C.BORNHOST_V6_FLAG | C.STOREHOSTADDRESS_V6_FLAG | C.COMPRESSED_FLAG
+_MAX_CACHED_HOSTS = 1024
+# ip+port (as the 64-bit value of their 8 bytes) -> (ip text, port), and -> the first 16
+# hex digits of an offset message id. A pull body repeats a few hosts.
+_HOSTS: dict[int, Host] = {}
+_MSG_ID_PREFIXES: dict[int, str] = {}
+
+
+def _host_of(key: int) -> Host:
+    port = key & 0xFFFFFFFF
+    host = (unpack_ip((key >> 32).to_bytes(4, "big")), port - 0x100000000 if port & 0x80000000 else port)
+    if len(_HOSTS) < _MAX_CACHED_HOSTS:
+        _HOSTS[key] = host
+    return host
+
+
+def _msg_id_prefix_of(key: int) -> str:
+    prefix = f"{key:016X}"
+    if len(_MSG_ID_PREFIXES) < _MAX_CACHED_HOSTS:
+        _MSG_ID_PREFIXES[key] = prefix
+    return prefix
+
+
 def iter_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> Iterator[MessageExt]:
     """Decode concatenated records (a PULL or QUERY body) until the buffer ends.
 
     Like ``MessageDecoder.decodesBatch``, a record that fails to decode stops the loop.
     """
-    pos = 0
-    end = len(buf)
-    while pos < end:
-        try:
-            msg, size = decode_stored_message(buf, pos, decompress=decompress)
-        except MessageDecodeError:
-            return
-        yield msg
-        pos += size
+    yield from decode_stored_messages(buf, decompress=decompress)
 
 
 def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> list[MessageExt]:
-    return list(iter_stored_messages(buf, decompress=decompress))
+    """Every record of ``buf`` (a PULL or QUERY body), as :func:`iter_stored_messages`.
+
+    The common record (V1, IPv4 hosts, not compressed) is decoded inline with one unpack of
+    its fixed part; anything else (V2, IPv6, a compressed body, a record that does not add
+    up) goes through :func:`decode_stored_message`, which also decides where decoding stops.
+    """
+    if buf.__class__ is not bytes:
+        buf = bytes(buf)  # one copy; every slice below is then a bytes object already
+    out: list[MessageExt] = []
+    append = out.append
+    unpack = _V4_FIXED.unpack_from
+    hosts = _HOSTS
+    prefixes = _MSG_ID_PREFIXES
+    pack_q = _Q.pack
+    new = _new_message_ext
+    v1 = C.MESSAGE_MAGIC_CODE_V1
+    not_fast = _NOT_FAST
+    fixed = _V4_FIXED_SIZE
+    pos = 0
+    end = len(buf)
+    while pos < end:
+        if end - pos >= fixed:
+            (total, magic, crc, queue_id, flag, queue_offset, phys, sys_flag, born_ts,
+             born, store_ts, store, reconsume, prepared, body_len) = unpack(buf, pos)  # fmt: skip
+            rec_end = pos + total
+            p = pos + fixed
+            body_end = p + body_len
+            if (
+                magic == v1
+                and not sys_flag & not_fast
+                and total >= 91
+                and rec_end <= end
+                and body_len >= 0
+                and body_end + 3 <= rec_end
+            ):
+                topic_end = body_end + 1 + buf[body_end]
+                if topic_end + 2 <= rec_end:
+                    props_end = topic_end + 2 + ((buf[topic_end] << 8) | buf[topic_end + 1])
+                    if props_end <= rec_end:
+                        msg = new(MessageExt)
+                        msg.topic = buf[body_end + 1 : topic_end].decode("utf-8")
+                        msg.body = buf[p:body_end]
+                        msg.flag = flag
+                        msg.properties = (
+                            decode_properties(buf[topic_end + 2 : props_end].decode("utf-8")) if props_end > topic_end + 2 else {}
+                        )
+                        msg.transaction_id = None
+                        msg.queue_id = queue_id
+                        msg.queue_offset = queue_offset
+                        msg.commitlog_offset = phys
+                        msg.sys_flag = sys_flag
+                        msg.born_timestamp = born_ts
+                        msg.born_host = hosts.get(born) or _host_of(born)
+                        msg.store_timestamp = store_ts
+                        msg.store_host = hosts.get(store) or _host_of(store)
+                        msg.reconsume_times = reconsume
+                        msg.prepared_transaction_offset = prepared
+                        msg.body_crc = crc
+                        msg.store_size = total
+                        msg.offset_msg_id = (prefixes.get(store) or _msg_id_prefix_of(store)) + pack_q(phys).hex().upper()
+                        msg.broker_name = None
+                        append(msg)
+                        pos = rec_end
+                        continue
+        try:
+            msg, size = decode_stored_message(buf, pos, decompress=decompress)
+        except MessageDecodeError:
+            break
+        append(msg)
+        pos += size
+    return out
 
 
 # --- batch send body (reference section 4, "SEND_BATCH body") ---------------------------
