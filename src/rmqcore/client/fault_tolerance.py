@@ -36,6 +36,11 @@ class BrokerAvailability:
     def mark_ok(self, broker_name: str) -> None:
         self._unavailable_until.pop(broker_name, None)
 
+    @property
+    def has_failures(self) -> bool:
+        """Whether any broker is marked (some may have served their time already)."""
+        return bool(self._unavailable_until)
+
     def is_available(self, broker_name: str) -> bool:
         until = self._unavailable_until.get(broker_name)
         if until is None:

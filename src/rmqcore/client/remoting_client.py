@@ -179,14 +179,17 @@ class RemotingClient:
     # -- requests ---------------------------------------------------------------------------
     async def invoke(self, addr: str, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
         """Send ``cmd`` to ``addr`` and return the response (any code; callers judge it)."""
-        # Deadlines on time.monotonic(): the same clock as the loop's, without anyio's backend lookup per call.
-        deadline = time.monotonic() + timeout
-        channel = await self.get_channel(addr)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise RemotingTimeoutError(f"connecting to {addr} used up the {timeout:.3f}s timeout", addr)
+        channel = self._channels.get(addr)
+        if channel is None or channel.closed:
+            # Deadlines on time.monotonic(): the same clock as the loop's, without anyio's backend lookup per call.
+            deadline = time.monotonic() + timeout
+            channel = await self.get_channel(addr)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RemotingTimeoutError(f"connecting to {addr} used up the {timeout:.3f}s timeout", addr)
+            timeout = remaining
         try:
-            return await channel.request(cmd, remaining)
+            return await channel.request(cmd, timeout)
         except RequestTimeout as exc:
             raise RemotingTimeoutError(str(exc), addr) from exc
         except ChannelClosed as exc:

@@ -101,6 +101,8 @@ class TopicPublishInfo:
         queues = self.message_queues
         n = len(queues)
         start = next(self._cursor)  # type: ignore[call-overload]
+        if last_broker_name is None and (availability is None or not availability.has_failures):
+            return queues[start % n]  # the common case: nothing to steer around
         fallback: MessageQueue | None = None
         for i in range(n):
             mq = queues[(start + i) % n]

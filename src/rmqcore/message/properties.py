@@ -20,9 +20,7 @@ def encode_properties(properties: Mapping[str, str]) -> str:
     """
     if not properties:
         return ""
-    return "".join(
-        f"{k}\x01{v}\x02" for k, v in properties.items() if v is not None
-    )
+    return "".join([f"{k}\x01{v}\x02" for k, v in properties.items() if v is not None])
 
 
 def decode_properties(text: str) -> dict[str, str]:
