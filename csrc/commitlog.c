@@ -43,6 +43,9 @@ void rmq_commitlog_free(rmq_commitlog *cl) {
 static uint8_t *reserve(rmq_commitlog *cl, int64_t *pos, int32_t total) {
     rmq_mfq *q = cl->q;
     uint64_t p = (uint64_t)*pos;
+    /* the common case: room in the file last written, which is still mapped */
+    if (p >= cl->w_from && p < cl->w_end && (uint64_t)total + RMQ_BLANK_MIN <= cl->w_end - p && cl->w_gen == q->gen)
+        return cl->w_base + (p - cl->w_from);
     rmq_segment *s = rmq_mfq_find(q, p);
     if (!s) {
         if (p % q->file_size != 0 || (q->count > 0 && p != rmq_mfq_end_offset(q))) { errno = EINVAL; return NULL; }
@@ -68,6 +71,10 @@ static uint8_t *reserve(rmq_commitlog *cl, int64_t *pos, int32_t total) {
             s = rmq_mfq_find(q, p);
         }
     }
+    cl->w_base = s->base;
+    cl->w_from = s->from;
+    cl->w_end = s->from + s->size;
+    cl->w_gen = q->gen;
     return s->base + (p - s->from);
 }
 
@@ -96,6 +103,37 @@ static void roll_back(rmq_commitlog *cl, rmq_cq *cq, int64_t orig_pos, int64_t c
     if (cl->index) rmq_index_truncate(cl->index, orig_pos);
 }
 
+/* How far past its write position each ConsumeQueue and the newest index file are kept
+ * prefaulted by the warm-ahead thread (asked again each half window). Small on purpose:
+ * a broker has thousands of queues, and 64 KiB is 3276 entries of a queue. */
+#define CQ_WARM_WINDOW (64u << 10)
+#define INDEX_WARM_WINDOW (256u << 10)
+
+static void warm_cq(rmq_warmer *w, rmq_cq *cq) {
+    uint64_t at = (uint64_t)cq->max_logical * RMQ_CQ_UNIT;
+    if (at + CQ_WARM_WINDOW / 2 <= cq->warm_to) return;
+    uint64_t from = cq->warm_to > at ? cq->warm_to : at;
+    cq->warm_to = at + CQ_WARM_WINDOW;
+    rmq_warmer_post(w, RMQ_WARM_MFQ, cq->q, 0, from, cq->warm_to);
+}
+
+static void warm_index(rmq_warmer *w, rmq_index *idx) {
+    if (idx->count == 0) return;
+    rmq_index_file *f = &idx->files[idx->count - 1];
+    uint64_t entries = RMQ_INDEX_HEADER + (uint64_t)idx->slot_num * RMQ_INDEX_SLOT;
+    uint64_t at = entries + (uint64_t)rmq_index_count(idx, idx->count - 1) * RMQ_INDEX_ENTRY;
+    if (f->id != idx->warm_file) {
+        /* a new newest file (created, or the first insert since open): its slot table */
+        idx->warm_file = f->id;
+        idx->warm_to = at;
+        rmq_warmer_post(w, RMQ_WARM_INDEX, idx, f->id, 0, entries);
+    }
+    if (at + INDEX_WARM_WINDOW / 2 <= idx->warm_to) return;
+    uint64_t from = idx->warm_to > at ? idx->warm_to : at;
+    idx->warm_to = at + INDEX_WARM_WINDOW;
+    rmq_warmer_post(w, RMQ_WARM_INDEX, idx, f->id, from, idx->warm_to);
+}
+
 /* Encode one record at *pos (after any blank/roll), then dispatch it to the CQ and
  * the index. *pos is advanced past the record as soon as it is written, so a
  * failing dispatch can be rolled back by the caller. Returns the record offset. */
@@ -104,7 +142,16 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
                              int32_t queue_id, int32_t flag, int32_t sys_flag, int64_t born_ts,
                              const uint8_t *born_host, int32_t born_host_len, int64_t store_ts,
                              int32_t reconsume_times, int64_t prepared_offset, int64_t tag_code,
-                             const uint8_t *keys, int32_t keys_len, int64_t *pos) {
+                             const uint8_t *keys, int32_t keys_len, int32_t index_seed, int64_t *pos) {
+    /* IndexService.buildIndex skips rollback messages only. The keys are hashed first so
+     * that their hash slots load while the record is copied. */
+    uint32_t key_hashes[8];
+    int32_t nkeys = 0;
+    int index_it = keys_len > 0 && cl->index && (sys_flag & SF_TX_MASK) != SF_TX_ROLLBACK;
+    if (index_it) {
+        nkeys = rmq_index_hash_keys(index_seed, (const char *)keys, keys_len, key_hashes, 8);
+        if (nkeys > 0) rmq_index_prefetch(cl->index, key_hashes, nkeys);
+    }
     int v2 = topic_len > 127; /* autoMessageVersionOnTopicLen (reference section 4, MAGICCODE) */
     int32_t store_host_len = cl->store_host_len;
     sys_flag = born_host_len == 20 ? (sys_flag | SF_BORNHOST_V6) : (sys_flag & ~SF_BORNHOST_V6);
@@ -157,14 +204,16 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
     rmq_put_be32(p, (uint32_t)total);
     *pos = phys + total;
 
-    /* IndexService.buildIndex skips rollback messages only */
-    if (keys_len > 0 && cl->index && tx != SF_TX_ROLLBACK) {
-        int rc = rmq_index_put(cl->index, (const char *)topic, topic_len, (const char *)keys, keys_len, phys, store_ts);
+    if (index_it) {
+        int rc = nkeys >= 0 ? rmq_index_put_hashes(cl->index, key_hashes, nkeys, phys, store_ts)
+                            : rmq_index_put_seeded(cl->index, index_seed, (const char *)keys, keys_len, phys, store_ts);
         if (rc != 0) return rc;
+        if (cl->warmer) warm_index(cl->warmer, cl->index);
     }
     if (cq) {
         int rc = rmq_cq_append(cq, phys, total, tag_code);
         if (rc != 0) return rc;
+        if (cl->warmer) warm_cq(cl->warmer, cq);
     }
     cl->last_queue_offset = queue_offset;
     cl->last_store_ts = store_ts;
@@ -181,7 +230,7 @@ int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t bod
     int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, (const uint8_t *)body, body_len,
                                  (const uint8_t *)props, props_len, cq->queue_id, flag, sys_flag, born_ts,
                                  (const uint8_t *)born_host, born_host_len, store_ts, reconsume_times,
-                                 prepared_offset, tag_code, (const uint8_t *)keys, keys_len, &pos);
+                                 prepared_offset, tag_code, (const uint8_t *)keys, keys_len, cq->index_seed, &pos);
     if (phys < 0) {
         roll_back(cl, cq, cl->write_pos, pos, cq_max);
         return phys;
@@ -218,7 +267,7 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
         int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, b, bl, pr, pl, cq->queue_id,
                                      flags ? flags[i] : 0, sys_flag, born_ts, (const uint8_t *)born_host,
                                      born_host_len, store_ts, 0, 0, tag_codes ? tag_codes[i] : uniform_tag_code, k,
-                                     kl, &pos);
+                                     kl, cq->index_seed, &pos);
         if (phys < 0) {
             roll_back(cl, cq, orig, pos, cq_max);
             return phys;
@@ -244,14 +293,13 @@ static void scan_props(const uint8_t *p, int32_t len, batch_props *out) {
     while (p < end) {
         const uint8_t *stop = memchr(p, 2, (size_t)(end - p));
         if (!stop) stop = end;
-        const uint8_t *sep = memchr(p, 1, (size_t)(stop - p));
-        if (sep && sep > p && sep + 1 < stop) {
-            size_t klen = (size_t)(sep - p);
-            int32_t vlen = (int32_t)(stop - sep - 1);
-            if (klen == 4 && memcmp(p, "TAGS", 4) == 0) { out->tags = sep + 1; out->tags_len = vlen; }
-            else if (klen == 4 && memcmp(p, "KEYS", 4) == 0) { out->keys = sep + 1; out->keys_len = vlen; }
-            else if (klen == 8 && memcmp(p, "UNIQ_KEY", 8) == 0) { out->uniq = sep + 1; out->uniq_len = vlen; }
-        }
+        /* An entry's key runs to its first \x01, so an entry is one of the three wanted
+         * exactly when it starts with that key and \x01: a prefix test instead of a
+         * second search of every entry for its separator. */
+        size_t n = (size_t)(stop - p);
+        if (n > 5 && p[4] == 1 && memcmp(p, "TAGS", 4) == 0) { out->tags = p + 5; out->tags_len = (int32_t)(n - 5); }
+        else if (n > 5 && p[4] == 1 && memcmp(p, "KEYS", 4) == 0) { out->keys = p + 5; out->keys_len = (int32_t)(n - 5); }
+        else if (n > 9 && p[8] == 1 && memcmp(p, "UNIQ_KEY", 8) == 0) { out->uniq = p + 9; out->uniq_len = (int32_t)(n - 9); }
         p = stop + 1;
     }
 }
@@ -302,7 +350,7 @@ int64_t rmq_put_batch_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *wire, i
         int64_t tag_code = tags_len ? (int64_t)rmq_java_hash((const char *)tags, tags_len, 0) : 0;
         int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, body, (int32_t)body_len, props,
                                      props_len, cq->queue_id, flag, sys_flag, born_ts, (const uint8_t *)born_host,
-                                     born_host_len, store_ts, 0, 0, tag_code, cl->keys_buf, kl, &pos);
+                                     born_host_len, store_ts, 0, 0, tag_code, cl->keys_buf, kl, cq->index_seed, &pos);
         if (phys < 0) { rc = phys; break; }
         bytes += pos - phys;
         phys_out[n++] = phys;
@@ -492,6 +540,16 @@ void rmq_commitlog_stop_warmer(rmq_commitlog *cl) {
     rmq_warmer *w = cl->warmer;
     cl->warmer = NULL;
     rmq_warmer_stop(w);
+}
+
+int64_t rmq_commitlog_warm_stat(rmq_commitlog *cl, int32_t which) {
+    rmq_warmer *w = cl->warmer;
+    if (!w) return -1;
+    pthread_mutex_lock(&w->lock);
+    int64_t v = which == 0 ? (int64_t)w->warmed_bytes : which == 1 ? (int64_t)w->job_bytes
+              : which == 2 ? (int64_t)w->jobs_posted : (int64_t)w->jobs_dropped;
+    pthread_mutex_unlock(&w->lock);
+    return v;
 }
 
 void rmq_commitlog_warm_wait(rmq_commitlog *cl) {

@@ -38,6 +38,9 @@ typedef struct rmq_commitlog {
     int32_t store_host_len;    /* 8 (IPv4 + port) or 20 (IPv6 + port) */
     uint8_t store_host[20];
     rmq_warmer *warmer;        /* NULL: no warm-ahead (warm_mapped_file_enable off) */
+    /* the file being appended to (cache; valid while q->gen == w_gen) */
+    uint8_t *w_base;
+    uint64_t w_from, w_end, w_gen;
     uint8_t *keys_buf;         /* "UNIQ_KEY KEYS" of one encoded-batch record (under the store lock) */
 } rmq_commitlog;
 
@@ -114,6 +117,9 @@ int rmq_commitlog_sync(rmq_commitlog *cl, int64_t from, int64_t to);
 int rmq_commitlog_start_warmer(rmq_commitlog *cl, int64_t window);
 /* Stop it (before the mappings go away); no-op without one. */
 void rmq_commitlog_stop_warmer(rmq_commitlog *cl);
+/* Warm-ahead statistics (tests, logs): 0 CommitLog bytes prefaulted, 1 ConsumeQueue and
+ * index bytes prefaulted, 2 jobs posted, 3 jobs dropped (queue full); -1 without a thread. */
+int64_t rmq_commitlog_warm_stat(rmq_commitlog *cl, int32_t which);
 /* Wait until the warm-ahead window is prefaulted (tests, benchmarks); no-op without one. */
 void rmq_commitlog_warm_wait(rmq_commitlog *cl);
 

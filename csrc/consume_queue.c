@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "byte_order.h"
+#include "index_file.h"
 
 rmq_cq *rmq_cq_new(const char *dir, uint64_t file_size, int cap, const char *topic, int32_t topic_len,
                    int32_t queue_id) {
@@ -15,6 +16,7 @@ rmq_cq *rmq_cq_new(const char *dir, uint64_t file_size, int cap, const char *top
     cq->topic[topic_len] = 0;
     cq->topic_len = topic_len;
     cq->queue_id = queue_id;
+    cq->index_seed = rmq_index_topic_seed(topic, topic_len);
     /* CQ files are small; sparse is fine (a full disk shows up on the CommitLog first) */
     cq->q = rmq_mfq_new(dir, file_size, cap, 0);
     if (!cq->q) { free(cq->topic); free(cq); return NULL; }
@@ -59,8 +61,19 @@ static uint8_t *slot_for(rmq_cq *cq, int64_t logical, int create) {
 }
 
 int rmq_cq_append(rmq_cq *cq, int64_t phys, int32_t size, int64_t tag_code) {
-    uint8_t *p = slot_for(cq, cq->max_logical, 1);
-    if (!p) return -ENOSPC;
+    uint64_t pos = (uint64_t)cq->max_logical * RMQ_CQ_UNIT;
+    uint8_t *p;
+    if (pos >= cq->w_from && pos + RMQ_CQ_UNIT <= cq->w_end && cq->w_gen == cq->q->gen) {
+        p = cq->w_base + (pos - cq->w_from);
+    } else {
+        p = slot_for(cq, cq->max_logical, 1);
+        if (!p) return -ENOSPC;
+        rmq_segment *s = rmq_mfq_find(cq->q, pos);
+        cq->w_base = s->base;
+        cq->w_from = s->from;
+        cq->w_end = s->from + s->size;
+        cq->w_gen = cq->q->gen;
+    }
     write_entry(p, phys, size, tag_code);
     cq->max_logical++;
     return 0;

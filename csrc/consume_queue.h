@@ -20,6 +20,11 @@ typedef struct rmq_cq {
     char *topic;
     int32_t topic_len;
     int32_t queue_id;
+    int32_t index_seed;   /* rmq_index_topic_seed of the topic: its keys' hashes start from it */
+    /* the file being appended to (cache; valid while q->gen == w_gen) */
+    uint8_t *w_base;
+    uint64_t w_from, w_end, w_gen;
+    uint64_t warm_to;     /* the writer asked the warm-ahead thread to prefault up to here */
 } rmq_cq;
 
 rmq_cq *rmq_cq_new(const char *dir, uint64_t file_size, int cap, const char *topic, int32_t topic_len,

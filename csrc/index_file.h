@@ -8,6 +8,7 @@
  * and the look-up walks chains here, so neither runs Python per entry. */
 #ifndef RMQ_INDEX_FILE_H
 #define RMQ_INDEX_FILE_H
+#include <pthread.h>
 #include <stdint.h>
 
 #define RMQ_INDEX_HEADER 40
@@ -18,15 +19,25 @@ typedef struct rmq_index_file {
     int fd;
     uint8_t *base;
     uint64_t size;
+    uint64_t id;          /* unique within the index: names the file to the warm-ahead thread */
+    uint64_t reserved_to; /* bytes from 0 known to be allocated on disk (posix_fallocate) */
     char name[32];
 } rmq_index_file;
 
 typedef struct rmq_index {
-    rmq_index_file *files; /* oldest first */
     int count;
-    int cap;
     uint32_t slot_num;
     uint32_t index_num;
+    rmq_index_file *files; /* oldest first */
+    int cap;
+    uint64_t next_id;
+    /* Held by the warm-ahead thread while it prefaults an index file, and by whoever moves
+     * the file list (realloc, drop) or unmaps a file, so it never touches a stale mapping. */
+    pthread_mutex_t warm_lock;
+    /* the writer's warm-ahead bookkeeping (under the store lock): the newest file it asked
+     * to be warmed, and how far into it */
+    uint64_t warm_file;
+    uint64_t warm_to;
     char dir[4096];
 } rmq_index;
 
@@ -38,6 +49,16 @@ int32_t rmq_java_hash(const char *utf8, int64_t len, int32_t seed);
 /* Index `topic#token` for each non-empty space-separated token of keys. */
 int rmq_index_put(rmq_index *idx, const char *topic, int32_t topic_len, const char *keys, int32_t keys_len,
                   int64_t phys, int64_t store_ts);
+/* The hash seed of "topic#": every key of a topic is hashed on from it. */
+int32_t rmq_index_topic_seed(const char *topic, int32_t topic_len);
+/* Slot hashes of keys' tokens into out; the token count, or -1 if more than cap. */
+int32_t rmq_index_hash_keys(int32_t seed, const char *keys, int32_t keys_len, uint32_t *out, int32_t cap);
+/* Start loading the hash slots of these keys (the table is far larger than the cache,
+ * so each insert would otherwise wait on a miss). */
+void rmq_index_prefetch(rmq_index *idx, const uint32_t *hashes, int32_t n);
+int rmq_index_put_hashes(rmq_index *idx, const uint32_t *hashes, int32_t n, int64_t phys, int64_t store_ts);
+int rmq_index_put_seeded(rmq_index *idx, int32_t seed, const char *keys, int32_t keys_len, int64_t phys,
+                         int64_t store_ts);
 int rmq_index_query(rmq_index *idx, const char *key, int32_t key_len, int64_t begin_ms, int64_t end_ms,
                     int32_t max_count, int64_t *out_phys);
 int64_t rmq_index_truncate(rmq_index *idx, int64_t phys_limit);

@@ -218,6 +218,7 @@ int rmq_mfq_drop_first(rmq_mfq *q) {
     segment_path(q, q->segs[0].from, path, sizeof path);
     pthread_mutex_lock(&q->warm_lock);
     unmap_segment(&q->segs[0]);
+    q->gen++;
     memmove(&q->segs[0], &q->segs[1], sizeof(rmq_segment) * (size_t)(q->count - 1));
     q->count--;
     pthread_mutex_unlock(&q->warm_lock);
@@ -231,6 +232,7 @@ int rmq_mfq_drop_last(rmq_mfq *q) {
     segment_path(q, s->from, path, sizeof path);
     pthread_mutex_lock(&q->warm_lock);
     q->count--;
+    q->gen++;
     unmap_segment(s);
     pthread_mutex_unlock(&q->warm_lock);
     return unlink(path) == 0 ? 0 : -errno;

@@ -43,6 +43,10 @@ typedef struct rmq_mfq {
      * one (drop_first/drop_last, discarding a standby), so no prefault runs on an address
      * range that is being unmapped. Order: warm_lock before standby_lock. */
     pthread_mutex_t warm_lock;
+    /* Bumped whenever a file is unmapped (drop_first/drop_last): a writer that caches
+     * its current file's mapping to skip rmq_mfq_find per record rechecks it against
+     * this. Written and read under the store lock. */
+    uint64_t gen;
 } rmq_mfq;
 
 /* errors are negative errno values */

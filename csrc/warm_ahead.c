@@ -8,6 +8,10 @@
 
 /* Prefault in chunks so the lock that excludes unmapping is held briefly. */
 #define WARM_CHUNK (1u << 20)
+/* Jobs are taken a smaller chunk at a time between CommitLog chunks, so a 20 MB slot
+ * table does not hold up the CommitLog window. */
+#define JOB_CHUNK (256u << 10)
+#define JOBS_PER_CHUNK 8
 
 static void *warm_loop(void *arg);
 
@@ -43,9 +47,22 @@ void rmq_warmer_kick(rmq_warmer *w, uint64_t pos) {
     pthread_mutex_unlock(&w->lock);
 }
 
+void rmq_warmer_post(rmq_warmer *w, int kind, void *owner, uint64_t id, uint64_t from, uint64_t to) {
+    if (from >= to) return;
+    pthread_mutex_lock(&w->lock);
+    w->jobs_posted++;
+    if (w->njobs == RMQ_WARM_JOBS) {
+        w->jobs_dropped++;
+    } else {
+        w->jobs[w->njobs++] = (rmq_warm_job){kind, owner, id, from, to};
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
 void rmq_warmer_wait_idle(rmq_warmer *w) {
     pthread_mutex_lock(&w->lock);
-    while (!w->stop && w->warmed_to < w->want) pthread_cond_wait(&w->cond, &w->lock);
+    while (!w->stop && (w->warmed_to < w->want || w->njobs > 0)) pthread_cond_wait(&w->cond, &w->lock);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -113,11 +130,68 @@ static int64_t warm_step(rmq_warmer *w, uint64_t from, uint64_t to) {
     return (int64_t)(stop > from ? stop : to);
 }
 
+/* Prefault one chunk of a job: [from, returned end). The mapping is looked up again
+ * under its owner's warm_lock, which whoever unmaps it holds too; a range whose file is
+ * gone (deleted, truncated) or not created yet is skipped. */
+static uint64_t job_step(rmq_warm_job *j) {
+    static long page = 0;
+    if (!page) page = sysconf(_SC_PAGESIZE);
+    uint64_t from = j->from, to = j->to - j->from > JOB_CHUNK ? j->from + JOB_CHUNK : j->to;
+    if (j->kind == RMQ_WARM_MFQ) {
+        rmq_mfq *q = j->owner;
+        pthread_mutex_lock(&q->warm_lock);
+        rmq_segment *s = rmq_mfq_find(q, from);
+        if (s) {
+            uint64_t end = s->from + s->size;
+            if (to > end) to = end;
+            uint64_t a = (from - s->from) & ~(uint64_t)(page - 1);
+            prefault(s->base + a, to - s->from - a);
+        }
+        pthread_mutex_unlock(&q->warm_lock);
+    } else {
+        rmq_index *idx = j->owner;
+        pthread_mutex_lock(&idx->warm_lock);
+        for (int i = idx->count - 1; i >= 0; i--) {
+            rmq_index_file *f = &idx->files[i];
+            if (f->id != j->id) continue;
+            if (to > f->size) to = f->size;
+            uint64_t a = from & ~(uint64_t)(page - 1);
+            if (to > a) prefault(f->base + a, to - a);
+            break;
+        }
+        pthread_mutex_unlock(&idx->warm_lock);
+    }
+    return to > from ? to : j->to;
+}
+
+/* Called with w->lock held; runs one chunk of the next job with it released. */
+static void run_job(rmq_warmer *w) {
+    rmq_warm_job j = w->jobs[0]; /* stays queued (so wait_idle waits) until done */
+    pthread_mutex_unlock(&w->lock);
+    uint64_t done = job_step(&j);
+    pthread_mutex_lock(&w->lock);
+    w->job_bytes += done - j.from;
+    /* the queue only grew at the back meanwhile; an unfinished job goes behind the others
+     * (round robin), so a queue's next pages do not wait for a whole slot table */
+    w->njobs--;
+    for (int i = 0; i < w->njobs; i++) w->jobs[i] = w->jobs[i + 1];
+    if (done < j.to) {
+        j.from = done;
+        w->jobs[w->njobs++] = j;
+    }
+    pthread_cond_broadcast(&w->cond);
+}
+
 static void *warm_loop(void *arg) {
     rmq_warmer *w = arg;
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->stop && w->warmed_to >= w->want) pthread_cond_wait(&w->cond, &w->lock);
+        while (!w->stop && w->warmed_to >= w->want && w->njobs == 0) pthread_cond_wait(&w->cond, &w->lock);
+        if (w->stop) break;
+        if (w->njobs > 0) {
+            run_job(w);
+            if (w->warmed_to >= w->want) continue;
+        }
         if (w->stop) break;
         uint64_t target = w->want;
         /* pages the writer already passed need no warming */
@@ -132,6 +206,13 @@ static void *warm_loop(void *arg) {
             w->warmed_bytes += (uint64_t)r - done;
             done = (uint64_t)r;
             if (__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) break;
+            /* Queued jobs between CommitLog chunks: their pages are the ones right at the
+             * writer's position (the CommitLog window reaches much further ahead), so they
+             * go first, up to JOBS_PER_CHUNK chunks so that a big one (a slot table) does
+             * not stall the window. */
+            pthread_mutex_lock(&w->lock);
+            for (int k = 0; k < JOBS_PER_CHUNK && w->njobs > 0 && !w->stop; k++) run_job(w);
+            pthread_mutex_unlock(&w->lock);
         }
         pthread_mutex_lock(&w->lock);
         w->last_error = err;

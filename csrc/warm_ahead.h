@@ -11,12 +11,34 @@
  * current file it creates the next file (the standby, RocketMQ's
  * AllocateMappedFileService) and warms its head, so a roll is a pointer move onto
  * resident pages. The writer kicks the thread (one mutex + signal) only every
- * window/2 bytes; nothing here is on the put path otherwise. */
+ * window/2 bytes; nothing here is on the put path otherwise.
+ *
+ * The same thread also prefaults the small files written on every put besides the
+ * CommitLog: the ConsumeQueue just ahead of each written queue's end and the IndexFile
+ * (its whole hash-slot table when a file is created -- keys land on random slots, so a
+ * new file would otherwise take a first-touch fault on most inserts until the table is
+ * resident -- and its entries just ahead of the newest). The writer posts those ranges
+ * as jobs (rmq_warmer_post) when its position crosses half a window; the thread takes
+ * them between CommitLog chunks. Jobs name a queue's rmq_mfq or the index, which must
+ * outlive the thread (both are freed only after rmq_warmer_stop); the mappings inside
+ * them are found again under their warm_lock for every chunk, as unmapping takes it. */
 #ifndef RMQ_WARM_AHEAD_H
 #define RMQ_WARM_AHEAD_H
 #include <pthread.h>
 #include <stdint.h>
+#include "index_file.h"
 #include "mapped_file.h"
+
+#define RMQ_WARM_MFQ 1   /* owner: rmq_mfq (a ConsumeQueue); from/to: its global offsets */
+#define RMQ_WARM_INDEX 2 /* owner: rmq_index; id: rmq_index_file.id; from/to: bytes in that file */
+#define RMQ_WARM_JOBS 256 /* queued jobs; a post finding the queue full is dropped (the writer faults instead) */
+
+typedef struct rmq_warm_job {
+    int kind;
+    void *owner;
+    uint64_t id;
+    uint64_t from, to;
+} rmq_warm_job;
 
 typedef struct rmq_warmer {
     rmq_mfq *q;
@@ -32,6 +54,9 @@ typedef struct rmq_warmer {
     int last_error;      /* negative errno of the last failed preparation, 0 if none */
     uint64_t kicks;      /* statistics for tests and logs */
     uint64_t warmed_bytes;
+    rmq_warm_job jobs[RMQ_WARM_JOBS]; /* FIFO, jobs[0] next (guarded by lock) */
+    int njobs;
+    uint64_t jobs_posted, jobs_dropped, job_bytes; /* statistics */
     pthread_t thread;
 } rmq_warmer;
 
@@ -43,7 +68,9 @@ void rmq_warmer_kick(rmq_warmer *w, uint64_t pos);
 static inline void rmq_warmer_note(rmq_warmer *w, uint64_t pos) {
     if (w && pos + w->window / 2 > w->kicked_to) rmq_warmer_kick(w, pos);
 }
-/* Block until everything asked so far is warmed (tests, benchmarks). */
+/* Writer: queue [from, to) of a ConsumeQueue or an index file for prefaulting. */
+void rmq_warmer_post(rmq_warmer *w, int kind, void *owner, uint64_t id, uint64_t from, uint64_t to);
+/* Block until everything asked so far is warmed, jobs included (tests, benchmarks). */
 void rmq_warmer_wait_idle(rmq_warmer *w);
 /* Stop and join the thread, free it. */
 void rmq_warmer_stop(rmq_warmer *w);
