@@ -8,7 +8,14 @@ protocol-based ``ProtocolChannel`` the server also uses; a blocking-socket clien
 redis-py's is measured too) (``time.perf_counter_ns``) and reported as
 p50/p99 in ``extra_info``; pytest-benchmark times whole rounds. A Redis XADD round trip
 (redis-py, same machine) is measured beside it when ``redis-server`` is available:
-the target is a send p50 within 1.5x of the XADD p50.
+the target is a send p50 within 1.5x of the XADD p50. Reads of 32 entries (XRANGE COUNT 32)
+are measured beside the pulls of 32.
+
+The server's CPU per request (utime + stime of the broker or redis-server process from
+``/proc/PID/stat`` over the timed rounds, 10 ms resolution, background threads included)
+is printed with each figure: on a shared machine it is much steadier than wall-clock
+latency. The broker runs on uvloop when it is installed, as ``rmqcore broker`` does
+(``RMQCORE_EVENT_LOOP=asyncio`` selects the standard loop).
 
 Figures are reported, never asserted (wall-clock numbers are not test outcomes).
 """
@@ -45,12 +52,20 @@ PULL_ROUND = 64  # pulls of 32 per timed round
 
 BROKER_SCRIPT = textwrap.dedent(
     """
-    import sys, anyio
+    import os, sys, anyio
     from rmqcore.logs import configure_logging
     from rmqcore.server.broker import BrokerController
     from rmqcore.server.config import BrokerConfig
 
     configure_logging("warning")
+
+    def run(main):
+        use_uvloop = os.environ.get("RMQCORE_EVENT_LOOP", "uvloop") != "asyncio"
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            use_uvloop = False
+        anyio.run(main, backend="asyncio", backend_options={"use_uvloop": use_uvloop})
 
     async def main():
         # RocketMQ's defaults otherwise (1 GiB CommitLog segments, ASYNC_FLUSH).
@@ -63,9 +78,39 @@ BROKER_SCRIPT = textwrap.dedent(
             await broker.shutdown()
             tg.cancel_scope.cancel()
 
-    anyio.run(main)
+    run(main)
     """
 )
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float:
+    """utime + stime of process ``pid`` (all its threads), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+class CpuMeter:
+    """A server process's CPU over the timed rounds only (warm-up and setup excluded)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.used_s = 0.0
+        self.requests = 0
+
+    def measure(self, work: Any, requests: int) -> Any:
+        before = process_cpu_s(self.pid)
+        result = work()
+        self.used_s += process_cpu_s(self.pid) - before
+        self.requests += requests
+        return result
+
+    @property
+    def us_per_request(self) -> float:
+        return self.used_s / self.requests * 1e6 if self.requests else float("nan")
 
 
 class BrokerProcess:
@@ -101,8 +146,9 @@ class BrokerProcess:
 class RawClient:
     """Requests over one Channel, run from the test thread through a blocking portal."""
 
-    def __init__(self, portal: anyio.from_thread.BlockingPortal, port: int) -> None:
+    def __init__(self, portal: anyio.from_thread.BlockingPortal, port: int, broker_pid: int) -> None:
         self.portal = portal
+        self.broker_pid = broker_pid
         self.channel: Any = portal.call(self._connect, port)
 
     @staticmethod
@@ -165,7 +211,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
 @pytest.fixture(scope="module")
 def client(broker: BrokerProcess) -> Iterator[RawClient]:
     with anyio.from_thread.start_blocking_portal("asyncio") as portal:
-        raw = RawClient(portal, broker.port)
+        raw = RawClient(portal, broker.port, broker.proc.pid)
         raw.start()
         yield raw
         portal.call(raw.channel.close)
@@ -179,15 +225,21 @@ def test_send_round_trip(benchmark: Any, client: RawClient, size: int) -> None:
     make = send_request_maker(size)
     client.portal.call(client.timed_requests, make, 300)  # warm-up: topic creation, caches
     samples: list[int] = []
+    cpu = CpuMeter(client.broker_pid)
 
     def one_round() -> None:
-        samples.extend(client.portal.call(client.timed_requests, make, ROUND_SENDS))
+        samples.extend(cpu.measure(lambda: client.portal.call(client.timed_requests, make, ROUND_SENDS), ROUND_SENDS))
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
     p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
     _FIGURES[f"send_p50_us_{size}"] = p50
-    benchmark.extra_info.update(messages=ROUND_SENDS, bytes=ROUND_SENDS * size, p50_us=p50, p99_us=p99)
-    print(f"\nsend {size} B: p50 {p50:.1f} us, p99 {p99:.1f} us, mean {statistics.mean(samples) / 1000:.1f} us")
+    benchmark.extra_info.update(
+        messages=ROUND_SENDS, bytes=ROUND_SENDS * size, p50_us=p50, p99_us=p99, broker_cpu_us=cpu.us_per_request
+    )
+    print(
+        f"\nsend {size} B: p50 {p50:.1f} us, p99 {p99:.1f} us, mean {statistics.mean(samples) / 1000:.1f} us; "
+        f"broker CPU {cpu.us_per_request:.1f} us per send"
+    )
 
 
 def test_send_round_trip_blocking_socket(benchmark: Any, broker: BrokerProcess) -> None:
@@ -217,9 +269,10 @@ def test_send_round_trip_blocking_socket(benchmark: Any, broker: BrokerProcess) 
 
     for i in range(300):
         one(i)
+    cpu = CpuMeter(broker.proc.pid)
 
     def one_round() -> None:
-        samples.extend(one(i) for i in range(ROUND_SENDS))
+        samples.extend(cpu.measure(lambda: [one(i) for i in range(ROUND_SENDS)], ROUND_SENDS))
 
     try:
         benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
@@ -227,8 +280,14 @@ def test_send_round_trip_blocking_socket(benchmark: Any, broker: BrokerProcess) 
         sock.close()
     p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
     _FIGURES["send_p50_us_blocking"] = p50
-    benchmark.extra_info.update(messages=ROUND_SENDS, bytes=ROUND_SENDS * 128, p50_us=p50, p99_us=p99)
-    print(f"\nsend 128 B, blocking-socket client: p50 {p50:.1f} us, p99 {p99:.1f} us")
+    _FIGURES["send_cpu_us_blocking"] = cpu.us_per_request
+    benchmark.extra_info.update(
+        messages=ROUND_SENDS, bytes=ROUND_SENDS * 128, p50_us=p50, p99_us=p99, broker_cpu_us=cpu.us_per_request
+    )
+    print(
+        f"\nsend 128 B, blocking-socket client: p50 {p50:.1f} us, p99 {p99:.1f} us; "
+        f"broker CPU {cpu.us_per_request:.1f} us per send"
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -237,14 +296,20 @@ def test_batch_send_64(benchmark: Any, client: RawClient, size: int) -> None:
     client.portal.call(client.timed_requests, make, 20)
     samples: list[int] = []
     per_round = 50
+    cpu = CpuMeter(client.broker_pid)
 
     def one_round() -> None:
-        samples.extend(client.portal.call(client.timed_requests, make, per_round))
+        samples.extend(cpu.measure(lambda: client.portal.call(client.timed_requests, make, per_round), per_round))
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
     p50 = percentile(samples, 0.5)
-    benchmark.extra_info.update(messages=per_round * BATCH, bytes=per_round * BATCH * size, p50_us_per_batch=p50)
-    print(f"\nbatch of {BATCH} x {size} B: p50 {p50:.1f} us per batch ({p50 / BATCH:.2f} us per message)")
+    benchmark.extra_info.update(
+        messages=per_round * BATCH, bytes=per_round * BATCH * size, p50_us_per_batch=p50, broker_cpu_us=cpu.us_per_request
+    )
+    print(
+        f"\nbatch of {BATCH} x {size} B: p50 {p50:.1f} us per batch ({p50 / BATCH:.2f} us per message); "
+        f"broker CPU {cpu.us_per_request:.1f} us per batch"
+    )
 
 
 def test_pull_32_from_backlog(benchmark: Any, client: RawClient) -> None:
@@ -264,14 +329,23 @@ def test_pull_32_from_backlog(benchmark: Any, client: RawClient) -> None:
         return make_request(RequestCode.PULL_MESSAGE, header)
 
     samples: list[int] = []
+    cpu = CpuMeter(client.broker_pid)
+    client.portal.call(client.timed_requests, make_pull, PULL_ROUND)  # warm-up
 
     def one_round() -> None:
-        samples.extend(client.portal.call(client.timed_requests, make_pull, PULL_ROUND))
+        samples.extend(cpu.measure(lambda: client.portal.call(client.timed_requests, make_pull, PULL_ROUND), PULL_ROUND))
 
-    benchmark.pedantic(one_round, rounds=ROUNDS, warmup_rounds=1, iterations=1)
+    benchmark.pedantic(one_round, rounds=ROUNDS * 4, iterations=1)
     p50 = percentile(samples, 0.5)
-    benchmark.extra_info.update(messages=PULL_ROUND * 32, bytes=PULL_ROUND * 32 * (128 + 150), p50_us_per_pull=p50)
-    print(f"\npull 32 x 128 B: p50 {p50:.1f} us per pull, {32 / (p50 / 1e6):,.0f} msgs/s sequential")
+    _FIGURES["pull_p50_us"] = p50
+    _FIGURES["pull_cpu_us"] = cpu.us_per_request
+    benchmark.extra_info.update(
+        messages=PULL_ROUND * 32, bytes=PULL_ROUND * 32 * (128 + 150), p50_us_per_pull=p50, broker_cpu_us=cpu.us_per_request
+    )
+    print(
+        f"\npull 32 x 128 B: p50 {p50:.1f} us per pull, {32 / (p50 / 1e6):,.0f} msgs/s sequential; "
+        f"broker CPU {cpu.us_per_request:.1f} us per pull"
+    )
 
 
 def test_startup_and_idle_rss(tmp_path: Path) -> None:
@@ -290,7 +364,8 @@ def test_startup_and_idle_rss(tmp_path: Path) -> None:
     )
 
 
-def test_redis_xadd_round_trip(benchmark: Any) -> None:
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[Any]:
     sys.path.insert(0, os.path.dirname(__file__))
     from redis_server import RedisServer, RedisUnavailable, ensure_redis_py
 
@@ -300,28 +375,85 @@ def test_redis_xadd_round_trip(benchmark: Any) -> None:
     except RedisUnavailable as exc:
         pytest.skip(str(exc))
     try:
-        conn = redis.Redis(host="127.0.0.1", port=server.port)
-        body = b"x" * 128
-        for _ in range(300):
-            conn.xadd("bench", {"b": body})
-        samples: list[int] = []
-
-        def one_round() -> None:
-            xadd = conn.xadd
-            for _ in range(ROUND_SENDS):
-                t0 = time.perf_counter_ns()
-                xadd("bench", {"b": body})
-                samples.append(time.perf_counter_ns() - t0)
-
-        benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
-        p50 = percentile(samples, 0.5)
-        benchmark.extra_info.update(messages=ROUND_SENDS, bytes=ROUND_SENDS * 128, p50_us=p50)
-        nan = float("nan")
-        ratio = _FIGURES.get("send_p50_us_blocking", nan) / p50
-        ratio_channel = _FIGURES.get("send_p50_us_128", nan) / p50
-        print(
-            f"\nredis XADD 128 B (redis-py): p50 {p50:.1f} us; broker send p50 / XADD p50 = {ratio:.2f} with a "
-            f"blocking client like redis-py's (target <= 1.5), {ratio_channel:.2f} with the asyncio channel client"
-        )
+        yield redis, server
     finally:
         server.stop()
+
+
+def test_redis_xadd_round_trip(benchmark: Any, redis_server: Any) -> None:
+    redis, server = redis_server
+    conn = redis.Redis(host="127.0.0.1", port=server.port)
+    body = b"x" * 128
+    for _ in range(300):
+        conn.xadd("bench", {"b": body})
+    samples: list[int] = []
+    cpu = CpuMeter(server.proc.pid)
+
+    def timed() -> None:
+        xadd = conn.xadd
+        for _ in range(ROUND_SENDS):
+            t0 = time.perf_counter_ns()
+            xadd("bench", {"b": body})
+            samples.append(time.perf_counter_ns() - t0)
+
+    def one_round() -> None:
+        cpu.measure(timed, ROUND_SENDS)
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    conn.close()
+    p50 = percentile(samples, 0.5)
+    benchmark.extra_info.update(messages=ROUND_SENDS, bytes=ROUND_SENDS * 128, p50_us=p50, server_cpu_us=cpu.us_per_request)
+    nan = float("nan")
+    ratio = _FIGURES.get("send_p50_us_blocking", nan) / p50
+    ratio_channel = _FIGURES.get("send_p50_us_128", nan) / p50
+    print(
+        f"\nredis XADD 128 B (redis-py): p50 {p50:.1f} us, redis-server CPU {cpu.us_per_request:.1f} us per XADD; "
+        f"broker send p50 / XADD p50 = {ratio:.2f} with a blocking client like redis-py's (target <= 1.5), "
+        f"{ratio_channel:.2f} with the asyncio channel client; broker CPU per send / redis CPU per XADD = "
+        f"{_FIGURES.get('send_cpu_us_blocking', nan) / cpu.us_per_request:.2f}"
+    )
+
+
+def test_redis_xrange_32(benchmark: Any, redis_server: Any) -> None:
+    """Reads of 32 x 128 B entries from a backlog (XRANGE COUNT 32 from the next id), beside the pulls of 32."""
+    redis, server = redis_server
+    conn = redis.Redis(host="127.0.0.1", port=server.port)
+    body = b"z" * 128
+    pipe = conn.pipeline(transaction=False)
+    for i in range(BACKLOG):
+        pipe.xadd("backlog", {"b": body}, id=f"1-{i + 1}")
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    reads = BACKLOG // 32
+    positions = iter(range(10**9))
+    samples: list[int] = []
+    cpu = CpuMeter(server.proc.pid)
+
+    def timed() -> None:
+        xrange = conn.xrange
+        for _ in range(PULL_ROUND):
+            start = next(positions) % reads * 32 + 1
+            t0 = time.perf_counter_ns()
+            got = xrange("backlog", min=f"1-{start}", count=32)
+            samples.append(time.perf_counter_ns() - t0)
+            assert len(got) == 32
+
+    timed()  # warm-up
+    samples.clear()
+
+    def one_round() -> None:
+        cpu.measure(timed, PULL_ROUND)
+
+    benchmark.pedantic(one_round, rounds=ROUNDS * 4, iterations=1)
+    conn.close()
+    p50 = percentile(samples, 0.5)
+    benchmark.extra_info.update(
+        messages=PULL_ROUND * 32, bytes=PULL_ROUND * 32 * 128, p50_us_per_read=p50, server_cpu_us=cpu.us_per_request
+    )
+    nan = float("nan")
+    print(
+        f"\nredis XRANGE COUNT 32 x 128 B (redis-py): p50 {p50:.1f} us, redis-server CPU {cpu.us_per_request:.1f} us "
+        f"per read; broker pull p50 / XRANGE p50 = {_FIGURES.get('pull_p50_us', nan) / p50:.2f}, broker CPU per pull / "
+        f"redis CPU per read = {_FIGURES.get('pull_cpu_us', nan) / cpu.us_per_request:.2f}"
+    )

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,13 +37,21 @@ import anyio
 import structlog
 
 from rmqcore.remoting import ONEWAY_FLAG as _ONEWAY_FLAG
-from rmqcore.remoting import FrameDecoder, RemotingCommand, encode_command
-from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _system_error, decode_frames, encode_response
+from rmqcore.remoting import RESPONSE_FLAG as _RESPONSE_FLAG
+from rmqcore.remoting import FrameDecoder, FrameError, RemotingCommand, SerializeType, encode_command
+from rmqcore.remoting.json_header import encode_json_header
+from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _system_error, encode_response
 
 log = structlog.get_logger(__name__)
 
 CLOSE_FLUSH_TIMEOUT_S = 2.0
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+
+_JSON = SerializeType.JSON
+# length | serializeType(1) headerLen(3): a JSON header's type byte is 0, so the second
+# word is the header length itself.
+_pack_prefix = struct.Struct(">iI").pack
+_MAX_HEADER_LEN = 0xFFFFFF
 
 
 def _resolve_without_response(future: asyncio.Future[RemotingCommand | None]) -> None:
@@ -107,9 +116,16 @@ class ProtocolChannel(asyncio.Protocol):
             self._on_open(self)
 
     def data_received(self, data: bytes) -> None:
-        commands, broken = decode_frames(self._decoder, data)
+        # Every frame this read completes is handled here, in arrival order.
+        try:
+            commands = self._decoder.feed(data)
+            broken = None
+        except FrameError as exc:
+            # Frames completed before the bad one in the same read are still answered.
+            commands = getattr(exc, "decoded_before", [])
+            broken = exc
         for cmd in commands:
-            if cmd.is_response:
+            if cmd.flag & _RESPONSE_FLAG:
                 future = self._pending.pop(cmd.opaque, None)
                 if future is None:
                     log.debug("remoting_response_unmatched", remote=self.remote_addr, opaque=cmd.opaque)
@@ -131,14 +147,33 @@ class ProtocolChannel(asyncio.Protocol):
             return
         if result.__class__ is RemotingCommand:  # the common, synchronous answer
             if not cmd.flag & _ONEWAY_FLAG:
-                self._write(encode_response(cmd, result, self.remote_addr))
+                self._write_response(cmd, result)
             return
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(self._finish(cmd, result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif not cmd.is_oneway:
-            self._write(encode_response(cmd, result, self.remote_addr))
+            self._write_response(cmd, result)
+
+    def _write_response(self, request: RemotingCommand, response: RemotingCommand) -> None:
+        """Encode and write ``response`` in one transport call; a body is not copied into the frame."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if response.serialize_type is _JSON:
+            try:
+                header = encode_json_header(response)
+            except Exception:
+                header = None  # encode_response logs it and answers SYSTEM_ERROR instead
+            if header is not None and len(header) <= _MAX_HEADER_LEN:
+                body = response.body
+                if body:
+                    transport.writelines((_pack_prefix(4 + len(header) + len(body), len(header)) + header, body))
+                else:
+                    transport.write(_pack_prefix(4 + len(header), len(header)) + header)
+                return
+        transport.write(encode_response(request, response, self.remote_addr))
 
     async def _finish(self, cmd: RemotingCommand, pending: Awaitable[RemotingCommand | None]) -> None:
         try:
@@ -149,7 +184,7 @@ class ProtocolChannel(asyncio.Protocol):
             log.exception("remoting_handler_failed", remote=self.remote_addr, code=cmd.code)
             response = _system_error(cmd)
         if response is not None and not cmd.is_oneway and not self.closed:
-            self._write(encode_response(cmd, response, self.remote_addr))
+            self._write_response(cmd, response)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -179,12 +214,6 @@ class ProtocolChannel(asyncio.Protocol):
         await self.closed_event.wait()
 
     # -- writing (the Channel interface) ---------------------------------------------------------
-    def _write(self, data: bytes) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        transport.write(data)
-
     def _abort(self) -> None:
         self._mark_closed()
         if self._transport is not None:

@@ -9,8 +9,9 @@ import anyio
 import pytest
 
 from rmqcore.filter import CompiledFilter, register_filter, unregister_filter
-from rmqcore.message import Message, decode_offset_message_id, decode_stored_messages, tags_code
+from rmqcore.message import Message, MessageExt, decode_offset_message_id, decode_properties, decode_stored_messages, tags_code
 from rmqcore.remoting import RequestCode, ResponseCode, make_request
+from rmqcore.remoting.headers.send import SendMessageRequestHeader, encode_send_request_ext
 from rmqcore.remoting.bodies import TopicRouteData
 from rmqcore.remoting.headers.offset import GetMaxOffsetRequestHeader, GetMinOffsetRequestHeader, SearchOffsetRequestHeader
 from rmqcore.remoting.headers.query import QueryMessageRequestHeader, ViewMessageRequestHeader
@@ -68,6 +69,97 @@ async def test_send_pull_round_trip_serves_stored_bytes(tmp_path: Path) -> None:
         assert (max_offset.ext_fields["offset"], min_offset.ext_fields["offset"]) == ("4", "0")
         search = await client.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, SearchOffsetRequestHeader(TOPIC, 1, 0))
         assert search.code == 0 and search.ext_fields["offset"] == "0"
+
+
+# Stored record fields that differ between two puts of the same message (reference section 4,
+# IPv4 born host): QUEUEID, QUEUEOFFSET + PHYSICALOFFSET, STORETIMESTAMP.
+_PER_PUT_FIELDS = ((12, 16), (20, 36), (56, 64))
+
+
+def _without_per_put_fields(record: bytes) -> bytes:
+    out = bytearray(record)
+    for start, end in _PER_PUT_FIELDS:
+        out[start:end] = bytes(end - start)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("properties", "as_sent"),
+    [
+        ("UNIQ_KEY\x01K1\x02", True),
+        ("TAGS\x01TagA\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01K2\x02WAIT\x01true\x02", True),
+        ("TAGS\x01标签\x02UNIQ_KEY\x01K3\x02", True),
+        ("TAGS\x01A\x02TAGS\x01B\x02UNIQ_KEY\x01K4\x02", False),  # a repeated key: the last value, once
+        ("TAGS\x01\x02UNIQ_KEY\x01K5\x02", False),  # an empty value is dropped
+        ("UNIQ_KEY\x01K6", False),  # no trailing separator
+        ("CLUSTER\x01Mine\x02UNIQ_KEY\x01K7\x02", False),  # the broker's CLUSTER replaces the client's
+        ("TAGS\x01A\x02", False),  # no UNIQ_KEY: the broker adds one
+    ],
+)
+async def test_single_send_stores_what_a_put_of_the_decoded_message_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, properties: str, as_sent: bool
+) -> None:
+    """A plain send is stored from the wire's property string (CLUSTER appended) without a
+    MessageExt; the record is byte for byte what ``put`` of the decoded message writes."""
+    async with running_broker(tmp_path) as broker, connect(broker.port) as client:
+        store = broker.store
+        encoded_puts: list[str] = []
+        put_batch_encoded = store.put_batch_encoded
+
+        def spy(topic: str, *args: Any, **kwargs: Any) -> Any:
+            encoded_puts.append(topic)
+            return put_batch_encoded(topic, *args, **kwargs)
+
+        monkeypatch.setattr(store, "put_batch_encoded", spy)
+        header = SendMessageRequestHeader("PG", TOPIC, "TBW102", 4, 1, 0, 1_700_000_000_000, 3, properties=properties)
+        sent = await client.request(RequestCode.SEND_MESSAGE_V2, encode_send_request_ext(header), b"body")
+        assert sent.code == ResponseCode.SUCCESS, sent.remark
+        assert encoded_puts == ([TOPIC] if as_sent else [])
+        stored = store.get_raw(TOPIC, 1, 0, 1)
+        (message,) = stored.messages
+        assert sent.ext_fields["transactionId"] == message.properties["UNIQ_KEY"]
+        assert int(sent.ext_fields["queueOffset"]) == message.queue_offset == 0
+        assert decode_offset_message_id(sent.ext_fields["msgId"])[1] == message.commitlog_offset
+
+        expected = decode_properties(properties)
+        expected["CLUSTER"] = "DefaultCluster"
+        expected.setdefault("UNIQ_KEY", message.properties["UNIQ_KEY"])
+        reference = MessageExt(
+            TOPIC, b"body", flag=3, properties=expected, queue_id=2, sys_flag=0, born_timestamp=1_700_000_000_000,
+            born_host=message.born_host, store_host=broker.store_host,
+        )  # fmt: skip
+        store.put(reference, 2)
+        put = store.get_raw(TOPIC, 2, 0, 1)
+        assert _without_per_put_fields(stored.raw) == _without_per_put_fields(put.raw)
+        # Same ConsumeQueue tag code and index keys as the put.
+        tag = expected.get("TAGS")
+        if tag:
+            for queue_id in (1, 2):
+                assert store.get_raw(TOPIC, queue_id, 0, 1, tag_codes=[tags_code(tag)]).message_count == 1
+        for key in [expected["UNIQ_KEY"], *expected.get("KEYS", "").split()]:
+            assert len(store.query_by_key(TOPIC, key).messages) == 2
+
+
+async def test_single_sends_that_need_more_than_a_put_are_not_stored_as_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Delayed, transactional, retry and reconsumed sends keep their own paths."""
+    async with running_broker(tmp_path) as broker, connect(broker.port) as client:
+        encoded_puts: list[str] = []
+        put_batch_encoded = broker.store.put_batch_encoded
+        monkeypatch.setattr(
+            broker.store, "put_batch_encoded", lambda topic, *a, **k: (encoded_puts.append(topic), put_batch_encoded(topic, *a, **k))[1]
+        )
+        assert (await client.send(TOPIC, b"delayed", properties={"DELAY": "1"})).code == ResponseCode.SUCCESS
+        assert (await client.send(TOPIC, b"timer", properties={"TIMER_DELAY_SEC": "5"})).code == ResponseCode.SUCCESS
+        half = await client.send(TOPIC, b"half", properties={"TRAN_MSG": "true", "PGROUP": "PG"}, sys_flag=0x4)
+        assert half.code == ResponseCode.SUCCESS
+        assert (await client.send(TOPIC, b"again", reconsume_times=1)).code == ResponseCode.SUCCESS
+        retry = await client.send("%RETRY%CG", b"retry", reconsume_times=0)
+        assert retry.code == ResponseCode.SUCCESS, retry.remark
+        assert encoded_puts == []
+        assert (await client.send(TOPIC, b"plain")).code == ResponseCode.SUCCESS
+        assert encoded_puts == [TOPIC]
 
 
 async def test_pull_statuses(tmp_path: Path) -> None:

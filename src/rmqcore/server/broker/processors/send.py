@@ -11,12 +11,19 @@ transaction service as a half message (section 8); DELAY/TIMER_* to the delay se
 Under ASYNC_FLUSH the handler answers inline (the store put is a fast C call); under
 SYNC_FLUSH it returns a coroutine that runs the put in a worker thread, so concurrent
 sends share one disk flush (group commit).
+
+A plain single send under ASYNC_FLUSH (the common case: UNIQ_KEY set by the client, no
+DELAY/TIMER_*/TRAN_MSG property, no ``%RETRY%`` topic) is stored without building a
+``MessageExt``: the property string from the request header, with ``CLUSTER`` appended,
+goes to the store as one encoded record (``put_batch_encoded`` of a one-record batch),
+which writes the same record bytes as ``put`` of the decoded message would.
 """
 
 from __future__ import annotations
 
 import inspect
 import random
+import struct
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -35,6 +42,20 @@ from rmqcore.store import MissingUniqKeyError, PutStatus
 
 _PUT_OK = PutStatus.PUT_OK
 _SUCCESS = int(ResponseCode.SUCCESS)
+_UNIQ = C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+_CLUSTER = C.PROPERTY_CLUSTER
+_TRAN_MSG = C.PROPERTY_TRANSACTION_PREPARED
+_RETRY_PREFIX = C.RETRY_GROUP_TOPIC_PREFIX
+_PERM_WRITE = C.PERM_WRITE
+_TX_MASK = C.TRANSACTION_TYPE_MASK
+_MAX_PROPERTIES = C.MAX_PROPERTIES_LENGTH
+_REGION = C.PROPERTY_MSG_REGION
+_TRACE = C.PROPERTY_TRACE_SWITCH
+# One record of a SEND_BATCH body (reference section 4): TOTALSIZE | MAGIC(0) | BODYCRC(0) |
+# FLAG | bodyLen, then the body, then propLen(2) and the properties.
+_RECORD_HEAD = struct.Struct(">iiiii").pack
+_PROPS_LEN = struct.Struct(">H").pack
+_RECORD_OVERHEAD = 22
 
 if TYPE_CHECKING:
     from rmqcore.server.broker.controller import BrokerController
@@ -42,6 +63,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _DELAY_KEYS = (C.PROPERTY_DELAY_TIME_LEVEL, C.PROPERTY_TIMER_DELIVER_MS, C.PROPERTY_TIMER_DELAY_SEC, C.PROPERTY_TIMER_DELAY_MS)
+# Properties that send a message anywhere but a plain put (delay service, half message).
+_NOT_PLAIN_KEYS = frozenset((*_DELAY_KEYS, _TRAN_MSG))
 # TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET (+ the 5.x timer topic).
 NOT_ALLOWED_SEND_TOPICS = frozenset(
     {
@@ -88,6 +111,10 @@ class SendProcessor:
         self._sync_flush = config.flush_disk_type == "SYNC_FLUSH"
         self._uniq_keys = UniqKeyGenerator()
         self._random = random.Random()
+        self._cluster_property = f"{_CLUSTER}\x01{self._cluster}\x02"
+        # Offset message ids: the store host's hex is the same for every send (see _msg_id).
+        self._msg_id_host: tuple[str, int] | None = None
+        self._msg_id_prefix = ""
 
     def handlers(self) -> dict[int, Any]:
         return {
@@ -188,24 +215,63 @@ class SendProcessor:
         header = decode_send_request_header(cmd.code, cmd.ext_fields)
         if header.batch:
             return self._send_batch(channel, cmd, header)
-        config = self._check_topic(cmd, header)
-        if config.__class__ is RemotingCommand:
-            return config
+        topic = header.topic
+        queue_id = header.queue_id
+        config = self.broker.topics.select(topic)
+        # msgCheck's common outcome inline; anything else (a topic to create, a forbidden
+        # topic, no write permission, a bad queue id) gets _check_topic's answer.
+        if (
+            config is None
+            or not config.perm & _PERM_WRITE
+            or topic in NOT_ALLOWED_SEND_TOPICS
+            or (queue_id >= config.write_queue_nums and queue_id >= config.read_queue_nums)
+        ):
+            config = self._check_topic(cmd, header)
+            if config.__class__ is RemotingCommand:
+                return config
         body = cmd.body or b""
         if len(body) > self._max_message_size:
             return self._body_too_large(cmd)
-        broker = self.broker
-        queue_id = self._pick_queue(header, config)  # type: ignore[arg-type]
-        properties = decode_properties(header.properties) if header.properties else {}
-        properties[C.PROPERTY_CLUSTER] = self._cluster
-        uniq = properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-        if uniq is None:
-            uniq = properties[C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = self._uniq_keys.next_id()
+        if queue_id < 0:
+            queue_id = self._random.randrange(config.write_queue_nums)  # type: ignore[union-attr]
+        text = header.properties
+        properties = decode_properties(text) if text else {}
         sys_flag = header.sys_flag
         if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
             sys_flag |= C.MULTI_TAGS_FLAG
+        uniq = properties.get(_UNIQ)
+        if (
+            uniq is not None
+            and not self._sync_flush
+            and _CLUSTER not in properties
+            and _NOT_PLAIN_KEYS.isdisjoint(properties)
+            and not header.reconsume_times
+            and not sys_flag & _TX_MASK
+            and not topic.startswith(_RETRY_PREFIX)
+            # The property string decodes to exactly its own pairs (no empty, malformed or
+            # repeated entry), so the decoded map would encode back to the same bytes.
+            and text[-1] == "\x02"  # type: ignore[index]
+            and len(properties) == text.count("\x02")  # type: ignore[union-attr]
+        ):
+            encoded = (text + self._cluster_property).encode()  # type: ignore[operator]
+            size = _RECORD_OVERHEAD + len(body) + len(encoded)
+            if len(encoded) <= _MAX_PROPERTIES and size <= self._max_message_size:
+                record = b"".join(
+                    (_RECORD_HEAD(size, 0, 0, header.flag, len(body)), body, _PROPS_LEN(len(encoded)), encoded)
+                )
+                try:
+                    result = self.broker.store.put_batch_encoded(
+                        topic, record, queue_id, born_timestamp=header.born_timestamp,
+                        born_host=born_host_of(channel), sys_flag=sys_flag,
+                    )  # fmt: skip
+                except Exception as exc:
+                    return self._put_exception(cmd, exc)
+                return self._response(cmd, result, queue_id, uniq)
+        properties[_CLUSTER] = self._cluster
+        if uniq is None:
+            uniq = properties[_UNIQ] = self._uniq_keys.next_id()
         msg = MessageExt(
-            header.topic,
+            topic,
             body,
             flag=header.flag,
             properties=properties,
@@ -213,10 +279,10 @@ class SendProcessor:
             sys_flag=sys_flag,
             born_timestamp=header.born_timestamp,
             born_host=born_host_of(channel),
-            store_host=broker.store_host,
+            store_host=self.broker.store_host,
             reconsume_times=header.reconsume_times or 0,
         )
-        if header.topic.startswith(C.RETRY_GROUP_TOPIC_PREFIX):
+        if topic.startswith(_RETRY_PREFIX):
             refused = self._retry_to_dlq(cmd, header, msg)
             if refused is not None:
                 return refused
@@ -277,23 +343,34 @@ class SendProcessor:
             raise exc
         return response
 
+    def _msg_id(self, commitlog_offset: int) -> str:
+        """``create_offset_message_id(store_host, commitlog_offset)``, the host part hexed once."""
+        host = self.broker.store_host
+        if host is not self._msg_id_host:
+            self._msg_id_prefix = create_offset_message_id(host, 0)[:-16]
+            self._msg_id_host = host
+        if commitlog_offset < 0:
+            return create_offset_message_id(host, commitlog_offset)
+        return f"{self._msg_id_prefix}{commitlog_offset:016X}"
+
     def _response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str) -> RemotingCommand:
-        if result.status is not _PUT_OK:
+        if result.status is _PUT_OK:
+            code = _SUCCESS
+        else:
             error = put_error_response(cmd, result)
             if error is not None:
                 return error
+            code = result_code(result)
         ext = {
-            "msgId": create_offset_message_id(self.broker.store_host, result.commitlog_offset),
+            "msgId": self._msg_id(result.commitlog_offset),
             "queueId": str(queue_id),
             "queueOffset": str(result.queue_offset),
             "transactionId": uniq,
-            C.PROPERTY_MSG_REGION: DEFAULT_REGION,
-            C.PROPERTY_TRACE_SWITCH: "true",
+            _REGION: DEFAULT_REGION,
+            _TRACE: "true",
         }
         # Built directly (make_response would copy ext): this is the hot path of every send.
-        return RemotingCommand(
-            code=result_code(result), opaque=cmd.opaque, flag=RESPONSE_FLAG, ext_fields=ext
-        )
+        return RemotingCommand(code=code, opaque=cmd.opaque, flag=RESPONSE_FLAG, ext_fields=ext)
 
     # -- batch ----------------------------------------------------------------------------------
     def send_batch_message(self, channel: Any, cmd: RemotingCommand) -> Any:
