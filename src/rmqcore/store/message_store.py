@@ -377,7 +377,11 @@ class MessageStore:
         if props_list.count(p0) == n:
             if p0:
                 meta = _SINGLE_TAG_CACHE.get(p0.get(_TAGS)) if len(p0) == 1 else None
-                pb, uniform_code, kb = meta if meta is not None else _encode_meta(p0, with_keys)
+                if meta is None:
+                    meta = _encode_meta(p0, with_keys)
+                    if len(p0) == 1 and _TAGS in p0 and len(_SINGLE_TAG_CACHE) < 4096:
+                        _SINGLE_TAG_CACHE[p0[_TAGS]] = meta
+                pb, uniform_code, kb = meta
             else:
                 pb = kb = _NO_KEYS
             props_blob, keys_blob = pb, kb
@@ -395,7 +399,10 @@ class MessageStore:
             keys_lens = list(map(len, key_list)) if keys_blob else None
             max_props = max(props_lens)
             props_total = sum(props_lens)
-        if max(body_lens) > self._max_body or max_props > _MAX_PROPS:
+        blob = b"".join(bodies)
+        body_total = len(blob)
+        # no body can be over the limit when all of them together are not (the usual case)
+        if (body_total > self._max_body and max(body_lens) > self._max_body) or max_props > _MAX_PROPS:
             for m, blen, plen in zip(msgs, body_lens, props_lens or [uniform_len] * n):
                 if blen > self._max_body or plen > _MAX_PROPS:
                     self._refuse_sizes(m, blen, plen)
@@ -422,7 +429,6 @@ class MessageStore:
         c_keys_lens = ffi.new("int32_t[]", keys_lens) if keys_lens else NULL
         c_flags = ffi.new("int32_t[]", flags) if any(flags) else NULL
         c_codes = ffi.new("int64_t[]", codes) if codes else NULL
-        blob = b"".join(bodies)
         self._acquire()
         try:
             if not self._open:
@@ -439,7 +445,7 @@ class MessageStore:
             return self._put_failed(rc, topic, n)
         offsets = tuple(ffi.unpack(phys_out, n))
         per_record = target.overhead + (12 if born is not None and len(born) == 20 else 0)
-        wrote = per_record * n + sum(body_lens) + props_total
+        wrote = per_record * n + body_total + props_total
         status = _PUT_OK
         last_end = offsets[-1] + per_record + body_lens[-1] + (props_lens[-1] if props_lens else uniform_len)
         if self._sync and not self._flusher.wait_durable(last_end, self._sync_timeout_s):
