@@ -288,7 +288,7 @@ def test_decode_stored_messages_matches_the_record_by_record_decoder(records: li
         decoded = decode_stored_messages(buf)
         assert len(decoded) == len(expected)
         for got, want in zip(decoded, expected):
-            for name in MessageExt.__slots__ + Message.__slots__:
+            for name in [s.lstrip("_") for s in MessageExt.__slots__ + Message.__slots__]:
                 assert getattr(got, name) == getattr(want, name), name
             assert type(got.body) is bytes
     assert decode_stored_messages(raw, decompress=False)[: len(records)] == [
@@ -312,3 +312,20 @@ def test_decode_stored_messages_stops_at_a_record_that_runs_past_its_length() ->
     struct.pack_into(">i", broken, 84, 5)
     broken[-12] = 200  # property length byte: runs past the record
     assert len(decode_stored_messages(raw + bytes(broken))) == 1
+
+
+def test_decoded_hosts_and_offset_id_read_like_plain_attributes() -> None:
+    import copy
+    import pickle
+
+    raw, expected = _hand_encoded_record()
+    (msg,) = decode_stored_messages(raw)
+    clone = copy.copy(msg)
+    assert pickle.loads(pickle.dumps(msg)) == msg == clone
+    assert (msg.born_host, msg.store_host) == (("10.0.0.1", 5555), ("127.0.0.1", 10911))
+    assert msg.offset_msg_id == create_offset_message_id(("127.0.0.1", 10911), 4096) == clone.offset_msg_id
+    msg.store_host = ("10.1.1.1", 1)
+    msg.offset_msg_id = None
+    assert (msg.store_host, msg.offset_msg_id, msg.msg_id) == (("10.1.1.1", 1), None, None)
+    assert clone.store_host == ("127.0.0.1", 10911)
+    assert "offset_msg_id" not in MessageExt.__slots__ and MessageExt("T").offset_msg_id is None

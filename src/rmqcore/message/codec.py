@@ -213,30 +213,11 @@ def decode_stored_message(
 
 
 # The whole fixed part of a V1 IPv4 record in one unpack (fields 1-15 and the body length).
-# The hosts come out as one 64-bit ip+port value each: a cheap key for the host cache.
+# The hosts come out as one 64-bit ip+port value each; MessageExt turns them (and the offset
+# message id made from the store host) into text only when they are read.
 _V4_FIXED = struct.Struct(">iiiiiqqiqQqQiqi")
 _V4_FIXED_SIZE = _V4_FIXED.size  # 88
 _NOT_FAST = C.BORNHOST_V6_FLAG | C.STOREHOSTADDRESS_V6_FLAG | C.COMPRESSED_FLAG
-_MAX_CACHED_HOSTS = 1024
-# ip+port (as the 64-bit value of their 8 bytes) -> (ip text, port), and -> the first 16
-# hex digits of an offset message id. A pull body repeats a few hosts.
-_HOSTS: dict[int, Host] = {}
-_MSG_ID_PREFIXES: dict[int, str] = {}
-
-
-def _host_of(key: int) -> Host:
-    port = key & 0xFFFFFFFF
-    host = (unpack_ip((key >> 32).to_bytes(4, "big")), port - 0x100000000 if port & 0x80000000 else port)
-    if len(_HOSTS) < _MAX_CACHED_HOSTS:
-        _HOSTS[key] = host
-    return host
-
-
-def _msg_id_prefix_of(key: int) -> str:
-    prefix = f"{key:016X}"
-    if len(_MSG_ID_PREFIXES) < _MAX_CACHED_HOSTS:
-        _MSG_ID_PREFIXES[key] = prefix
-    return prefix
 
 
 def iter_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> Iterator[MessageExt]:
@@ -251,7 +232,8 @@ def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: b
     """Every record of ``buf`` (a PULL or QUERY body), as :func:`iter_stored_messages`.
 
     The common record (V1, IPv4 hosts, not compressed) is decoded inline with one unpack of
-    its fixed part; anything else (V2, IPv6, a compressed body, a record that does not add
+    its fixed part, its hosts and offset message id left for MessageExt to convert when read
+    (same values); anything else (V2, IPv6, a compressed body, a record that does not add
     up) goes through :func:`decode_stored_message`, which also decides where decoding stops.
     """
     if buf.__class__ is not bytes:
@@ -259,9 +241,6 @@ def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: b
     out: list[MessageExt] = []
     append = out.append
     unpack = _V4_FIXED.unpack_from
-    hosts = _HOSTS
-    prefixes = _MSG_ID_PREFIXES
-    pack_q = _Q.pack
     new = _new_message_ext
     v1 = C.MESSAGE_MAGIC_CODE_V1
     not_fast = _NOT_FAST
@@ -300,14 +279,14 @@ def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: b
                         msg.commitlog_offset = phys
                         msg.sys_flag = sys_flag
                         msg.born_timestamp = born_ts
-                        msg.born_host = hosts.get(born) or _host_of(born)
+                        msg._born_host = born  # converted to (ip, port) when first read
                         msg.store_timestamp = store_ts
-                        msg.store_host = hosts.get(store) or _host_of(store)
+                        msg._store_host = store
                         msg.reconsume_times = reconsume
                         msg.prepared_transaction_offset = prepared
                         msg.body_crc = crc
                         msg.store_size = total
-                        msg.offset_msg_id = (prefixes.get(store) or _msg_id_prefix_of(store)) + pack_q(phys).hex().upper()
+                        msg._offset_msg_id = (store, phys)  # formatted when first read
                         msg.broker_name = None
                         append(msg)
                         pos = rec_end

@@ -166,10 +166,55 @@ class Message:
 
 
 def _all_slots(cls: type) -> list[str]:
+    """The attribute names a message is compared by: its slots, a ``_name`` slot behind a
+    ``name`` property read as ``name``."""
     out: list[str] = []
     for klass in reversed(cls.__mro__):
-        out.extend(getattr(klass, "__slots__", ()))
+        out.extend(s[1:] if s.startswith("_") else s for s in getattr(klass, "__slots__", ()))
     return out
+
+
+# Lazily derived attributes of decoded messages (``decode_stored_messages``): the decoder
+# stores the raw form (an int for a host: its 8 ip+port bytes as one value; a (store host,
+# commitlog offset) pair for the offset message id) and the first read converts it, once.
+# A consumer that never reads them does not pay for them.
+_HOST_CACHE: dict[int, Host] = {}
+
+
+def host_of_key(key: int) -> Host:
+    """``(ip, port)`` from the 64-bit value of an IPv4 record's 8 ip+port bytes (cached)."""
+    host = _HOST_CACHE.get(key)
+    if host is None:
+        port = key & 0xFFFFFFFF
+        ip = ".".join(str(b) for b in (key >> 32).to_bytes(4, "big"))
+        host = (ip, port - 0x100000000 if port & 0x80000000 else port)
+        if len(_HOST_CACHE) < 1024:
+            _HOST_CACHE[key] = host
+    return host
+
+
+def _offset_msg_id_of(raw: tuple[int, int]) -> str:
+    store, phys = raw
+    return f"{store:016X}{phys & 0xFFFFFFFFFFFFFFFF:016X}"
+
+
+class _LazyHost:
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.slot.__get__(obj, owner)
+        if value.__class__ is int:
+            value = host_of_key(value)
+            self.slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: Any, value: Host) -> None:
+        self.slot.__set__(obj, value)
 
 
 class MessageExt(Message):
@@ -181,14 +226,14 @@ class MessageExt(Message):
         "commitlog_offset",
         "sys_flag",
         "born_timestamp",
-        "born_host",
+        "_born_host",
         "store_timestamp",
-        "store_host",
+        "_store_host",
         "reconsume_times",
         "prepared_transaction_offset",
         "body_crc",
         "store_size",
-        "offset_msg_id",
+        "_offset_msg_id",
         "broker_name",
     )
 
@@ -233,6 +278,18 @@ class MessageExt(Message):
         self.broker_name = broker_name
 
     @property
+    def offset_msg_id(self) -> str | None:
+        """The broker's offset message id (hex of store host and commitlog offset); None if unknown."""
+        value = self._offset_msg_id
+        if value.__class__ is tuple:
+            value = self._offset_msg_id = _offset_msg_id_of(value)
+        return value
+
+    @offset_msg_id.setter
+    def offset_msg_id(self, value: str | None) -> None:
+        self._offset_msg_id = value
+
+    @property
     def msg_id(self) -> str | None:
         """UNIQ_KEY when present, else the offset message id (``MessageClientExt.getMsgId``)."""
         return self.properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or self.offset_msg_id
@@ -243,6 +300,10 @@ class MessageExt(Message):
             f"commitlog_offset={self.commitlog_offset}, msg_id={self.msg_id!r}, body={self.body[:32]!r}, "
             f"properties={self.properties!r})"
         )
+
+
+MessageExt.born_host = _LazyHost(MessageExt._born_host)  # type: ignore[attr-defined]
+MessageExt.store_host = _LazyHost(MessageExt._store_host)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, order=True, slots=True)
