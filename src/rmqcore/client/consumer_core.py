@@ -22,6 +22,7 @@ from rmqcore.client.offset_store import (
     RemoteBrokerOffsetStore,
 )
 from rmqcore.client.pull_result import PullResult, process_pull_result
+from rmqcore.client.route import MASTER_ID
 from rmqcore.client.subscription import tags_filter
 from rmqcore.message import MessageExt, MessageQueue
 from rmqcore.message import constants as C
@@ -127,7 +128,10 @@ class ConsumerCore:
         lite: bool = False,
     ) -> PullResult:
         """One PULL_MESSAGE: long-polls when ``suspend_ms`` > 0; the subscription travels with it."""
-        addr = await self.instance.find_broker_addr(mq.broker_name, mq.topic)
+        addrs = self.instance.broker_addrs.get(mq.broker_name)
+        addr = addrs.get(MASTER_ID) if addrs else None
+        if addr is None:
+            addr = await self.instance.find_broker_addr(mq.broker_name, mq.topic)
         sys_flag = C.PULL_FLAG_SUBSCRIPTION
         if commit_offset > 0:
             sys_flag |= C.PULL_FLAG_COMMIT_OFFSET

@@ -25,9 +25,11 @@ from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer, as_allo
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
 from rmqcore.message import MessageExt, MessageQueue
 from rmqcore.rebalance.strategies import AllocateStrategy
-from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel
+from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
 
 log = structlog.get_logger(__name__)
+
+_MAX_CACHED_SUBSCRIPTIONS = 256
 
 
 class PullConsumer(ClientLifecycle):
@@ -48,6 +50,7 @@ class PullConsumer(ClientLifecycle):
         self.strategy = as_allocate_strategy(allocate_strategy)
         self.register_topics = set(register_topics)
         self._core: ConsumerCore | None = None
+        self._subscriptions: dict[tuple[str, str | MessageSelector | None], SubscriptionData] = {}
 
     # -- ConsumerHandle --------------------------------------------------------------------
     def subscribed_topics(self) -> set[str]:
@@ -108,13 +111,22 @@ class PullConsumer(ClientLifecycle):
             return sorted(rebalancer.topic_queues[topic])
         return rebalancer.allocate(topic, await instance.find_consumer_id_list(topic, self.group))
 
+    def _subscription(self, topic: str, expression: str | MessageSelector | None) -> SubscriptionData:
+        """The subscription a pull carries, parsed once per (topic, expression) (read-only after)."""
+        key = (topic, expression)
+        sub = self._subscriptions.get(key)
+        if sub is None:
+            sub = build_subscription_data(topic, expression, 0)
+            if len(self._subscriptions) >= _MAX_CACHED_SUBSCRIPTIONS:
+                self._subscriptions.clear()
+            self._subscriptions[key] = sub
+        return sub
+
     async def pull(self, mq: MessageQueue, expression: str | MessageSelector | None, offset: int, max_nums: int, timeout: float | None = None) -> PullResult:
-        sub = build_subscription_data(mq.topic, expression, 0)
-        return await self.core.pull(mq, sub, offset, max_nums, suspend_ms=0, timeout=timeout)
+        return await self.core.pull(mq, self._subscription(mq.topic, expression), offset, max_nums, suspend_ms=0, timeout=timeout)
 
     async def pull_block_if_not_found(self, mq: MessageQueue, expression: str | MessageSelector | None, offset: int, max_nums: int) -> PullResult:
-        sub = build_subscription_data(mq.topic, expression, 0)
-        return await self.core.pull(mq, sub, offset, max_nums)
+        return await self.core.pull(mq, self._subscription(mq.topic, expression), offset, max_nums)
 
     def update_consume_offset(self, mq: MessageQueue, offset: int) -> None:
         self.core.offset_store.update_offset(mq, offset)
