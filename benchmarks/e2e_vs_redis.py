@@ -18,13 +18,17 @@ What runs:
 * Workloads, each bounded by a message count *and* a time limit, repeated ``--rounds``
   times; a table row is the median over rounds (throughput, p50, p99 of the round-trips):
 
-  - sync send, 128 B and 1 KiB, one producer (``Producer.send``)   vs  XADD, redis-py sync
-  - the same through a raw ``rmqcore.transport.Channel`` (no client layer): broker cost
+  - sync send, 128 B and 1 KiB, one producer: the async ``Producer.send`` with its loop on
+    asyncio and on uvloop, and the synchronous facade ``rmqcore.client.sync.Producer.send``
+    (its own loop thread, uvloop when installed)              vs  XADD, redis-py sync
+  - the same through a raw ``ProtocolChannel`` (the client's transport, no client layer):
+    the broker's share
   - 16 concurrent sync senders on one producer (asyncio tasks)     vs  16 tasks, redis.asyncio
   - batch send of 64 x 128 B (``Producer.send(list)``)             vs  pipeline of 64 XADD
   - pull of 32 from a backlog (default 1 M x 128 B, filled with batch sends; the fill time is
-    reported): ``PullConsumer.pull`` (decoded ``MessageExt``), raw PULL_MESSAGE (body not
-    decoded) one at a time and 4 queues in parallel   vs  XREADGROUP COUNT 32 and COUNT 1000
+    reported): ``PullConsumer.pull`` (decoded ``MessageExt``) and raw PULL_MESSAGE (body not
+    decoded), each one queue at a time and 4 queues in parallel, client on uvloop (decoded
+    4 queues also on asyncio)                        vs  XREADGROUP COUNT 32 and COUNT 1000
   - 1, 4 and 16 producer *processes* sync-sending while one consumer process pulls: end-to-end
     produce and consume msgs/s                                 vs  the same with XADD/XREADGROUP
 
@@ -428,6 +432,29 @@ async def ours_sync_send(namesrv: str, topic: str, size: int, count: int, second
         return tm.round(n, lat)
 
 
+def ours_facade_send(namesrv: str, topic: str, size: int, count: int, seconds: float, warmup: int = 200) -> Round:
+    """``rmqcore.client.sync.Producer.send``: the synchronous facade, called from this thread
+    (its event loop runs in a background thread, on uvloop when installed)."""
+    from rmqcore.client import Message, sync
+
+    body = b"x" * size
+    with sync.Producer(GROUP, namesrv_addr=namesrv, instance_name=f"facade{size}", default_topic_queue_nums=TOPIC_QUEUES) as producer:
+        send = producer.send
+        for _ in range(warmup):
+            send(Message(topic, body))
+        lat: list[int] = []
+        bound = Bound(count, seconds)
+        clock = time.perf_counter_ns
+        tm = Timed()
+        n = 0
+        while n < count and not bound.expired():
+            s = clock()
+            send(Message(topic, body))
+            lat.append(clock() - s)
+            n += 1
+        return tm.round(n, lat)
+
+
 async def ours_concurrent_send(namesrv: str, topic: str, size: int, tasks: int, count: int, seconds: float) -> Round:
     from rmqcore.client import Message
 
@@ -529,18 +556,16 @@ async def ours_pull(namesrv: str, topic: str, batch: int, count: int, seconds: f
 # ---- ours: raw channel (no client layer) -------------------------------------------------------
 @contextlib.asynccontextmanager
 async def raw_channel(addr: str) -> Any:
-    from rmqcore.transport import Channel
+    """A bare connection on the transport the client itself uses (``ProtocolChannel`` on
+    anyio's asyncio backend, with or without uvloop), without the client layer."""
+    from rmqcore.transport import connect_channel
 
     host, port = addr.rsplit(":", 1)
-    stream = await anyio.connect_tcp(host, int(port))
-    channel = Channel(stream, remote_addr=addr)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(channel.run)
-        try:
-            yield channel
-        finally:
-            await channel.close()
-            tg.cancel_scope.cancel()
+    channel = await connect_channel(host, int(port), remote_addr=addr)
+    try:
+        yield channel
+    finally:
+        await channel.close()
 
 
 def raw_send_request(topic: str, body: bytes, queue_id: int) -> Any:
@@ -591,7 +616,7 @@ def raw_pull_request(topic: str, queue_id: int, offset: int, batch: int) -> Any:
 
 
 async def raw_pull(broker: str, topic: str, batch: int, count: int, seconds: float, parallel: bool) -> Round:
-    """PULL_MESSAGE over a bare Channel; messages counted from nextBeginOffset, body not decoded."""
+    """PULL_MESSAGE over a bare connection; messages counted from nextBeginOffset, body not decoded."""
     lat: list[int] = []
     got = 0
     async with raw_channel(broker) as channel:
@@ -1094,6 +1119,17 @@ def summarize_collapsed(path: Path) -> dict[str, Any]:
 # =============================================================================================
 # the run
 # =============================================================================================
+SEND_ASYNCIO = "rmqcore Producer.send, asyncio loop"
+SEND_UVLOOP = "rmqcore Producer.send, uvloop"
+SEND_FACADE = "rmqcore sync.Producer.send (facade)"
+SEND_RAW = "rmqcore raw ProtocolChannel, uvloop (no client)"
+SEND_REDIS = "Redis XADD (redis-py sync)"
+PULL_DECODED_1 = "rmqcore PullConsumer.pull (decoded), uvloop"
+PULL_DECODED_4 = "rmqcore PullConsumer.pull, 4 queues ||, uvloop"
+PULL_DECODED_4_ASYNCIO = "rmqcore PullConsumer.pull, 4 queues ||, asyncio"
+PULL_RAW_1 = "rmqcore raw PULL (not decoded), uvloop"
+PULL_RAW_4 = "rmqcore raw PULL, 4 queues ||, uvloop"
+
 def code_state() -> str:
     """What was measured: where ``rmqcore`` is imported from and, for this checkout,
     ``git describe --always --dirty`` plus the modified files under src/.
@@ -1247,17 +1283,20 @@ def main(argv: list[str] | None = None) -> int:
 
         bpid = broker.pid
         A = run_async
+        UV = lambda *a: run_async(*a, uvloop=True)  # noqa: E731
 
         # ---- produce --------------------------------------------------------------------------
         if "send" in sections:
-            print("sync send, one producer")
+            print("sync send, one producer (client loop: asyncio / uvloop; the broker runs as it ships)")
             for size in (128, 1024):
                 cs = [
-                    ("rmqcore Producer.send", bpid, lambda size=size: A(ours_sync_send, ns, f"SyncT{size}", size, count, secs)),
-                    ("rmqcore raw Channel (no client)", bpid, lambda size=size: A(raw_sync_send, broker.addr, f"RawT{size}", size, count, secs)),
+                    (SEND_ASYNCIO, bpid, lambda size=size: A(ours_sync_send, ns, f"SyncT{size}", size, count, secs)),
+                    (SEND_UVLOOP, bpid, lambda size=size: UV(ours_sync_send, ns, f"SyncT{size}", size, count, secs)),
+                    (SEND_FACADE, bpid, lambda size=size: ours_facade_send(ns, f"SyncT{size}", size, count, secs)),
+                    (SEND_RAW, bpid, lambda size=size: UV(raw_sync_send, broker.addr, f"RawT{size}", size, count, secs)),
                 ]
                 if redis_url:
-                    cs.append(("Redis XADD (redis-py sync)", redis_pid, lambda size=size: redis_sync_xadd(redis_url, f"sync{size}", size, count, secs)))
+                    cs.append((SEND_REDIS, redis_pid, lambda size=size: redis_sync_xadd(redis_url, f"sync{size}", size, count, secs)))
                 compare(f"sync send {size} B", cs)
         if "concurrent" in sections:
             print("16 concurrent senders")
@@ -1283,10 +1322,11 @@ def main(argv: list[str] | None = None) -> int:
             n_pull = min(fill.messages, backlog)
             ps = secs * 2
             cs = [
-                ("rmqcore PullConsumer.pull (decoded)", bpid, lambda: A(ours_pull, ns, "PullT", 32, n_pull, ps, False)),
-                ("rmqcore PullConsumer.pull, 4 queues ||", bpid, lambda: A(ours_pull, ns, "PullT", 32, n_pull, ps, True)),
-                ("rmqcore raw PULL (not decoded)", bpid, lambda: A(raw_pull, broker.addr, "PullT", 32, n_pull, ps, False)),
-                ("rmqcore raw PULL, 4 queues ||", bpid, lambda: A(raw_pull, broker.addr, "PullT", 32, n_pull, ps, True)),
+                (PULL_DECODED_1, bpid, lambda: UV(ours_pull, ns, "PullT", 32, n_pull, ps, False)),
+                (PULL_DECODED_4, bpid, lambda: UV(ours_pull, ns, "PullT", 32, n_pull, ps, True)),
+                (PULL_DECODED_4_ASYNCIO, bpid, lambda: A(ours_pull, ns, "PullT", 32, n_pull, ps, True)),
+                (PULL_RAW_1, bpid, lambda: UV(raw_pull, broker.addr, "PullT", 32, n_pull, ps, False)),
+                (PULL_RAW_4, bpid, lambda: UV(raw_pull, broker.addr, "PullT", 32, n_pull, ps, True)),
             ]
             if redis_url:
                 t0 = time.perf_counter()
@@ -1370,16 +1410,15 @@ def main(argv: list[str] | None = None) -> int:
                 stack.callback(asb.stop)
                 uvb = start_broker(work, ns_u.addr, name="uvloop-O-broker", uvloop=True)
                 stack.callback(uvb.stop)
-                UV = lambda *a: run_async(*a, uvloop=True)  # noqa: E731
                 compare("uvloop: sync send 128 B", [
                     ("Producer.send, asyncio both", asb.pid, lambda: A(ours_sync_send, ns_a.addr, "UvT", 128, count, secs)),
                     ("Producer.send, uvloop client", asb.pid, lambda: UV(ours_sync_send, ns_a.addr, "UvT", 128, count, secs)),
                     ("Producer.send, uvloop broker", uvb.pid, lambda: A(ours_sync_send, ns_u.addr, "UvT", 128, count, secs)),
                     ("Producer.send, uvloop both", uvb.pid, lambda: UV(ours_sync_send, ns_u.addr, "UvT", 128, count, secs)),
-                    ("raw Channel, asyncio both", asb.pid, lambda: A(raw_sync_send, asb.addr, "UvR", 128, count, secs)),
-                    ("raw Channel, uvloop client", asb.pid, lambda: UV(raw_sync_send, asb.addr, "UvR", 128, count, secs)),
-                    ("raw Channel, uvloop broker", uvb.pid, lambda: A(raw_sync_send, uvb.addr, "UvR", 128, count, secs)),
-                    ("raw Channel, uvloop both", uvb.pid, lambda: UV(raw_sync_send, uvb.addr, "UvR", 128, count, secs)),
+                    ("raw ProtocolChannel, asyncio both", asb.pid, lambda: A(raw_sync_send, asb.addr, "UvR", 128, count, secs)),
+                    ("raw ProtocolChannel, uvloop client", asb.pid, lambda: UV(raw_sync_send, asb.addr, "UvR", 128, count, secs)),
+                    ("raw ProtocolChannel, uvloop broker", uvb.pid, lambda: A(raw_sync_send, uvb.addr, "UvR", 128, count, secs)),
+                    ("raw ProtocolChannel, uvloop both", uvb.pid, lambda: UV(raw_sync_send, uvb.addr, "UvR", 128, count, secs)),
                 ])  # fmt: skip
                 compare("uvloop: batch of 64 x 128 B", [
                     ("Producer.send(list), asyncio both", asb.pid, lambda: A(ours_batch_send, ns_a.addr, "UvB", 128, 64, count * 20, secs)),
@@ -1395,17 +1434,20 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(report, indent=1, default=str))
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    pairs = [
-        (("sync send 128 B", "rmqcore Producer.send"), ("sync send 128 B", "Redis XADD (redis-py sync)"), "p50", 1.5),
-        (("sync send 1024 B", "rmqcore Producer.send"), ("sync send 1024 B", "Redis XADD (redis-py sync)"), "p50", 1.5),
-        (("sync send 128 B", "rmqcore raw Channel (no client)"), ("sync send 128 B", "Redis XADD (redis-py sync)"), "p50", None),
-        (("sync send 128 B", "rmqcore Producer.send"), ("sync send 128 B", "Redis XADD (redis-py sync)"), "rate", None),
+    pairs = []
+    for size in (128, 1024):
+        w = f"sync send {size} B"
+        for sys_name in (SEND_ASYNCIO, SEND_UVLOOP, SEND_FACADE):
+            pairs.append(((w, sys_name), (w, SEND_REDIS), "p50", 1.5))
+        pairs.append(((w, SEND_RAW), (w, SEND_REDIS), "p50", None))
+    pairs += [
+        (("sync send 128 B", SEND_UVLOOP), ("sync send 128 B", SEND_REDIS), "rate", None),
         (("16 concurrent sync senders, 128 B", "rmqcore 16 tasks, 1 Producer"), ("16 concurrent sync senders, 128 B", "Redis 16 tasks XADD (redis.asyncio)"), "rate", None),
         (("batch of 64 x 128 B", "rmqcore Producer.send(list)"), ("batch of 64 x 128 B", "Redis pipeline of 64 XADD"), "rate", 1.0),
     ]
     pull_w = next((r.workload for r in rows if r.workload.startswith("pull from")), None)
     if pull_w:
-        for sys_name in ("rmqcore PullConsumer.pull (decoded)", "rmqcore PullConsumer.pull, 4 queues ||", "rmqcore raw PULL (not decoded)", "rmqcore raw PULL, 4 queues ||"):
+        for sys_name in (PULL_DECODED_1, PULL_DECODED_4, PULL_DECODED_4_ASYNCIO, PULL_RAW_1, PULL_RAW_4):
             pairs.append(((pull_w, sys_name), (pull_w, "Redis XREADGROUP COUNT 32"), "rate", 1.0))
             pairs.append(((pull_w, sys_name), (pull_w, "Redis XREADGROUP COUNT 1000"), "rate", 1.0))
     print_table(rows, pairs if redis_url else [])

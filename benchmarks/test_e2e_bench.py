@@ -85,12 +85,14 @@ def redis_url() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def client(servers: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """One event loop thread with a started Producer and PullConsumer."""
+@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
+def client(servers: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """One event loop thread (asyncio's loop or uvloop's) with a started Producer and PullConsumer."""
     from rmqcore.client import PullConsumer
 
-    with anyio.from_thread.start_blocking_portal() as portal:
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    with anyio.from_thread.start_blocking_portal("asyncio", {"use_uvloop": request.param == "uvloop"}) as portal:
         producer = E.new_producer(servers["namesrv"], "pytest-bench")
         consumer = PullConsumer(E.CGROUP, namesrv_addr=servers["namesrv"], instance_name="pytest-bench-c")
         with portal.wrap_async_context_manager(producer), portal.wrap_async_context_manager(consumer):
@@ -124,11 +126,40 @@ def test_sync_send_rmqcore(benchmark: Any, client: dict[str, Any], size: int) ->
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_sync_send_raw_channel(benchmark: Any, servers: dict[str, Any], size: int) -> None:
-    """The broker's share: SEND_MESSAGE_V2 over a bare Channel, no client layer."""
+def test_sync_send_rmqcore_facade(benchmark: Any, servers: dict[str, Any], size: int) -> None:
+    """``rmqcore.client.sync.Producer.send`` called from this thread (its loop: uvloop when installed)."""
+    from rmqcore.client import Message, sync
+
+    topic = f"PyBenchFacade{size}"
     body = b"x" * size
     lat: list[int] = []
-    with anyio.from_thread.start_blocking_portal() as portal:
+    with sync.Producer(E.GROUP, namesrv_addr=servers["namesrv"], instance_name=f"pytest-facade{size}", default_topic_queue_nums=E.TOPIC_QUEUES) as producer:
+        send = producer.send
+
+        def round_() -> None:
+            clock = time.perf_counter_ns
+            for _ in range(SENDS_PER_ROUND):
+                s = clock()
+                send(Message(topic, body))
+                lat.append(clock() - s)
+
+        round_()
+        lat.clear()
+        benchmark.pedantic(round_, rounds=ROUNDS, iterations=1)
+    benchmark.extra_info.update(
+        messages=SENDS_PER_ROUND, bytes=SENDS_PER_ROUND * size, p50_us=_p(lat, 0.5), p99_us=_p(lat, 0.99),
+        targets=[[f"test_sync_send_redis_xadd[{size}]", 1 / 1.5, "msgs/s"]],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sync_send_raw_channel(benchmark: Any, servers: dict[str, Any], size: int) -> None:
+    """The broker's share: SEND_MESSAGE_V2 over a bare ProtocolChannel on uvloop, no client layer."""
+    from rmqcore.client.sync import event_loop_options
+
+    body = b"x" * size
+    lat: list[int] = []
+    with anyio.from_thread.start_blocking_portal("asyncio", event_loop_options()) as portal:
         channel = portal.wrap_async_context_manager(E.raw_channel(servers["broker"]))
         with channel as ch:
             topic = f"PyBenchRaw{size}"
@@ -261,31 +292,64 @@ def test_pull_32_rmqcore(benchmark: Any, client: dict[str, Any], backlog: dict[s
     n = PULLS_PER_ROUND * PULL_BATCH
     benchmark.extra_info.update(
         messages=n, bytes=n * 128, backlog=backlog["messages"], backlog_fill_s=backlog["fill_s"],
-        targets=[["test_pull_32_redis_xreadgroup", 1.0, "msgs/s"]],
+        targets=[["test_pull_32_redis_xreadgroup[32]", 1.0, "msgs/s"], ["test_pull_32_redis_xreadgroup[1000]", 1.0, "msgs/s"]],
     )  # fmt: skip
 
 
-def test_pull_32_redis_xreadgroup(benchmark: Any, redis_url: str) -> None:
+def test_pull_32_rmqcore_4_queues_parallel(benchmark: Any, client: dict[str, Any], backlog: dict[str, Any]) -> None:
+    """PullConsumer.pull of 32, one task per queue (4 pulls in flight), each wrapping at its end."""
+    from rmqcore.client import PullStatus
+
+    consumer, portal = client["consumer"], client["portal"]
+    queues = portal.call(consumer.fetch_subscribe_message_queues, "PyBenchPull")
+    offsets = {mq: 0 for mq in queues}
+
+    async def drain(mq: Any) -> None:
+        for _ in range(PULLS_PER_ROUND // len(queues)):
+            result = await consumer.pull(mq, "*", offsets[mq], PULL_BATCH)
+            offsets[mq] = result.next_begin_offset if result.status is PullStatus.FOUND else 0
+
+    async def round_() -> None:
+        async with anyio.create_task_group() as tg:
+            for mq in queues:
+                tg.start_soon(drain, mq)
+
+    portal.call(round_)
+    benchmark.pedantic(portal.call, args=(round_,), rounds=ROUNDS, iterations=1)
+    n = PULLS_PER_ROUND // len(queues) * len(queues) * PULL_BATCH
+    benchmark.extra_info.update(
+        messages=n, bytes=n * 128, backlog=backlog["messages"],
+        targets=[["test_pull_32_redis_xreadgroup[32]", 1.0, "msgs/s"], ["test_pull_32_redis_xreadgroup[1000]", 1.0, "msgs/s"]],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [32, 1000])
+def test_pull_32_redis_xreadgroup(benchmark: Any, redis_url: str, count: int) -> None:
+    """XREADGROUP COUNT 32 (our batch) and COUNT 1000 (the issue's figure), the same messages a round."""
     import redis
 
     r = redis.Redis.from_url(redis_url)
+    stream, group = f"pull{count}", "g"
+    r.delete(stream)
     pipe = r.pipeline(transaction=False)
     body = b"x" * 128
     for i in range(BACKLOG):
-        pipe.xadd("pull", {"b": body})
+        pipe.xadd(stream, {"b": body})
         if i % 1000 == 999:
             pipe.execute()
     pipe.execute()
-    r.xgroup_create("pull", "g", id="0")
+    r.xgroup_create(stream, group, id="0")
+    calls = PULLS_PER_ROUND * PULL_BATCH // count + (1 if PULLS_PER_ROUND * PULL_BATCH % count else 0)
 
     def round_() -> None:
-        for _ in range(PULLS_PER_ROUND):
-            reply = r.xreadgroup("g", "c1", {"pull": ">"}, count=PULL_BATCH)
+        for _ in range(calls):
+            reply = r.xreadgroup(group, "c1", {stream: ">"}, count=count)
             if not reply or not reply[0][1]:
-                r.xgroup_setid("pull", "g", id="0")
+                r.xgroup_setid(stream, group, id="0")
 
     round_()
     benchmark.pedantic(round_, rounds=ROUNDS, iterations=1)
+    r.delete(stream)
     r.close()
-    n = PULLS_PER_ROUND * PULL_BATCH
+    n = calls * count
     benchmark.extra_info.update(messages=n, bytes=n * 128, backlog=BACKLOG)
