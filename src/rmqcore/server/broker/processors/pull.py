@@ -19,9 +19,10 @@ import anyio
 from rmqcore.message import MessageDecodeError, decode_stored_message
 from rmqcore.message import constants as C
 from rmqcore.message.properties import decode_properties
-from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode, make_response
+from rmqcore.remoting import RESPONSE_FLAG, RemotingCommand, RequestCode, ResponseCode, make_response
 from rmqcore.remoting.headers.pull import PullMessageRequestHeader
 from rmqcore.server.broker.filtering import FilterParseError, SubscriptionFilter
+from rmqcore.store import GetStatus
 
 if TYPE_CHECKING:
     from rmqcore.server.broker.controller import BrokerController
@@ -37,6 +38,11 @@ _RETRY_IMMEDIATELY = int(ResponseCode.PULL_RETRY_IMMEDIATELY)
 _OFFSET_MOVED = int(ResponseCode.PULL_OFFSET_MOVED)
 _I32 = struct.Struct(">i")
 _U16 = struct.Struct(">H")
+_FOUND = GetStatus.FOUND
+_PULL_FLAG_SUBSCRIPTION = C.PULL_FLAG_SUBSCRIPTION
+_PULL_FLAG_COMMIT_OFFSET = C.PULL_FLAG_COMMIT_OFFSET
+_PULL_FLAG_SUSPEND = C.PULL_FLAG_SUSPEND
+_PERM_READ = C.PERM_READ
 
 
 def pull_response_code(status_name: str, request_offset: int) -> int:
@@ -104,9 +110,10 @@ class PullProcessor:
     def _header_filter(self, header: PullMessageRequestHeader) -> SubscriptionFilter:
         """The filter of a pull that carries its own subscription, compiled once per expression."""
         key = (header.topic, header.expression_type or "TAG", header.subscription or "*", header.sub_version)
-        cached = self._filters.get(key)
+        filters = self._filters
+        cached = filters.get(key)
         if cached is not None:
-            self._filters.move_to_end(key)
+            filters.move_to_end(key)
             return cached
         built = SubscriptionFilter.build(
             header.topic, header.subscription, header.expression_type, header.sub_version, self.broker.filter_factory
@@ -130,16 +137,16 @@ class PullProcessor:
         topic_config = broker.topics.select(header.topic)
         if topic_config is None:
             return make_response(cmd, ResponseCode.TOPIC_NOT_EXIST, f"topic[{header.topic}] not exist, apply first please!")
-        if not topic_config.perm & C.PERM_READ:
+        if not topic_config.perm & _PERM_READ:
             return make_response(cmd, ResponseCode.NO_PERMISSION, f"the topic[{header.topic}] pulling message is forbidden")
-        if header.queue_id < 0 or header.queue_id >= topic_config.read_queue_nums:
+        if not 0 <= header.queue_id < topic_config.read_queue_nums:
             return make_response(
                 cmd,
                 ResponseCode.SYSTEM_ERROR,
                 f"queueId[{header.queue_id}] is illegal, topic:[{header.topic}] "
                 f"topicConfig.readQueueNums:[{topic_config.read_queue_nums}] consumer:[{getattr(channel, 'remote_addr', '')}]",
             )
-        if header.sys_flag & C.PULL_FLAG_SUBSCRIPTION:
+        if header.sys_flag & _PULL_FLAG_SUBSCRIPTION:
             try:
                 subscription = self._header_filter(header)
             except FilterParseError as exc:
@@ -165,7 +172,7 @@ class PullProcessor:
                     ResponseCode.FILTER_DATA_NOT_EXIST,
                     "The broker's consumer filter data is not exist!Your expression may be wrong!",
                 )
-        if not subscription.is_tag and not broker.config.enable_property_filter:
+        if not broker.config.enable_property_filter and not subscription.is_tag:
             return make_response(
                 cmd,
                 ResponseCode.SYSTEM_ERROR,
@@ -181,9 +188,10 @@ class PullProcessor:
             return subscription
         response = self._pull_once(cmd, header, subscription)  # type: ignore[arg-type]
         broker = self.broker
-        if header.sys_flag & C.PULL_FLAG_COMMIT_OFFSET:
+        sys_flag = header.sys_flag
+        if sys_flag & _PULL_FLAG_COMMIT_OFFSET:
             broker.offsets.commit(header.consumer_group, header.topic, header.queue_id, header.commit_offset)
-        if response.code == _NOT_FOUND and header.sys_flag & C.PULL_FLAG_SUSPEND:
+        if sys_flag & _PULL_FLAG_SUSPEND and response.code == _NOT_FOUND:
             config = broker.config
             timeout_ms = header.suspend_timeout_millis if config.long_polling_enable else config.short_polling_time_mills
             if timeout_ms > 0:
@@ -232,17 +240,22 @@ class PullProcessor:
             tag_codes=subscription.tag_codes,
             max_bytes=max_bytes,
         )
-        status = result.status.name
-        body = result.raw
-        if status == "FOUND" and subscription.message_predicate is not None:
-            body, kept = filter_records(body, subscription)
-            if not kept:
-                status = "NO_MATCHED_MESSAGE"
-        code = pull_response_code(status, header.queue_offset)
         ext = {
             "suggestWhichBrokerId": "0",
             "nextBeginOffset": str(result.next_offset),
             "minOffset": str(result.min_offset),
             "maxOffset": str(result.max_offset),
         }
-        return make_response(cmd, code, None if code == _SUCCESS else status, ext=ext, body=body if code == _SUCCESS else None)
+        if result.status is _FOUND:
+            body = result.raw
+            if subscription.message_predicate is None:
+                # The common answer, built directly (make_response would copy ext).
+                return RemotingCommand(code=_SUCCESS, opaque=cmd.opaque, flag=RESPONSE_FLAG, ext_fields=ext, body=body)
+            body, kept = filter_records(body, subscription)
+            if kept:
+                return RemotingCommand(code=_SUCCESS, opaque=cmd.opaque, flag=RESPONSE_FLAG, ext_fields=ext, body=body)
+            status = "NO_MATCHED_MESSAGE"
+        else:
+            status = result.status.name
+        code = pull_response_code(status, header.queue_offset)
+        return make_response(cmd, code, None if code == _SUCCESS else status, ext=ext, body=None)
