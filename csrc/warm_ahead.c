@@ -8,6 +8,12 @@
 
 /* Prefault in chunks so the lock that excludes unmapping is held briefly. */
 #define WARM_CHUNK (1u << 20)
+/* When the writer has overtaken the thread (it writes faster than pages can be
+ * provisioned, as on a VM whose first touch of a guest page costs microseconds), the
+ * thread skips to this far past the writer: the pages the writer is on it faults
+ * itself, and prefaulting behind it only walks pages already there. The two then fault
+ * different pages side by side instead of one after the other. */
+#define OVERTAKEN_LEAD (512u << 10)
 /* Jobs are taken a smaller chunk at a time between CommitLog chunks, so a 20 MB slot
  * table does not hold up the CommitLog window. */
 #define JOB_CHUNK (256u << 10)
@@ -22,6 +28,7 @@ rmq_warmer *rmq_warmer_start(rmq_mfq *q, uint64_t window, uint64_t pos) {
     w->window = window;
     w->warmed_to = pos;
     w->pos = pos;
+    w->writer_pos = pos;
     w->first_file = pos - pos % q->file_size;
     w->want = pos + window;
     w->kicked_to = pos + window;
@@ -200,6 +207,11 @@ static void *warm_loop(void *arg) {
         int err = 0;
         uint64_t done = from;
         while (done < target) {
+            uint64_t writer = __atomic_load_n(&w->writer_pos, __ATOMIC_RELAXED);
+            if (writer > done) {
+                done = writer + OVERTAKEN_LEAD;
+                if (done >= target) break;
+            }
             uint64_t to = done + WARM_CHUNK < target ? done + WARM_CHUNK : target;
             int64_t r = warm_step(w, done, to);
             if (r < 0) { err = (int)r; break; }

@@ -49,6 +49,7 @@ typedef struct rmq_warmer {
     uint64_t want;       /* warm up to here (guarded by lock) */
     uint64_t warmed_to;  /* prefaulted up to here (guarded by lock) */
     uint64_t pos;        /* write position at the last kick (guarded by lock) */
+    uint64_t writer_pos; /* write position after the last put (relaxed atomic; a hint) */
     uint64_t first_file; /* start of the file holding the write position at start */
     int stop;
     int last_error;      /* negative errno of the last failed preparation, 0 if none */
@@ -66,7 +67,9 @@ rmq_warmer *rmq_warmer_start(rmq_mfq *q, uint64_t window, uint64_t pos);
 void rmq_warmer_kick(rmq_warmer *w, uint64_t pos);
 /* Writer: the write position moved to pos. Cheap unless pos crossed the half window. */
 static inline void rmq_warmer_note(rmq_warmer *w, uint64_t pos) {
-    if (w && pos + w->window / 2 > w->kicked_to) rmq_warmer_kick(w, pos);
+    if (!w) return;
+    __atomic_store_n(&w->writer_pos, pos, __ATOMIC_RELAXED);
+    if (pos + w->window / 2 > w->kicked_to) rmq_warmer_kick(w, pos);
 }
 /* Writer: queue [from, to) of a ConsumeQueue or an index file for prefaulting. */
 void rmq_warmer_post(rmq_warmer *w, int kind, void *owner, uint64_t id, uint64_t from, uint64_t to);
