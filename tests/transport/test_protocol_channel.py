@@ -14,7 +14,15 @@ import anyio.abc
 import pytest
 from anyio import wait_all_tasks_blocked
 
-from rmqcore.remoting import FrameDecoder, RemotingCommand, ResponseCode, encode_command, make_request, make_response
+from rmqcore.remoting import (
+    FrameDecoder,
+    RemotingCommand,
+    ResponseCode,
+    SerializeType,
+    encode_command,
+    make_request,
+    make_response,
+)
 from rmqcore.transport import ChannelClosed, RequestTimeout
 from rmqcore.transport.protocol_channel import ProtocolChannel, connect_channel
 from tests.transport.peer import CALL_BACK, ECHO, HANG_UP, SILENT, serving
@@ -211,6 +219,58 @@ async def test_peer_requests_go_to_the_handler_inline_or_as_a_task() -> None:
         channel.data_received(encode_command(oneway))
         assert not transport.written
     assert seen == [ECHO, CALL_BACK, HANG_UP, PUSH_ONEWAY]
+
+
+class CountingTransport(RecordingTransport):
+    """Also counts the transport calls: each answer should be exactly one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.calls += 1
+        super().write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.calls += 1
+        for data in list_of_data:
+            super().write(data)
+
+
+async def test_every_frame_of_a_read_is_answered_in_order_each_in_one_transport_call() -> None:
+    answers = {
+        1: lambda cmd: make_response(cmd, 0, ext={"queueOffset": "7", "msgId": "AB"}),
+        2: lambda cmd: make_response(cmd, 0, ext={"nextBeginOffset": "32"}, body=b"stored records" * 100),
+        3: lambda cmd: make_response(cmd, 0, remark="binary header", serialize_type=SerializeType.ROCKETMQ, body=b"b"),
+        4: lambda cmd: make_response(cmd, 0, remark="x" * (16 * 1024 * 1024)),  # header too long to encode
+    }
+
+    def handler(channel: Any, cmd: RemotingCommand) -> Any:
+        return answers[cmd.code](cmd)
+
+    channel = ProtocolChannel(handler)
+    transport = CountingTransport()
+    transport.protocol = channel
+    channel.connection_made(transport)
+    requests = [make_request(code, opaque=20 + code) for code in (1, 2, 3, 4)]
+    channel.data_received(b"".join(encode_command(r) for r in requests))
+    assert transport.calls == 4
+    expected = [encode_command(answers[r.code](r)) for r in requests[:3]]
+    frames = bytes(transport.written)
+    assert frames.startswith(b"".join(expected))
+    [*_, too_long] = transport.take_commands()
+    assert (too_long.opaque, too_long.code) == (24, ResponseCode.SYSTEM_ERROR)
+    assert "could not be encoded" in (too_long.remark or "")
+
+
+async def test_frames_before_a_broken_one_in_the_same_read_are_answered_then_the_connection_closes() -> None:
+    channel = ProtocolChannel(lambda ch, cmd: make_response(cmd, 0, remark="ok"))
+    transport = connected(channel)
+    good = encode_command(make_request(ECHO, opaque=31)) + encode_command(make_request(ECHO, opaque=32))
+    channel.data_received(good + b"\x00\x00\x00\x01junk")
+    assert [c.opaque for c in transport.take_commands()] == [31, 32]
+    assert channel.closed
 
 
 async def test_connection_loss_cancels_handler_tasks() -> None:
