@@ -2,10 +2,15 @@
 
 ``BrokerController(config, clock)`` is what the CLI (and tests) build; ``await run()``
 locks the store directory, opens the store, starts listening, registers with the name
-servers and then serves until ``await shutdown()``. Requests are dispatched by code
-through one table (:meth:`handle`); an unknown code answers REQUEST_CODE_NOT_SUPPORTED,
-a malformed header or body the error's own code, and a handler exception SYSTEM_ERROR
-with a remark and a log line, while the connection keeps serving.
+servers and then serves until ``await shutdown()``. The delay and transaction services
+(``rmqcore.timer``, ``rmqcore.transaction``) open right after the boot line, in a worker
+thread: importing them is a good part of start-up and a plain send or pull does not need
+them; a request that does waits for them (see :meth:`_services`).
+
+Requests are dispatched by code through one table (:meth:`handle`); an unknown code
+answers REQUEST_CODE_NOT_SUPPORTED, a malformed header or body the error's own code, and
+a handler exception SYSTEM_ERROR with a remark and a log line, while the connection keeps
+serving.
 
 Every periodic job is a plain method reading ``clock.now_ms()`` (a test calls it
 directly with a FakeClock); the anyio loops started by :meth:`run` only call them:
@@ -104,9 +109,9 @@ class BrokerController:
         self.long_poll = LongPollHolder()
         self.filter_factory = filter_factory or FilterFactory()
         self.store: Any = None
-        self.delay_service: Any = None
-        self.transactions: Any = None
-        self.transaction_checker: Any = None
+        # (DelayService, TransactionalMessageService, TransactionChecker) once opened; see _services.
+        self._opened_services: tuple[Any, Any, Any] | None = None
+        self._services_lock = threading.Lock()
         self.server: RemotingServer | None = None
         self.port: int = config.listen_port
         self.store_host: tuple[str, int] = (config.broker_ip1, config.listen_port)
@@ -161,28 +166,80 @@ class BrokerController:
             self.store_lock.release()
             raise
 
-    def open_store_and_services(self, store_host: tuple[str, int]) -> None:
-        """Open the store (records carry ``store_host``), the delay and transaction services, the handlers."""
+    def open_store_and_services(self, store_host: tuple[str, int], *, defer_services: bool = False) -> None:
+        """Open the store (records carry ``store_host``), the handlers, and the delay and transaction
+        services; with ``defer_services`` those open on first use (:meth:`_services`)."""
         if self._opened:
             return
-        from rmqcore.server.broker.services import open_delay_service, open_transaction_services
-        from rmqcore.server.broker.store_adapter import ServiceStoreView, open_store
+        from rmqcore.server.broker.store_adapter import open_store
 
         self.store_host = store_host
         try:
             self.store = open_store(
                 self.config, self.clock, store_host, self._message_dispatched, disk_usage_probe=self._disk_usage_probe
             )
-            service_store = ServiceStoreView(self.store)
-            self.delay_service = open_delay_service(self.config, self.clock, service_store)
-            self.transactions, self.transaction_checker = open_transaction_services(
-                self.config, self.clock, service_store, self.check_transaction_state, self.delay_service
-            )
+            if not defer_services:
+                self._services()
         except BaseException:
             self._close_store_and_services()
             raise
         self._build_handlers()
         self._opened = True
+
+    # -- the delay and transaction services ----------------------------------------------------------
+    @property
+    def delay_service(self) -> Any:
+        """The ``DelayService`` (DELAY levels and timer messages); None while the store is closed."""
+        return self._services()[0]
+
+    @property
+    def transactions(self) -> Any:
+        """The ``TransactionalMessageService`` (half messages); None while the store is closed."""
+        return self._services()[1]
+
+    @property
+    def transaction_checker(self) -> Any:
+        """The ``TransactionChecker``; None while the store is closed."""
+        return self._services()[2]
+
+    def _services(self) -> tuple[Any, Any, Any]:
+        """The services, opened now if they are not yet (from any thread; one opens, others wait).
+
+        ``run`` opens them in a worker thread just after its boot line, so a request needing
+        them right after start-up waits for that (tens of milliseconds at most); the periodic
+        delay tick and transaction check open them too.
+        """
+        services = self._opened_services
+        if services is not None:
+            return services
+        with self._services_lock:
+            if self._opened_services is None:
+                if self.store is None:
+                    return (None, None, None)
+                self._opened_services = self._open_services()
+            return self._opened_services
+
+    def _open_services(self) -> tuple[Any, Any, Any]:
+        from rmqcore.server.broker.services import open_delay_service, open_transaction_services
+        from rmqcore.server.broker.store_adapter import ServiceStoreView
+
+        service_store = ServiceStoreView(self.store)
+        delay_service = open_delay_service(self.config, self.clock, service_store)
+        try:
+            transactions, checker = open_transaction_services(
+                self.config, self.clock, service_store, self.check_transaction_state, delay_service
+            )
+        except BaseException:
+            delay_service.close()
+            raise
+        return (delay_service, transactions, checker)
+
+    async def _open_services_after_boot(self) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._services)
+        except Exception:
+            log.exception("broker_services_open_failed", broker=self.broker_name)
+            raise
 
     def _build_handlers(self) -> None:
         from rmqcore.server.broker.processors.admin import AdminProcessor
@@ -230,7 +287,7 @@ class BrokerController:
                 # Listen first: with listenPort 0 the store needs the real port for STOREHOSTADDRESS.
                 # Until the store is open, requests answer SYSTEM_BUSY.
                 self.port = await tg.start(self.server.serve)
-                self.open_store_and_services((self.config.broker_ip1, self.port))
+                self.open_store_and_services((self.config.broker_ip1, self.port), defer_services=True)
                 self.registrar.bind(tg)
                 await self.registrar.register_all()
                 self._start_periodic_jobs(tg)
@@ -243,6 +300,7 @@ class BrokerController:
                     startup_ms=round((time.perf_counter() - begin) * 1000, 1),
                 )
                 task_status.started(self.port)
+                tg.start_soon(self._open_services_after_boot)
                 await self._shutdown_requested.wait()
                 with anyio.move_on_after(SHUTDOWN_UNREGISTER_TIMEOUT_S, shield=True):
                     await self.registrar.unregister_all()
@@ -281,20 +339,24 @@ class BrokerController:
             log.info("broker_shutdown", broker=self.broker_name, addr=self.broker_addr)
 
     def _close_store_and_services(self) -> None:
-        for name in ("delay_service", "transaction_checker", "transactions"):
-            service = getattr(self, name)
-            close = getattr(service, "close", None)
-            if close is not None:
+        # Under the lock: waits for an opening in progress, and none starts once the store is None.
+        with self._services_lock:
+            services, self._opened_services = self._opened_services, None
+            delay_service, transactions, checker = services or (None, None, None)
+            closing = (("delay_service", delay_service), ("transaction_checker", checker), ("transactions", transactions))
+            for name, service in closing:
+                close = getattr(service, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:
+                        log.exception("broker_service_close_failed", service=name)
+            if self.store is not None:
                 try:
-                    close()
+                    self.store.close()
                 except Exception:
-                    log.exception("broker_service_close_failed", service=name)
-        if self.store is not None:
-            try:
-                self.store.close()
-            except Exception:
-                log.exception("store_close_failed")
-            self.store = None
+                    log.exception("store_close_failed")
+                self.store = None
 
     # -- dispatch ----------------------------------------------------------------------------------
     def register_handler(self, code: int, handler: Handler) -> None:
@@ -447,15 +509,17 @@ class BrokerController:
 
     def tick_delay(self) -> int:
         """Re-put delayed and timer messages now due; returns how many."""
-        if self.delay_service is None:
+        delay_service = self.delay_service
+        if delay_service is None:
             return 0
-        return int(self.delay_service.tick())
+        return int(delay_service.tick())
 
     def check_transactions(self) -> int:
         """One transaction check round; returns how many half messages were checked."""
-        if self.transaction_checker is None:
+        checker = self.transaction_checker
+        if checker is None:
             return 0
-        return int(self.transaction_checker.check_once())
+        return int(checker.check_once())
 
     def clean_expired_files(self) -> Any:
         """Apply the store's retention (fileReservedTime, deleteWhen, disk ratio); returns its report."""
@@ -492,10 +556,9 @@ class BrokerController:
         tg.start_soon(self._every, CLIENT_SCAN_INTERVAL_S, self.scan_expired_clients, False)
         tg.start_soon(self._every, LOCK_SWEEP_INTERVAL_S, self.expire_locks, False)
         tg.start_soon(self._every, RETENTION_INTERVAL_S, self.clean_expired_files, True)
-        if self.delay_service is not None:
-            tg.start_soon(self._every, DELAY_TICK_INTERVAL_S, self.tick_delay, True)
-        if self.transaction_checker is not None:
-            tg.start_soon(self._every, cfg.transaction_check_interval / 1000, self.check_transactions, True)
+        # Not "if self.delay_service": that would open the services before the boot line.
+        tg.start_soon(self._every, DELAY_TICK_INTERVAL_S, self.tick_delay, True)
+        tg.start_soon(self._every, cfg.transaction_check_interval / 1000, self.check_transactions, True)
         if cfg.namesrv_addrs:
             tg.start_soon(self._register_loop, cfg.register_name_server_period / 1000)
 
