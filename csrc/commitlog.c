@@ -5,6 +5,7 @@
 #include <string.h>
 #include "byte_order.h"
 #include "crc32.h"
+#include "find_byte.h"
 
 /* sysFlag bits used by the layout (reference section 3, "sysFlag bits") */
 #define SF_BORNHOST_V6 0x10
@@ -121,7 +122,7 @@ static void warm_index(rmq_warmer *w, rmq_index *idx) {
     if (idx->count == 0) return;
     rmq_index_file *f = &idx->files[idx->count - 1];
     uint64_t entries = RMQ_INDEX_HEADER + (uint64_t)idx->slot_num * RMQ_INDEX_SLOT;
-    uint64_t at = entries + (uint64_t)rmq_index_count(idx, idx->count - 1) * RMQ_INDEX_ENTRY;
+    uint64_t at = entries + (uint64_t)rmq_index_newest_count(idx) * RMQ_INDEX_ENTRY;
     if (f->id != idx->warm_file) {
         /* a new newest file (created, or the first insert since open): its slot table */
         idx->warm_file = f->id;
@@ -145,12 +146,12 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
                              const uint8_t *keys, int32_t keys_len, int32_t index_seed, int64_t *pos) {
     /* IndexService.buildIndex skips rollback messages only. The keys are hashed first so
      * that their hash slots load while the record is copied. */
-    uint32_t key_hashes[8];
+    uint32_t key_hashes[8], key_slots[8];
     int32_t nkeys = 0;
     int index_it = keys_len > 0 && cl->index && (sys_flag & SF_TX_MASK) != SF_TX_ROLLBACK;
     if (index_it) {
         nkeys = rmq_index_hash_keys(index_seed, (const char *)keys, keys_len, key_hashes, 8);
-        if (nkeys > 0) rmq_index_prefetch(cl->index, key_hashes, nkeys);
+        if (nkeys > 0) rmq_index_prefetch(cl->index, key_hashes, key_slots, nkeys);
     }
     int v2 = topic_len > 127; /* autoMessageVersionOnTopicLen (reference section 4, MAGICCODE) */
     int32_t store_host_len = cl->store_host_len;
@@ -205,7 +206,7 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
     *pos = phys + total;
 
     if (index_it) {
-        int rc = nkeys >= 0 ? rmq_index_put_hashes(cl->index, key_hashes, nkeys, phys, store_ts)
+        int rc = nkeys >= 0 ? rmq_index_put_hashes(cl->index, key_hashes, key_slots, nkeys, phys, store_ts)
                             : rmq_index_put_seeded(cl->index, index_seed, (const char *)keys, keys_len, phys, store_ts);
         if (rc != 0) return rc;
         if (cl->warmer) warm_index(cl->warmer, cl->index);
@@ -291,8 +292,7 @@ typedef struct { const uint8_t *tags, *uniq, *keys; int32_t tags_len, uniq_len, 
 static void scan_props(const uint8_t *p, int32_t len, batch_props *out) {
     const uint8_t *end = p + len;
     while (p < end) {
-        const uint8_t *stop = memchr(p, 2, (size_t)(end - p));
-        if (!stop) stop = end;
+        const uint8_t *stop = rmq_find_byte(p, end, 2);
         /* An entry's key runs to its first \x01, so an entry is one of the three wanted
          * exactly when it starts with that key and \x01: a prefix test instead of a
          * second search of every entry for its separator. */

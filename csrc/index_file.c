@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "byte_order.h"
+#include "find_byte.h"
 
 /* header fields, reference section 5 */
 #define H_BEGIN_TS 0
@@ -181,14 +182,14 @@ static uint32_t key_hash(int32_t h) {
     return (uint32_t)(h < 0 ? -h : h);
 }
 
-static int put_one(rmq_index *idx, uint32_t kh, int64_t phys, int64_t store_ts) {
+static int put_one(rmq_index *idx, uint32_t kh, uint32_t slot_no, int64_t phys, int64_t store_ts) {
     if (idx->count == 0 || rmq_get_be32(idx->files[idx->count - 1].base + H_INDEX_COUNT) >= idx->index_num) {
         int rc = roll(idx, store_ts);
         if (rc != 0) return rc;
     }
     uint8_t *b = idx->files[idx->count - 1].base;
     uint32_t count = rmq_get_be32(b + H_INDEX_COUNT);
-    uint8_t *slot = b + RMQ_INDEX_HEADER + (uint64_t)(kh % idx->slot_num) * RMQ_INDEX_SLOT;
+    uint8_t *slot = b + RMQ_INDEX_HEADER + (uint64_t)slot_no * RMQ_INDEX_SLOT;
     int32_t prev = (int32_t)rmq_get_be32(slot);
     if (prev <= 0 || (uint32_t)prev > count) prev = 0;
     int64_t begin_ts = (int64_t)rmq_get_be64(b + H_BEGIN_TS);
@@ -224,30 +225,30 @@ int32_t rmq_index_topic_seed(const char *topic, int32_t topic_len) {
 }
 
 int32_t rmq_index_hash_keys(int32_t seed, const char *keys, int32_t keys_len, uint32_t *out, int32_t cap) {
-    const char *p = keys, *end = keys + keys_len;
+    const uint8_t *p = (const uint8_t *)keys, *end = p + keys_len;
     int32_t n = 0;
     while (p < end) {
-        const char *stop = memchr(p, ' ', (size_t)(end - p));
-        if (!stop) stop = end;
+        const uint8_t *stop = rmq_find_byte(p, end, ' ');
         if (stop > p) {
             if (n == cap) return -1;
-            out[n++] = key_hash(rmq_java_hash(p, stop - p, seed));
+            out[n++] = key_hash(rmq_java_hash((const char *)p, stop - p, seed));
         }
         p = stop + 1;
     }
     return n;
 }
 
-void rmq_index_prefetch(rmq_index *idx, const uint32_t *hashes, int32_t n) {
+void rmq_index_prefetch(rmq_index *idx, const uint32_t *hashes, uint32_t *slots, int32_t n) {
+    for (int32_t i = 0; i < n; i++) slots[i] = hashes[i] % idx->slot_num;
     if (idx->count == 0) return;
     const uint8_t *b = idx->files[idx->count - 1].base;
-    for (int32_t i = 0; i < n; i++)
-        __builtin_prefetch(b + RMQ_INDEX_HEADER + (uint64_t)(hashes[i] % idx->slot_num) * RMQ_INDEX_SLOT, 1);
+    for (int32_t i = 0; i < n; i++) __builtin_prefetch(b + RMQ_INDEX_HEADER + (uint64_t)slots[i] * RMQ_INDEX_SLOT, 1);
 }
 
-int rmq_index_put_hashes(rmq_index *idx, const uint32_t *hashes, int32_t n, int64_t phys, int64_t store_ts) {
+int rmq_index_put_hashes(rmq_index *idx, const uint32_t *hashes, const uint32_t *slots, int32_t n, int64_t phys,
+                         int64_t store_ts) {
     for (int32_t i = 0; i < n; i++) {
-        int rc = put_one(idx, hashes[i], phys, store_ts);
+        int rc = put_one(idx, hashes[i], slots[i], phys, store_ts);
         if (rc != 0) return rc;
     }
     return 0;
@@ -261,7 +262,8 @@ int rmq_index_put_seeded(rmq_index *idx, int32_t seed, const char *keys, int32_t
         int32_t start = i;
         while (i < keys_len && keys[i] != ' ') i++;
         if (i > start) {
-            int rc = put_one(idx, key_hash(rmq_java_hash(keys + start, i - start, seed)), phys, store_ts);
+            uint32_t kh = key_hash(rmq_java_hash(keys + start, i - start, seed));
+            int rc = put_one(idx, kh, kh % idx->slot_num, phys, store_ts);
             if (rc != 0) return rc;
         }
     }

@@ -54,9 +54,17 @@ int32_t rmq_index_topic_seed(const char *topic, int32_t topic_len);
 /* Slot hashes of keys' tokens into out; the token count, or -1 if more than cap. */
 int32_t rmq_index_hash_keys(int32_t seed, const char *keys, int32_t keys_len, uint32_t *out, int32_t cap);
 /* Start loading the hash slots of these keys (the table is far larger than the cache,
- * so each insert would otherwise wait on a miss). */
-void rmq_index_prefetch(rmq_index *idx, const uint32_t *hashes, int32_t n);
-int rmq_index_put_hashes(rmq_index *idx, const uint32_t *hashes, int32_t n, int64_t phys, int64_t store_ts);
+ * so each insert would otherwise wait on a miss); slots[i] = hashes[i] % slot_num. */
+void rmq_index_prefetch(rmq_index *idx, const uint32_t *hashes, uint32_t *slots, int32_t n);
+/* Insert keys whose hashes and slots rmq_index_prefetch gave. */
+int rmq_index_put_hashes(rmq_index *idx, const uint32_t *hashes, const uint32_t *slots, int32_t n, int64_t phys,
+                         int64_t store_ts);
+/* indexCount of the newest file's header (reference section 5); 0 without a file */
+static inline uint32_t rmq_index_newest_count(const rmq_index *idx) {
+    if (idx->count == 0) return 0;
+    const uint8_t *p = idx->files[idx->count - 1].base + 36;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 int rmq_index_put_seeded(rmq_index *idx, int32_t seed, const char *keys, int32_t keys_len, int64_t phys,
                          int64_t store_ts);
 int rmq_index_query(rmq_index *idx, const char *key, int32_t key_len, int64_t begin_ms, int64_t end_ms,
