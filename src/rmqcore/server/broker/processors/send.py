@@ -343,15 +343,19 @@ class SendProcessor:
             raise exc
         return response
 
-    def _msg_id(self, commitlog_offset: int) -> str:
-        """``create_offset_message_id(store_host, commitlog_offset)``, the host part hexed once."""
-        host = self.broker.store_host
+    def _msg_id_prefix_of(self, host: tuple[str, int]) -> str:
+        """The store-host part of an offset message id (its last 16 hex digits are the offset)."""
         if host is not self._msg_id_host:
             self._msg_id_prefix = create_offset_message_id(host, 0)[:-16]
             self._msg_id_host = host
+        return self._msg_id_prefix
+
+    def _msg_id(self, commitlog_offset: int) -> str:
+        """``create_offset_message_id(store_host, commitlog_offset)``, the host part hexed once."""
+        host = self.broker.store_host
         if commitlog_offset < 0:
             return create_offset_message_id(host, commitlog_offset)
-        return f"{self._msg_id_prefix}{commitlog_offset:016X}"
+        return f"{self._msg_id_prefix_of(host)}{commitlog_offset:016X}"
 
     def _response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str) -> RemotingCommand:
         if result.status is _PUT_OK:
@@ -360,7 +364,7 @@ class SendProcessor:
             error = put_error_response(cmd, result)
             if error is not None:
                 return error
-            code = result_code(result)
+            code = int(result_code(result))
         ext = {
             "msgId": self._msg_id(result.commitlog_offset),
             "queueId": str(queue_id),
@@ -501,20 +505,30 @@ class SendProcessor:
         return self._batch_response(cmd, result, queue_id, uniq)
 
     def _batch_response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str | None) -> RemotingCommand:
-        error = put_error_response(cmd, result)
-        if error is not None:
-            return error
+        if result.status is _PUT_OK:
+            code = _SUCCESS
+        else:
+            error = put_error_response(cmd, result)
+            if error is not None:
+                return error
+            code = int(result_code(result))
         store_host = self.broker.store_host
+        offsets = batch_commitlog_offsets(result)
+        if offsets and min(offsets) >= 0:
+            prefix = self._msg_id_prefix_of(store_host)
+            msg_ids = ",".join([f"{prefix}{off:016X}" for off in offsets])
+        else:
+            msg_ids = ",".join(create_offset_message_id(store_host, off) for off in offsets)
         ext = {
-            "msgId": ",".join(create_offset_message_id(store_host, off) for off in batch_commitlog_offsets(result)),
+            "msgId": msg_ids,
             "queueId": str(queue_id),
             "queueOffset": str(result.queue_offset),
-            C.PROPERTY_MSG_REGION: DEFAULT_REGION,
-            C.PROPERTY_TRACE_SWITCH: "true",
+            _REGION: DEFAULT_REGION,
+            _TRACE: "true",
         }
         if uniq:
             ext["transactionId"] = uniq
-        return make_response(cmd, result_code(result), ext=ext)
+        return RemotingCommand(code=code, opaque=cmd.opaque, flag=RESPONSE_FLAG, ext_fields=ext)
 
 
 def result_code(result: Any) -> int:
