@@ -174,7 +174,6 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
     /* reference section 4, "Stored message", fields 3-17 first; TOTALSIZE and MAGICCODE
      * (fields 1-2) last, so a process killed mid-record leaves a zero header that
      * recovery reads as the end of the log, never a record with a torn tail. */
-    rmq_put_be32(p + 8, rmq_crc32(0, body, (size_t)body_len) & 0x7FFFFFFFu);
     rmq_put_be32(p + 12, (uint32_t)queue_id);
     rmq_put_be32(p + 16, (uint32_t)flag);
     rmq_put_be64(p + 20, (uint64_t)queue_offset);
@@ -192,7 +191,8 @@ static int64_t append_record(rmq_commitlog *cl, rmq_cq *cq, const uint8_t *topic
     rmq_put_be64(w + 4, (uint64_t)prepared_offset);
     rmq_put_be32(w + 12, (uint32_t)body_len);
     w += 16;
-    memcpy(w, body, (size_t)body_len);
+    /* copied and checksummed in one pass; BODYCRC (field 3) is written once known */
+    rmq_put_be32(p + 8, rmq_crc32_copy(w, body, (size_t)body_len) & 0x7FFFFFFFu);
     w += body_len;
     if (v2) { rmq_put_be16(w, (uint16_t)topic_len); w += 2; }
     else { *w++ = (uint8_t)topic_len; }

@@ -1,5 +1,7 @@
 #include "crc32.h"
 
+#include <string.h>
+
 static uint32_t table[8][256];
 static int table_ready = 0;
 
@@ -155,17 +157,102 @@ crc32_vpclmul(const uint8_t *buf, size_t len, uint32_t crc) {
 }
 
 static int vpclmul_state = -1; /* -1 unknown, 0 no, 1 yes */
+
+/* crc32_vpclmul that also stores every block it loads to dst: a put copies the body
+ * into the record and checksums it in one pass. Why: the fold is bound by the
+ * carry-less multiplies and the copy into a not-yet-cached record by its stores, so
+ * interleaved each runs in the other's shadow instead of one after the other.
+ * Same contract as crc32_vpclmul (len >= 256, a multiple of 16); copies len bytes. */
+__attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.1"))) static uint32_t
+crc32_vpclmul_copy(uint8_t *dst, const uint8_t *buf, size_t len, uint32_t crc) {
+    const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430LL, 0x11542778aLL));
+    const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL));
+    const __m512i klanes = _mm512_set_epi64(0, 0, 0xccaa009eLL, 0x1751997d0LL, 0x15a546366LL, 0xf1da05aaLL,
+                                            0x174359406LL, 0x3db1ecdcLL);
+    __m512i z0 = _mm512_loadu_si512((const void *)(buf + 0));
+    __m512i z1 = _mm512_loadu_si512((const void *)(buf + 64));
+    __m512i z2 = _mm512_loadu_si512((const void *)(buf + 128));
+    __m512i z3 = _mm512_loadu_si512((const void *)(buf + 192));
+    _mm512_storeu_si512((void *)(dst + 0), z0);
+    _mm512_storeu_si512((void *)(dst + 64), z1);
+    _mm512_storeu_si512((void *)(dst + 128), z2);
+    _mm512_storeu_si512((void *)(dst + 192), z3);
+    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    buf += 256;
+    dst += 256;
+    len -= 256;
+#define RMQ_FOLD512(z, k, d) \
+    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128((z), (k), 0x00), _mm512_clmulepi64_epi128((z), (k), 0x11), (d), 0x96)
+    while (len >= 256) {
+        __m512i d0 = _mm512_loadu_si512((const void *)(buf + 0));
+        __m512i d1 = _mm512_loadu_si512((const void *)(buf + 64));
+        __m512i d2 = _mm512_loadu_si512((const void *)(buf + 128));
+        __m512i d3 = _mm512_loadu_si512((const void *)(buf + 192));
+        _mm512_storeu_si512((void *)(dst + 0), d0);
+        _mm512_storeu_si512((void *)(dst + 64), d1);
+        _mm512_storeu_si512((void *)(dst + 128), d2);
+        _mm512_storeu_si512((void *)(dst + 192), d3);
+        z0 = RMQ_FOLD512(z0, k2048, d0);
+        z1 = RMQ_FOLD512(z1, k2048, d1);
+        z2 = RMQ_FOLD512(z2, k2048, d2);
+        z3 = RMQ_FOLD512(z3, k2048, d3);
+        buf += 256;
+        dst += 256;
+        len -= 256;
+    }
+    z0 = RMQ_FOLD512(z0, k512, z1);
+    z0 = RMQ_FOLD512(z0, k512, z2);
+    z0 = RMQ_FOLD512(z0, k512, z3);
+    while (len >= 64) {
+        __m512i d0 = _mm512_loadu_si512((const void *)buf);
+        _mm512_storeu_si512((void *)dst, d0);
+        z0 = RMQ_FOLD512(z0, k512, d0);
+        buf += 64;
+        dst += 64;
+        len -= 64;
+    }
+#undef RMQ_FOLD512
+    memcpy(dst, buf, len); /* the last < 64 bytes, folded 16 at a time below */
+    __m512i t = _mm512_xor_si512(_mm512_clmulepi64_epi128(z0, klanes, 0x00), _mm512_clmulepi64_epi128(z0, klanes, 0x11));
+    __m128i x1 = _mm_xor_si128(_mm512_extracti32x4_epi32(t, 0), _mm512_extracti32x4_epi32(t, 1));
+    x1 = _mm_xor_si128(x1, _mm512_extracti32x4_epi32(t, 2));
+    x1 = _mm_xor_si128(x1, _mm512_extracti32x4_epi32(z0, 3));
+    return fold_tail(x1, buf, len);
+}
 #endif
+
+#ifdef RMQ_HAVE_CLMUL_PATH
+static void detect(void) {
+    if (clmul_state < 0) clmul_state = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    if (vpclmul_state < 0)
+        vpclmul_state = clmul_state && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vpclmulqdq");
+}
+#endif
+
+uint32_t rmq_crc32_copy(uint8_t *dst, const uint8_t *src, size_t len) {
+#ifdef RMQ_HAVE_CLMUL_PATH
+    if (len >= 256) {
+        if (vpclmul_state < 0) detect();
+        if (vpclmul_state) {
+            if (!table_ready) build_table();
+            size_t chunk = len & ~(size_t)15;
+            uint32_t crc = crc32_vpclmul_copy(dst, src, chunk, ~0u);
+            memcpy(dst + chunk, src + chunk, len - chunk);
+            return rmq_crc32(~crc, src + chunk, len - chunk); /* rmq_crc32 takes and gives the final form */
+        }
+    }
+#endif
+    memcpy(dst, src, len);
+    return rmq_crc32(0, src, len);
+}
 
 uint32_t rmq_crc32(uint32_t crc, const uint8_t *p, size_t len) {
     if (!table_ready) build_table();
     crc = ~crc;
 #ifdef RMQ_HAVE_CLMUL_PATH
     if (len >= 64) {
-        if (clmul_state < 0) clmul_state = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-        if (vpclmul_state < 0)
-            vpclmul_state = clmul_state && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vpclmulqdq");
+        if (vpclmul_state < 0) detect();
         if (clmul_state) {
             size_t chunk = len & ~(size_t)15;
             crc = (vpclmul_state && chunk >= 256) ? crc32_vpclmul(p, chunk, crc) : crc32_clmul(p, chunk, crc);

@@ -7,5 +7,8 @@
 #include <stdint.h>
 
 uint32_t rmq_crc32(uint32_t crc, const uint8_t *data, size_t len);
+/* memcpy(dst, src, len) and return rmq_crc32(0, src, len), in one pass where the CPU
+ * allows (the ranges must not overlap) */
+uint32_t rmq_crc32_copy(uint8_t *dst, const uint8_t *src, size_t len);
 
 #endif
