@@ -162,6 +162,19 @@ async def test_single_sends_that_need_more_than_a_put_are_not_stored_as_sent(
         assert encoded_puts == [TOPIC]
 
 
+async def test_sync_flush_single_sends_keep_the_put_in_a_worker_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under SYNC_FLUSH a send waits for its group commit in a worker thread (put, WAIT honoured)."""
+    async with running_broker(tmp_path, flushDiskType="SYNC_FLUSH") as broker, connect(broker.port) as client:
+        encoded_puts: list[str] = []
+        put_batch_encoded = broker.store.put_batch_encoded
+        monkeypatch.setattr(
+            broker.store, "put_batch_encoded", lambda topic, *a, **k: (encoded_puts.append(topic), put_batch_encoded(topic, *a, **k))[1]
+        )
+        sent = await client.send(TOPIC, b"durable", tags="TagA")
+        assert sent.code == ResponseCode.SUCCESS and encoded_puts == []
+        assert [m.body for m in broker.store.get_raw(TOPIC, 0, 0, 32).messages] == [b"durable"]
+
+
 async def test_pull_statuses(tmp_path: Path) -> None:
     """Reference section 3, "Pull status → response"."""
     async with running_broker(tmp_path) as broker, connect(broker.port) as client:
