@@ -7,16 +7,17 @@ import abc
 from typing import Any, TypeVar
 
 from rmqcore.remoting._javanum import java_int_of
+from rmqcore.remoting._records import Record
 from rmqcore.remoting.bodies._json import dumps, loads_lenient
 from rmqcore.remoting.errors import BodyError
 
 B = TypeVar("B", bound="JsonBody")
 
 
-class JsonBody(abc.ABC):
-    """Subclasses implement ``to_json()`` (a JSON-ready dict, Java field names) and
-    ``from_json(obj)``; ``encode``/``decode`` add bytes and error handling: any malformed
-    body raises ``BodyError`` (never KeyError/TypeError)."""
+class JsonBody(Record, abc.ABC):
+    """Subclasses (``@record`` classes) implement ``to_json()`` (a JSON-ready dict, Java field
+    names) and ``from_json(obj)``; ``encode``/``decode`` add bytes and error handling: any
+    malformed body raises ``BodyError`` (never KeyError/TypeError)."""
 
     __slots__ = ()
 

@@ -4,9 +4,10 @@ not modelled: read them with ``decode_json_body``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_list, as_str, opt_str
 from rmqcore.remoting.bodies._json import drop_none, loads_lenient
 
@@ -16,7 +17,7 @@ def decode_json_body(data: bytes | bytearray | memoryview) -> Any:
     return loads_lenient(data)
 
 
-@dataclass(slots=True)
+@record
 class ConsumerListBody(JsonBody):
     """
     >>> ConsumerListBody(["c1", "c2"]).encode()
@@ -33,7 +34,7 @@ class ConsumerListBody(JsonBody):
         return cls([as_str(c) for c in as_list(as_dict(obj).get("consumerIdList"))])
 
 
-@dataclass(slots=True)
+@record
 class KVTable(JsonBody):
     """``{"table":{key:value}}``: the KV pairs of one name-server namespace."""
 
@@ -47,7 +48,7 @@ class KVTable(JsonBody):
         return cls({as_str(k): as_str(v) for k, v in as_dict(as_dict(obj).get("table")).items()})
 
 
-@dataclass(slots=True)
+@record
 class ConsumeMessageDirectlyResult(JsonBody):
     """``consume_result``: ``CR_SUCCESS``, ``CR_LATER``, ``CR_ROLLBACK``, ``CR_COMMIT``,
     ``CR_THROW_EXCEPTION`` or ``CR_RETURN_NULL``."""

@@ -3,13 +3,13 @@ topic table, in REGISTER_BROKER bodies, QUERY_DATA_VERSION and the config files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.bodies._base import JsonBody, as_dict, as_int
 
 
-@dataclass(slots=True)
+@record
 class DataVersion(JsonBody):
     """
     >>> DataVersion.decode(DataVersion(0, 1700000000000, 3).encode())

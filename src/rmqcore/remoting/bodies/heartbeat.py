@@ -6,10 +6,11 @@ ordinals the C++ clients send.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum
 from typing import Any, TypeVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_int32, as_list, as_str, opt_str
 from rmqcore.remoting.bodies._json import drop_none
 
@@ -62,7 +63,7 @@ def _str_or(value: Any, default: str) -> str:
 SUB_ALL = "*"
 
 
-@dataclass(slots=True)
+@record
 class SubscriptionData(JsonBody):
     """``code_set`` holds Java ``hashCode()`` of each tag (reference section 3, FilterAPI)."""
 
@@ -99,7 +100,7 @@ class SubscriptionData(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class ProducerData(JsonBody):
     group_name: str
 
@@ -111,7 +112,7 @@ class ProducerData(JsonBody):
         return cls(as_str(as_dict(obj)["groupName"]))
 
 
-@dataclass(slots=True)
+@record
 class ConsumerData(JsonBody):
     group_name: str
     consume_type: ConsumeType = ConsumeType.CONSUME_PASSIVELY
@@ -143,7 +144,7 @@ class ConsumerData(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class HeartbeatData(JsonBody):
     """
     >>> hb = HeartbeatData.decode(b'{"clientID":"10.0.0.1@1","producerDataSet":[],"consumerDataSet":[{"groupName":"CG",'
@@ -180,7 +181,7 @@ class HeartbeatData(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class CheckClientRequestBody(JsonBody):
     """CHECK_CLIENT_CONFIG (46): the broker validates ``subscription_data`` (SQL92 parse)."""
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from rmqcore.message import MessageQueue
+from rmqcore.remoting._records import record
 from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int32, as_list, as_str
 
 
@@ -18,7 +19,7 @@ def _mq_from_json(obj: Any) -> MessageQueue:
     return MessageQueue(as_str(obj["topic"]), as_str(obj["brokerName"]), as_int32(obj["queueId"]))
 
 
-@dataclass(slots=True)
+@record
 class LockBatchRequestBody(JsonBody):
     """
     >>> body = LockBatchRequestBody("CG", "cid", [MessageQueue("T", "broker-a", 0)])
@@ -50,7 +51,7 @@ class LockBatchRequestBody(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class UnlockBatchRequestBody(LockBatchRequestBody):
     """Same shape as the lock request."""
 
@@ -60,7 +61,7 @@ class UnlockBatchRequestBody(LockBatchRequestBody):
         return cls(base.consumer_group, base.client_id, base.mq_set, base.only_this_broker)
 
 
-@dataclass(slots=True)
+@record
 class LockBatchResponseBody(JsonBody):
     lock_ok_mq_set: list[MessageQueue] = field(default_factory=list)
 

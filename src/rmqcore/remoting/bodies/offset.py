@@ -7,9 +7,10 @@ emission quotes them. Unknown keys (``groupTopicMap``) are ignored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.bodies._base import JsonBody, as_dict, as_int, as_int32, as_str
 from rmqcore.remoting.bodies.data_version import DataVersion
 
@@ -17,7 +18,7 @@ from rmqcore.remoting.bodies.data_version import DataVersion
 TOPIC_GROUP_SEPARATOR = "@"
 
 
-@dataclass(slots=True)
+@record
 class ConsumerOffsetSerializeWrapper(JsonBody):
     """``offset_table``: ``"topic@group"`` → {queueId: offset}.
 
@@ -53,7 +54,7 @@ class ConsumerOffsetSerializeWrapper(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class DelayOffsetSerializeWrapper(JsonBody):
     """``offset_table``: delay level → offset in SCHEDULE_TOPIC_XXXX queue level-1."""
 

@@ -8,9 +8,10 @@ clients accept it too, section 13). Parsing accepts the unquoted ``{0:"..."}`` f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int, as_int32, as_list, as_str, opt_str
 from rmqcore.remoting.bodies._json import dumps, drop_none
 
@@ -18,7 +19,7 @@ from rmqcore.remoting.bodies._json import dumps, drop_none
 MASTER_ID = 0
 
 
-@dataclass(slots=True)
+@record
 class QueueData(JsonBody):
     broker_name: str
     read_queue_nums: int
@@ -48,7 +49,7 @@ class QueueData(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class BrokerData(JsonBody):
     """``broker_addrs``: brokerId → ``"ip:port"`` (id 0 = master)."""
 
@@ -84,7 +85,7 @@ class BrokerData(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class TopicRouteData(JsonBody):
     """
     >>> route = TopicRouteData([QueueData("broker-a", 4, 4, 6)], [BrokerData("DefaultCluster", "broker-a", {0: "127.0.0.1:10911"})])
@@ -128,7 +129,7 @@ class TopicRouteData(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class ClusterInfo(JsonBody):
     """GET_BROKER_CLUSTER_INFO reply: brokerName → BrokerData, cluster → broker names."""
 

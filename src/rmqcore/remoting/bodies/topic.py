@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from rmqcore.remoting._javanum import parse_java_int
+from rmqcore.remoting._records import record
 from rmqcore.remoting.bodies._base import JsonBody, as_bool, as_dict, as_int32, as_list, as_str, opt_str
 from rmqcore.remoting.bodies._json import dumps, drop_none, loads_lenient
 from rmqcore.remoting.bodies.data_version import DataVersion
@@ -26,7 +27,7 @@ _INFLATE_CHUNK = 64 * 1024
 _MAPPING_KEYS = ("topicQueueMappingInfoMap", "topicQueueMappingDetailMap", "mappingDataVersion")
 
 
-@dataclass(slots=True)
+@record
 class TopicConfig(JsonBody):
     """Defaults as Java's ``TopicConfig``: 16/16 queues, perm READ|WRITE (6), SINGLE_TAG."""
 
@@ -98,7 +99,7 @@ class TopicConfig(JsonBody):
             raise BodyError(f"bad topic config text {text!r}: {exc}") from None
 
 
-@dataclass(slots=True)
+@record
 class TopicConfigSerializeWrapper(JsonBody):
     """``{"topicConfigTable":{name:TopicConfig},"dataVersion":{...}}``; 5.x mapping fields are
     kept verbatim in ``mapping`` (static topics are not interpreted)."""
@@ -125,7 +126,7 @@ class TopicConfigSerializeWrapper(JsonBody):
         )
 
 
-@dataclass(slots=True)
+@record
 class RegisterBrokerBody(JsonBody):
     """REGISTER_BROKER body.
 
@@ -291,7 +292,7 @@ class _InflatingReader:
         return self._take(self.count(unit=1))
 
 
-@dataclass(slots=True)
+@record
 class TopicList(JsonBody):
     topic_list: list[str] = field(default_factory=list)
     broker_addr: str | None = None

@@ -1,8 +1,8 @@
 """Typed custom headers: dataclasses that read and write ``extFields``.
 
-A header class is a ``@dataclass(slots=True)`` subclass of ``ExtHeader``. Each
-field maps to one extFields key: by default the camelCase of the field name,
-or ``ext_key("a")`` to name it (V2 send headers, ``clientID``, ...). A field
+A header class is a ``@record`` (a slotted dataclass, ``rmqcore.remoting._records``)
+subclass of ``ExtHeader``. Each field maps to one extFields key: by default the camelCase
+of the field name, or ``ext_key("a")`` to name it (V2 send headers, ``clientID``, ...). A field
 without a default is required (Java's ``@CFNotNull``); its absence raises
 ``HeaderError``. Types are ``str``, ``JavaInt``, ``JavaLong`` or ``bool`` (optionally
 ``| None``): an integer field names the width of its Java field (``Integer`` or
@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from rmqcore.remoting._javanum import INT_MAX, LONG_MAX, java_int_of, parse_java_int
+from rmqcore.remoting._records import Record
 from rmqcore.remoting.errors import HeaderError
 
 T = TypeVar("T", bound="ExtHeader")
@@ -247,8 +248,8 @@ def render_ext(obj: Any, spec_cls: type) -> dict[str, str]:
     return writer(obj)  # type: ignore[no-any-return]
 
 
-class ExtHeader:
-    """Base of every typed custom header; subclasses are slotted dataclasses."""
+class ExtHeader(Record):
+    """Base of every typed custom header; subclasses are ``@record`` classes."""
 
     __slots__ = ()
     REQUEST_CODES: ClassVar[tuple[int, ...]] = ()

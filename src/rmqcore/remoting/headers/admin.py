@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt
 
 
-@dataclass(slots=True)
+@record
 class CreateTopicRequestHeader(ExtHeader):
     """``topic_filter_type`` is ``SINGLE_TAG`` or ``MULTI_TAG``; ``attributes`` is the 5.x
     attribute string (``+key=value,...``), passed through."""

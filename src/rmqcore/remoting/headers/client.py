@@ -4,9 +4,9 @@ CONSUME_MESSAGE_DIRECTLY (309), and HEART_BEAT (34) response keys."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Final
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key
 
@@ -15,7 +15,7 @@ IS_SUPPORT_HEART_BEAT_V2: Final = "IS_SUPPORT_HEART_BEAT_V2"
 IS_SUB_CHANGE: Final = "IS_SUB_CHANGE"
 
 
-@dataclass(slots=True)
+@record
 class UnregisterClientRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.UNREGISTER_CLIENT,)
 
@@ -24,7 +24,7 @@ class UnregisterClientRequestHeader(ExtHeader):
     consumer_group: str | None = None
 
 
-@dataclass(slots=True)
+@record
 class ConsumerSendMsgBackRequestHeader(ExtHeader):
     """``offset`` is the commitlog offset of the failed message (section 10)."""
 
@@ -40,21 +40,21 @@ class ConsumerSendMsgBackRequestHeader(ExtHeader):
     broker_name: str | None = ext_key("bname", None)
 
 
-@dataclass(slots=True)
+@record
 class GetConsumerListByGroupRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_CONSUMER_LIST_BY_GROUP,)
 
     consumer_group: str
 
 
-@dataclass(slots=True)
+@record
 class NotifyConsumerIdsChangedRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.NOTIFY_CONSUMER_IDS_CHANGED,)
 
     consumer_group: str
 
 
-@dataclass(slots=True)
+@record
 class GetConsumerRunningInfoRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_CONSUMER_RUNNING_INFO,)
 
@@ -63,7 +63,7 @@ class GetConsumerRunningInfoRequestHeader(ExtHeader):
     jstack_enable: bool = False
 
 
-@dataclass(slots=True)
+@record
 class ConsumeMessageDirectlyResultRequestHeader(ExtHeader):
     """CONSUME_MESSAGE_DIRECTLY (309); the body is the encoded message."""
 

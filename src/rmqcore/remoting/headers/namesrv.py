@@ -4,14 +4,14 @@ QUERY_DATA_VERSION (322), BROKER_HEARTBEAT (904)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong
 
 
-@dataclass(slots=True)
+@record
 class PutKVConfigRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.PUT_KV_CONFIG,)
 
@@ -20,7 +20,7 @@ class PutKVConfigRequestHeader(ExtHeader):
     value: str
 
 
-@dataclass(slots=True)
+@record
 class GetKVConfigRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_KV_CONFIG,)
 
@@ -28,12 +28,12 @@ class GetKVConfigRequestHeader(ExtHeader):
     key: str
 
 
-@dataclass(slots=True)
+@record
 class GetKVConfigResponseHeader(ExtHeader):
     value: str | None = None
 
 
-@dataclass(slots=True)
+@record
 class DeleteKVConfigRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.DELETE_KV_CONFIG,)
 
@@ -41,7 +41,7 @@ class DeleteKVConfigRequestHeader(ExtHeader):
     key: str
 
 
-@dataclass(slots=True)
+@record
 class RegisterBrokerRequestHeader(ExtHeader):
     """``compressed`` selects the Deflater body form; ``body_crc32`` 0 skips the CRC check."""
 
@@ -58,13 +58,13 @@ class RegisterBrokerRequestHeader(ExtHeader):
     body_crc32: JavaInt = 0
 
 
-@dataclass(slots=True)
+@record
 class RegisterBrokerResponseHeader(ExtHeader):
     ha_server_addr: str | None = None
     master_addr: str | None = None
 
 
-@dataclass(slots=True)
+@record
 class UnregisterBrokerRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.UNREGISTER_BROKER,)
 
@@ -74,7 +74,7 @@ class UnregisterBrokerRequestHeader(ExtHeader):
     broker_id: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class GetRouteInfoRequestHeader(ExtHeader):
     """``accept_standard_json_only`` (or request version >= V4_9_4) asks for quoted keys."""
 
@@ -84,14 +84,14 @@ class GetRouteInfoRequestHeader(ExtHeader):
     accept_standard_json_only: bool | None = None
 
 
-@dataclass(slots=True)
+@record
 class GetTopicsByClusterRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_TOPICS_BY_CLUSTER,)
 
     cluster: str
 
 
-@dataclass(slots=True)
+@record
 class QueryDataVersionRequestHeader(ExtHeader):
     """The body is the broker's DataVersion JSON."""
 
@@ -103,12 +103,12 @@ class QueryDataVersionRequestHeader(ExtHeader):
     broker_id: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class QueryDataVersionResponseHeader(ExtHeader):
     changed: bool
 
 
-@dataclass(slots=True)
+@record
 class BrokerHeartbeatRequestHeader(ExtHeader):
     """BROKER_HEARTBEAT (904, 5.x) to the name server."""
 

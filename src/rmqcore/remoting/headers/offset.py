@@ -4,14 +4,14 @@ GET_MIN_OFFSET (31), GET_EARLIEST_MSG_STORETIME (32)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong
 
 
-@dataclass(slots=True)
+@record
 class QueryConsumerOffsetRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.QUERY_CONSUMER_OFFSET,)
 
@@ -21,12 +21,12 @@ class QueryConsumerOffsetRequestHeader(ExtHeader):
     set_zero_if_not_found: bool | None = None
 
 
-@dataclass(slots=True)
+@record
 class QueryConsumerOffsetResponseHeader(ExtHeader):
     offset: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class UpdateConsumerOffsetRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.UPDATE_CONSUMER_OFFSET,)
 
@@ -36,7 +36,7 @@ class UpdateConsumerOffsetRequestHeader(ExtHeader):
     commit_offset: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class SearchOffsetRequestHeader(ExtHeader):
     """``boundary_type`` (5.x) is ``LOWER`` or ``UPPER``; absent means LOWER."""
 
@@ -48,12 +48,12 @@ class SearchOffsetRequestHeader(ExtHeader):
     boundary_type: str | None = None
 
 
-@dataclass(slots=True)
+@record
 class SearchOffsetResponseHeader(ExtHeader):
     offset: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class GetMaxOffsetRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_MAX_OFFSET,)
 
@@ -62,12 +62,12 @@ class GetMaxOffsetRequestHeader(ExtHeader):
     committed: bool = True
 
 
-@dataclass(slots=True)
+@record
 class GetMaxOffsetResponseHeader(ExtHeader):
     offset: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class GetMinOffsetRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_MIN_OFFSET,)
 
@@ -75,12 +75,12 @@ class GetMinOffsetRequestHeader(ExtHeader):
     queue_id: JavaInt
 
 
-@dataclass(slots=True)
+@record
 class GetMinOffsetResponseHeader(ExtHeader):
     offset: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class GetEarliestMsgStoretimeRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.GET_EARLIEST_MSG_STORETIME,)
 
@@ -88,6 +88,6 @@ class GetEarliestMsgStoretimeRequestHeader(ExtHeader):
     queue_id: JavaInt
 
 
-@dataclass(slots=True)
+@record
 class GetEarliestMsgStoretimeResponseHeader(ExtHeader):
     timestamp: JavaLong

@@ -4,14 +4,14 @@ SUSPEND 0x2, SUBSCRIPTION 0x4, CLASS_FILTER 0x8, LITE_PULL 0x10)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key
 
 
-@dataclass(slots=True)
+@record
 class PullMessageRequestHeader(ExtHeader):
     """
     >>> h = PullMessageRequestHeader("CG", "T", 0, 5, 32, 0x2, 0, 15000, 0, subscription="*")
@@ -39,7 +39,7 @@ class PullMessageRequestHeader(ExtHeader):
     broker_name: str | None = ext_key("bname", None)
 
 
-@dataclass(slots=True)
+@record
 class PullMessageResponseHeader(ExtHeader):
     """Required four as in 4.9.x; the rest are 5.x additions."""
 

@@ -3,9 +3,9 @@ Bodies of both responses are concatenated stored messages (section 4)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong
 
@@ -14,7 +14,7 @@ from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong
 UNIQUE_KEY_QUERY = "_UNIQUE_KEY_QUERY"
 
 
-@dataclass(slots=True)
+@record
 class QueryMessageRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.QUERY_MESSAGE,)
 
@@ -25,13 +25,13 @@ class QueryMessageRequestHeader(ExtHeader):
     end_timestamp: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class QueryMessageResponseHeader(ExtHeader):
     index_last_update_timestamp: JavaLong
     index_last_update_phyoffset: JavaLong
 
 
-@dataclass(slots=True)
+@record
 class ViewMessageRequestHeader(ExtHeader):
     """``offset`` is the commitlog offset (decoded from an offset message id)."""
 

@@ -10,15 +10,15 @@ whatever the client sent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.errors import HeaderError
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key, parse_ext, render_ext
 
 
-@dataclass(slots=True)
+@record
 class SendMessageRequestHeader(ExtHeader):
     """SEND_MESSAGE (10), long keys. ``queue_id`` < 0 lets the broker pick a queue.
 
@@ -49,7 +49,7 @@ class SendMessageRequestHeader(ExtHeader):
         return SendMessageRequestHeaderV2(**{name: getattr(self, name) for name in _FIELDS})
 
 
-@dataclass(slots=True)
+@record
 class SendMessageRequestHeaderV2(ExtHeader):
     """SEND_MESSAGE_V2 (310) and SEND_BATCH_MESSAGE (320), single-letter keys.
 
@@ -111,7 +111,7 @@ def encode_send_request_ext(header: SendMessageRequestHeader, v2: bool = True) -
     return render_ext(header, SendMessageRequestHeaderV2) if v2 else header.to_ext()
 
 
-@dataclass(slots=True)
+@record
 class SendMessageResponseHeader(ExtHeader):
     """Send response (reference section 3): ``msg_id`` is the offset message id (comma-joined for a
     batch), ``queue_offset`` the (first) queue offset, ``transaction_id`` the UNIQ_KEY."""

@@ -3,10 +3,10 @@ one-way) and CHECK_TRANSACTION_STATE (39, broker → producer, one-way)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from rmqcore.remoting._records import record
 from rmqcore.remoting.codes import RequestCode
 from rmqcore.remoting.headers._base import ExtHeader, JavaInt, JavaLong, ext_key
 
@@ -19,7 +19,7 @@ class CommitOrRollback(IntEnum):
     ROLLBACK = 12
 
 
-@dataclass(slots=True)
+@record
 class EndTransactionRequestHeader(ExtHeader):
     """``topic`` is a 5.x addition (4.x clients omit it)."""
 
@@ -36,7 +36,7 @@ class EndTransactionRequestHeader(ExtHeader):
     broker_name: str | None = ext_key("bname", None)
 
 
-@dataclass(slots=True)
+@record
 class CheckTransactionStateRequestHeader(ExtHeader):
     REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.CHECK_TRANSACTION_STATE,)
 
