@@ -79,3 +79,29 @@ def test_deferred_services_open_on_first_use(tmp_path: Path) -> None:
     at_boot, after_use = loaded
     assert at_boot == []
     assert "rmqcore.timer.delay_service" in after_use and "rmqcore.transaction.checker" in after_use
+
+
+def test_tag_subscription_does_not_load_the_sql92_grammar() -> None:
+    """A broker compiles every heartbeat's subscription; a TAG one must not import lark (the
+    SQL92 grammar), nor importlib.metadata (read only for an unknown filter type). SQL92 loads
+    it on first use."""
+    loaded = _run(
+        """
+        import json, sys
+        from rmqcore.server.broker.filtering import FilterFactory, SubscriptionFilter
+
+        def heavy():
+            return sorted(m for m in sys.modules if m.startswith(("lark", "rmqcore.filter.sql92", "importlib.metadata")))
+
+        tag = SubscriptionFilter.build("T", "TagA || TagB", "TAG", 1, FilterFactory())
+        assert tag.matches_tag_code(2598919) and not tag.matches_tag_code(1)
+        after_tag = heavy()
+        sql = SubscriptionFilter.build("T", "a > 1", "SQL92", 1, FilterFactory())
+        assert sql.matches_properties({"a": "2"})
+        print(json.dumps([after_tag, heavy()]))
+        """
+    )
+    assert isinstance(loaded, list)
+    after_tag, after_sql = loaded
+    assert after_tag == []
+    assert "lark" in after_sql and "rmqcore.filter.sql92" in after_sql

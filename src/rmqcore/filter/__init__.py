@@ -17,7 +17,8 @@ standard library, lark and structlog.
 'SQL92'
 """
 
-from rmqcore.filter import sql92
+from typing import Any
+
 from rmqcore.filter.errors import (
     FilterError,
     FilterExpressionError,
@@ -60,3 +61,13 @@ __all__ = [
     "tag_hash",
     "unregister_filter",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``sql92`` (the selector and its lark grammar) loads on first use: importing it costs tens of
+    # milliseconds that tag-only brokers and clients need not pay.
+    if name == "sql92":
+        import importlib
+
+        return importlib.import_module("rmqcore.filter.sql92")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,6 @@ rmqcore.filter.errors.UnknownFilterTypeError: unknown filter type 'XPATH'; regis
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from rmqcore.filter import sql92
 from rmqcore.filter.errors import FilterError, UnknownFilterTypeError
 from rmqcore.filter.tag import parse_tag_expression, tag_hash
 from rmqcore.message import Message
@@ -114,6 +112,10 @@ class Sql92FilterType:
     """``SQL92``: the property selector of section 6; no tag-code pre-filtering."""
 
     def compile(self, expression: str) -> CompiledFilter:
+        # Imported here: the selector's grammar (lark) costs tens of milliseconds to load, and a
+        # broker or client that only ever sees tag subscriptions should not pay for it.
+        from rmqcore.filter import sql92
+
         selector = sql92.compile(expression)
         matches = selector.matches
 
@@ -183,6 +185,8 @@ def load_entry_points() -> list[str]:
     >>> isinstance(load_entry_points(), list)
     True
     """
+    import importlib.metadata  # here: slow to import, and needed only for an unknown type name
+
     global _entry_points_loaded
     loaded: list[str] = []
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
