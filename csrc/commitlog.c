@@ -115,7 +115,7 @@ static void warm_cq(rmq_warmer *w, rmq_cq *cq) {
     if (at + CQ_WARM_WINDOW / 2 <= cq->warm_to) return;
     uint64_t from = cq->warm_to > at ? cq->warm_to : at;
     cq->warm_to = at + CQ_WARM_WINDOW;
-    rmq_warmer_post(w, RMQ_WARM_MFQ, cq->q, 0, from, cq->warm_to);
+    rmq_warmer_post(w, RMQ_WARM_MFQ, 0, cq->q, 0, from, cq->warm_to);
 }
 
 static void warm_index(rmq_warmer *w, rmq_index *idx) {
@@ -124,15 +124,17 @@ static void warm_index(rmq_warmer *w, rmq_index *idx) {
     uint64_t entries = RMQ_INDEX_HEADER + (uint64_t)idx->slot_num * RMQ_INDEX_SLOT;
     uint64_t at = entries + (uint64_t)rmq_index_newest_count(idx) * RMQ_INDEX_ENTRY;
     if (f->id != idx->warm_file) {
-        /* a new newest file (created, or the first insert since open): its slot table */
+        /* a new newest file (created, or the first insert since open): its slot table,
+         * only read in if it was loaded (its slots hold data; writing them all would
+         * dirty 20 MB for writeback) */
         idx->warm_file = f->id;
         idx->warm_to = at;
-        rmq_warmer_post(w, RMQ_WARM_INDEX, idx, f->id, 0, entries);
+        rmq_warmer_post(w, RMQ_WARM_INDEX, !f->created, idx, f->id, 0, entries);
     }
     if (at + INDEX_WARM_WINDOW / 2 <= idx->warm_to) return;
     uint64_t from = idx->warm_to > at ? idx->warm_to : at;
     idx->warm_to = at + INDEX_WARM_WINDOW;
-    rmq_warmer_post(w, RMQ_WARM_INDEX, idx, f->id, from, idx->warm_to);
+    rmq_warmer_post(w, RMQ_WARM_INDEX, 0, idx, f->id, from, idx->warm_to);
 }
 
 /* Encode one record at *pos (after any blank/roll), then dispatch it to the CQ and

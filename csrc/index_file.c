@@ -98,7 +98,7 @@ static int map_index(rmq_index *idx, const char *name, int create) {
     }
     void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) { int e = errno; close(fd); if (create) unlink(path); return -e; }
-    rmq_index_file nf = {.fd = fd, .base = base, .size = size, .id = idx->next_id++};
+    rmq_index_file nf = {.fd = fd, .base = base, .size = size, .id = idx->next_id++, .created = create};
     snprintf(nf.name, sizeof nf.name, "%s", name);
     if (create) {
         /* the header and every hash slot now (inserts hit random slots), entries as they come */

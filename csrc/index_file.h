@@ -21,6 +21,7 @@ typedef struct rmq_index_file {
     uint64_t size;
     uint64_t id;          /* unique within the index: names the file to the warm-ahead thread */
     uint64_t reserved_to; /* bytes from 0 known to be allocated on disk (posix_fallocate) */
+    int created;          /* made by this process (else loaded at open: its slots hold data) */
     char name[32];
 } rmq_index_file;
 

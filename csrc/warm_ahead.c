@@ -54,14 +54,14 @@ void rmq_warmer_kick(rmq_warmer *w, uint64_t pos) {
     pthread_mutex_unlock(&w->lock);
 }
 
-void rmq_warmer_post(rmq_warmer *w, int kind, void *owner, uint64_t id, uint64_t from, uint64_t to) {
+void rmq_warmer_post(rmq_warmer *w, int kind, int read, void *owner, uint64_t id, uint64_t from, uint64_t to) {
     if (from >= to) return;
     pthread_mutex_lock(&w->lock);
     w->jobs_posted++;
     if (w->njobs == RMQ_WARM_JOBS) {
         w->jobs_dropped++;
     } else {
-        w->jobs[w->njobs++] = (rmq_warm_job){kind, owner, id, from, to};
+        w->jobs[w->njobs++] = (rmq_warm_job){kind, read, owner, id, from, to};
         pthread_cond_broadcast(&w->cond);
     }
     pthread_mutex_unlock(&w->lock);
@@ -89,6 +89,13 @@ static void prefault(uint8_t *base, uint64_t len) {
     if (len == 0) return;
     /* best effort: older kernels lack MADV_POPULATE_WRITE (23) and simply fault later */
     if (madvise(base, len, 23) != 0) madvise(base, len, MADV_WILLNEED);
+}
+
+/* For pages that already hold data (an index file loaded at open): read them in
+ * (MADV_POPULATE_READ, 22) without dirtying them all, which a write fault would. */
+static void prefault_read(uint8_t *base, uint64_t len) {
+    if (len == 0) return;
+    if (madvise(base, len, 22) != 0) madvise(base, len, MADV_WILLNEED);
 }
 
 /* Prefault [from, to) as far as one file reaches; returns where it stopped (> from),
@@ -163,7 +170,7 @@ static uint64_t job_step(rmq_warm_job *j) {
             if (f->id != j->id) continue;
             if (to > f->size) to = f->size;
             uint64_t a = from & ~(uint64_t)(page - 1);
-            if (to > a) prefault(f->base + a, to - a);
+            if (to > a) (j->read ? prefault_read : prefault)(f->base + a, to - a);
             break;
         }
         pthread_mutex_unlock(&idx->warm_lock);

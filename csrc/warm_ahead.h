@@ -35,6 +35,7 @@
 
 typedef struct rmq_warm_job {
     int kind;
+    int read;  /* populate readable only: pages that hold data, which a write fault would dirty */
     void *owner;
     uint64_t id;
     uint64_t from, to;
@@ -72,7 +73,7 @@ static inline void rmq_warmer_note(rmq_warmer *w, uint64_t pos) {
     if (pos + w->window / 2 > w->kicked_to) rmq_warmer_kick(w, pos);
 }
 /* Writer: queue [from, to) of a ConsumeQueue or an index file for prefaulting. */
-void rmq_warmer_post(rmq_warmer *w, int kind, void *owner, uint64_t id, uint64_t from, uint64_t to);
+void rmq_warmer_post(rmq_warmer *w, int kind, int read, void *owner, uint64_t id, uint64_t from, uint64_t to);
 /* Block until everything asked so far is warmed, jobs included (tests, benchmarks). */
 void rmq_warmer_wait_idle(rmq_warmer *w);
 /* Stop and join the thread, free it. */

@@ -74,7 +74,9 @@ class StoreConfig:
     # warmMapedFileEnable, default false there): a put then copies into resident pages
     # instead of taking a page fault every 4 KiB. Bounded: a background thread prefaults
     # only warm_ahead_window bytes past the write position (and creates the next file when
-    # the window reaches it), never a whole file at open.
+    # the window reaches it), never a whole file at open. The same thread keeps each written
+    # ConsumeQueue 64 KiB and the newest index file's entries 256 KiB ahead prefaulted, and
+    # its hash-slot table once per file (fixed sizes, not this window: see warm_ahead.h).
     warm_mapped_file_enable: bool = True
     warm_ahead_window: int = 16 * 1024 * 1024
     # most CommitLog files one store maps at once (the segment table is fixed-size)
