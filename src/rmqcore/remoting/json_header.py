@@ -168,3 +168,70 @@ def decode_json_header(data: bytes | bytearray | memoryview) -> RemotingCommand:
         body=None,
         serialize_type=SerializeType.JSON,
     )
+
+
+_scan_object = json.JSONDecoder().scan_once  # what raw_decode runs, without its whitespace skip
+
+
+def decode_common_json_header(data: bytes) -> RemotingCommand | None:
+    """The command :func:`decode_json_header` returns for a header in the shape clients send,
+    or ``None`` for any other header (then call ``decode_json_header``: it returns the same
+    command or raises the ``FrameError``).
+
+    The shape: a UTF-8 JSON object with nothing around it, an ``extFields`` object of string
+    values, ``code`` and any of ``version``/``opaque``/``flag`` plain ints in the int range,
+    a known ``language`` name, ``remark`` absent, null or a string. A request's fast path:
+    it skips the whitespace handling, the stringification of non-string values and the
+    per-field error checks that such a header does not need.
+
+    >>> cmd = decode_common_json_header(b'{"code":10,"extFields":{"b":"T"},"language":"CPP","opaque":3}')
+    >>> (cmd.code, cmd.opaque, cmd.language.name, cmd.ext_fields)
+    (10, 3, 'CPP', {'b': 'T'})
+    >>> decode_common_json_header(b'{"code":10,"extFields":{"queueId":2}}') is None
+    True
+    """
+    try:
+        text = data.decode("utf-8")
+        header, end = _scan_object(text, 0)
+    except (ValueError, RecursionError, StopIteration):
+        return None
+    if end != len(text) or header.__class__ is not dict:
+        return None
+    get = header.get
+    ext = get("extFields")
+    if ext.__class__ is not dict:
+        return None
+    for value in ext.values():
+        if value.__class__ is not str:
+            return None
+    code = get("code")
+    language = get("language")
+    language = _LANGUAGE_BY_NAME.get(language) if language.__class__ is str else None
+    version = get("version", 0)
+    opaque = get("opaque", 0)
+    flag = get("flag", 0)
+    remark = get("remark")
+    if (
+        language is None
+        or code.__class__ is not int
+        or version.__class__ is not int
+        or opaque.__class__ is not int
+        or flag.__class__ is not int
+        or not _INT32_MIN <= code <= _INT32_MAX
+        or not _INT32_MIN <= version <= _INT32_MAX
+        or not _INT32_MIN <= opaque <= _INT32_MAX
+        or not _INT32_MIN <= flag <= _INT32_MAX
+        or (remark is not None and remark.__class__ is not str)
+    ):
+        return None
+    return RemotingCommand(
+        code=code,
+        language=language,
+        version=version,
+        opaque=opaque,
+        flag=flag,
+        remark=remark,
+        ext_fields=ext,
+        body=None,
+        serialize_type=SerializeType.JSON,
+    )

@@ -39,7 +39,7 @@ import structlog
 from rmqcore.remoting import ONEWAY_FLAG as _ONEWAY_FLAG
 from rmqcore.remoting import RESPONSE_FLAG as _RESPONSE_FLAG
 from rmqcore.remoting import FrameDecoder, FrameError, RemotingCommand, SerializeType, encode_command
-from rmqcore.remoting.json_header import encode_json_header
+from rmqcore.remoting.json_header import decode_common_json_header, encode_json_header
 from rmqcore.transport.channel import ChannelClosed, Handler, RequestTimeout, _system_error, encode_response
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,34 @@ _JSON = SerializeType.JSON
 # length | serializeType(1) headerLen(3): a JSON header's type byte is 0, so the second
 # word is the header length itself.
 _pack_prefix = struct.Struct(">iI").pack
+_unpack_prefix = struct.Struct(">iI").unpack_from
 _MAX_HEADER_LEN = 0xFFFFFF
+
+
+def _common_frames(data: bytes, max_frame_size: int) -> tuple[list[RemotingCommand], int]:
+    """The complete JSON-header frames at the start of ``data`` whose headers have the common
+    shape (:func:`~rmqcore.remoting.json_header.decode_common_json_header`), and the bytes
+    they take. Parsing stops at the first frame that is incomplete, too large, binary or
+    unusual; the caller hands the rest to the FrameDecoder, which answers it exactly as
+    before (the same commands, or the same FrameError)."""
+    commands: list[RemotingCommand] = []
+    pos = 0
+    total = len(data)
+    while total - pos >= 8:
+        length, header_len = _unpack_prefix(data, pos)
+        end = pos + 4 + length
+        # header_len is the whole second word: above 0xFFFFFF means a non-JSON type byte.
+        if header_len > length - 4 or header_len > _MAX_HEADER_LEN or end > total or length + 4 > max_frame_size:
+            break
+        header_end = pos + 8 + header_len
+        cmd = decode_common_json_header(data[pos + 8 : header_end])
+        if cmd is None:
+            break
+        if header_end < end:
+            cmd.body = data[header_end:end]
+        commands.append(cmd)
+        pos = end
+    return commands, pos
 
 
 def _resolve_without_response(future: asyncio.Future[RemotingCommand | None]) -> None:
@@ -116,14 +143,28 @@ class ProtocolChannel(asyncio.Protocol):
             self._on_open(self)
 
     def data_received(self, data: bytes) -> None:
-        # Every frame this read completes is handled here, in arrival order.
-        try:
-            commands = self._decoder.feed(data)
-            broken = None
-        except FrameError as exc:
-            # Frames completed before the bad one in the same read are still answered.
-            commands = getattr(exc, "decoded_before", [])
-            broken = exc
+        # Every frame this read completes is handled here, in arrival order. Whole frames
+        # with a common JSON header are read straight from ``data`` when nothing is
+        # buffered; the FrameDecoder takes whatever is left (a partial frame, anything else).
+        decoder = self._decoder
+        commands: list[RemotingCommand] = []
+        rest: bytes = data
+        if data.__class__ is bytes and not self.closed and not decoder.buffered:
+            commands, used = _common_frames(data, decoder.max_frame_size)
+            if used:
+                rest = data[used:]
+        broken = None
+        if rest:
+            try:
+                decoded = decoder.feed(rest)
+            except FrameError as exc:
+                # Frames completed before the bad one in the same read are still answered.
+                decoded = getattr(exc, "decoded_before", [])
+                broken = exc
+            if commands:
+                commands.extend(decoded)
+            else:
+                commands = decoded
         for cmd in commands:
             if cmd.flag & _RESPONSE_FLAG:
                 future = self._pending.pop(cmd.opaque, None)
