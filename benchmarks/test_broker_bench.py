@@ -354,6 +354,106 @@ def test_pull_32_from_backlog(benchmark: Any, client: RawClient) -> None:
     )
 
 
+class _DiscardingTransport:
+    """Stands in for the socket: keeps the last answer written, nothing else."""
+
+    def __init__(self) -> None:
+        self.last: Any = None
+
+    def write(self, data: bytes) -> None:
+        self.last = data
+
+    def writelines(self, data: Any) -> None:
+        self.last = b"".join(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+
+@pytest.fixture(scope="module")
+def in_process_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A broker in this process and one ProtocolChannel into its handler over a fake transport."""
+    from rmqcore.logs import configure_logging
+    from rmqcore.server.broker import BrokerController
+    from rmqcore.server.config import BrokerConfig
+    from rmqcore.transport.protocol_channel import ProtocolChannel
+
+    configure_logging("warning")
+    store_dir = tmp_path_factory.mktemp("in-process-store")
+    config = BrokerConfig(broker_name="bench-in-process", store_path_root_dir=str(store_dir), listen_port=0, namesrv_addr="")
+    with anyio.from_thread.start_blocking_portal("asyncio") as portal:
+        broker = BrokerController(config)
+        running, _port = portal.start_task(broker.run)
+        transport = _DiscardingTransport()
+
+        def connect() -> ProtocolChannel:
+            channel = ProtocolChannel(broker.handle, pause_reading_while_backed_up=True)
+            channel.connection_made(transport)  # type: ignore[arg-type]
+            return channel
+
+        channel = portal.call(connect)
+        try:
+            yield portal, channel, transport
+        finally:
+            portal.call(broker.shutdown)
+            running.cancel()
+
+
+@pytest.mark.parametrize("kind", ["send", "pull"])
+def test_request_path_in_process(benchmark: Any, in_process_broker: Any, kind: str) -> None:
+    """The broker's Python path per request without sockets or a second process: frame in
+    through ProtocolChannel.data_received, handler, store, answer encoded and written to a
+    stand-in transport. No kernel, no wake-ups, warm caches: the steadiest figure of the
+    request path's own cost (a loaded machine moves the socket figures far more)."""
+    from rmqcore.remoting import FrameDecoder, encode_command
+
+    portal, channel, transport = in_process_broker
+    per_round = 1000
+    if kind == "send":
+        make = send_request_maker(128)
+        frames = [encode_command(make(i)) for i in range(per_round)]
+    else:
+        fill = [
+            encode_command(
+                make_request(
+                    RequestCode.SEND_BATCH_MESSAGE,
+                    encode_send_request_ext(SendMessageRequestHeader("PG", TOPIC, "TBW102", 4, 3, 0, 1_700_000_000_000, 0, batch=True)),
+                    encode_batch_body(
+                        [Message(TOPIC, b"z" * 128, tags="TagA", properties={"UNIQ_KEY": new_uniq_key()}) for _ in range(BATCH)]
+                    ),
+                )
+            )
+            for _ in range(per_round * 32 // BATCH)
+        ]
+        portal.call(lambda: [channel.data_received(f) for f in fill])
+        frames = [
+            encode_command(
+                make_request(
+                    RequestCode.PULL_MESSAGE,
+                    PullMessageRequestHeader("CG", TOPIC, 3, i * 32, 32, 0x4, 0, 0, 0, subscription="*"),
+                    opaque=i,
+                )
+            )
+            for i in range(per_round)
+        ]
+
+    def run_frames() -> None:
+        received = channel.data_received
+        for frame in frames:
+            received(frame)
+
+    portal.call(run_frames)  # warm-up (and the topic's creation)
+    benchmark.pedantic(lambda: portal.call(run_frames), rounds=ROUNDS, iterations=1)
+    [answer] = FrameDecoder().feed(transport.last)
+    assert answer.code == 0, answer.remark
+    per_request = benchmark.stats.stats.median / per_round * 1e6
+    benchmark.extra_info.update(messages=per_round * (32 if kind == "pull" else 1), us_per_request=per_request)
+    print(f"\n{kind} request path in process: {per_request:.1f} us per request (median round)")
+
+
 def test_startup_and_idle_rss(tmp_path: Path) -> None:
     readies, rss = [], []
     for i in range(3):

@@ -124,3 +124,41 @@ def test_decode_send_v2_request_binary_header(benchmark: pytest.FixtureRequest) 
         return decode_send_request_header(cmd.code, cmd.ext_fields)
 
     assert benchmark(run).topic == "TopicTest"
+
+
+def test_decode_send_v2_json_header_common_shape(benchmark: pytest.FixtureRequest) -> None:
+    """decode_common_json_header (what ProtocolChannel reads a request's header with) on a V2 send header."""
+    from rmqcore.remoting.json_header import decode_common_json_header, decode_json_header
+
+    header = SEND_V2_FRAME[8 : 8 + int.from_bytes(SEND_V2_FRAME[5:8], "big")]
+    cmd = benchmark(decode_common_json_header, header)
+    assert cmd == decode_json_header(header)
+
+
+def test_channel_reads_a_send_and_writes_its_answer(benchmark: pytest.FixtureRequest) -> None:
+    """ProtocolChannel.data_received of one V2 send frame, a handler answering a send response
+    at once, and the answer written to the transport: the transport's share of a send."""
+    from rmqcore.transport.protocol_channel import ProtocolChannel
+
+    written: list[object] = []
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            written.append(data)
+
+        def writelines(self, data: object) -> None:
+            written.append(data)
+
+        def is_closing(self) -> bool:
+            return False
+
+    ext = {"msgId": "0A00000100002A9F0000000000000BB8", "queueId": "3", "queueOffset": "4711",
+           "transactionId": "7F000001A1B218B4AAC25A1C6D200000", "MSG_REGION": "DefaultRegion", "TRACE_ON": "true"}  # fmt: skip
+
+    def handler(channel: object, cmd: RemotingCommand) -> RemotingCommand:
+        return RemotingCommand(code=0, opaque=cmd.opaque, flag=1, ext_fields=dict(ext))
+
+    channel = ProtocolChannel(handler)
+    channel._transport = Transport()  # type: ignore[assignment]
+    benchmark(channel.data_received, SEND_V2_FRAME)
+    assert _decode_one(written[-1]).ext_fields == ext  # type: ignore[arg-type]
