@@ -241,9 +241,9 @@ def _wait_for_line(proc: subprocess.Popen[bytes], pattern: re.Pattern[str], time
 
 
 # The CLI's broker on a chosen asyncio loop (argv[1]: "uvloop" or "asyncio"). Run with
-# ``python -O``: ProtocolChannel.connection_made asserts isinstance(transport,
-# asyncio.Transport), which uvloop's TCPTransport is not, so both variants run without
-# asserts to stay comparable.
+# ``python -O``: ProtocolChannel.connection_made once asserted isinstance(transport,
+# asyncio.Transport), which uvloop's TCPTransport is not; it no longer does, and both
+# variants still run without asserts to stay comparable with earlier runs.
 UVLOOP_BROKER = """
 import argparse, sys, anyio
 from rmqcore.cli.server import add_broker_arguments, broker_config, _serve_broker
