@@ -26,6 +26,7 @@ KEEP_GIL = (
     "rmq_put_ext",
     "rmq_put_batch",
     "rmq_put_batch_encoded",
+    "rmq_put_encoded",
     "rmq_now_ms",
     "rmq_get",
     "rmq_record_size",

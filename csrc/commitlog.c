@@ -306,6 +306,33 @@ static void scan_props(const uint8_t *p, int32_t len, batch_props *out) {
     }
 }
 
+/* Index keys as a put builds them, "UNIQ_KEY KEYS" (message_store._encode_meta), into
+ * cl->keys_buf (under the store lock); none without an index. Returns their length. */
+static int32_t build_keys(rmq_commitlog *cl, const uint8_t *uniq, int32_t uniq_len, const uint8_t *keys,
+                          int32_t keys_len) {
+    int32_t kl = 0;
+    if (!cl->index) return 0;
+    if (uniq_len) { memcpy(cl->keys_buf, uniq, (size_t)uniq_len); kl = uniq_len; }
+    if (keys_len) {
+        if (kl) cl->keys_buf[kl++] = ' ';
+        memcpy(cl->keys_buf + kl, keys, (size_t)keys_len);
+        kl += keys_len;
+    }
+    return kl;
+}
+
+int64_t rmq_put_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t body_len, const char *props,
+                        int32_t props_len, int32_t flag, int32_t sys_flag, int64_t born_ts, const char *born_host,
+                        int32_t born_host_len, int64_t store_ts, int32_t reconsume_times, int32_t use_tag_code,
+                        int64_t tag_code) {
+    batch_props bp = {0};
+    if (props_len > 0) scan_props((const uint8_t *)props, props_len, &bp);
+    int32_t kl = build_keys(cl, bp.uniq, bp.uniq_len, bp.keys, bp.keys_len);
+    if (!use_tag_code) tag_code = bp.tags_len ? (int64_t)rmq_java_hash((const char *)bp.tags, bp.tags_len, 0) : 0;
+    return rmq_put_ext(cl, cq, body, body_len, props, props_len, flag, sys_flag, born_ts, born_host, born_host_len,
+                       store_ts, reconsume_times, 0, tag_code, (const char *)cl->keys_buf, kl);
+}
+
 int64_t rmq_put_batch_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *wire, int64_t wire_len, int32_t sys_flag,
                               int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
                               int32_t require_uniq, int64_t *phys_out, int32_t phys_cap, int64_t *bytes_out) {
@@ -339,16 +366,7 @@ int64_t rmq_put_batch_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *wire, i
         const uint8_t *tags = bp.tags, *uniq = bp.uniq, *keys = bp.keys;
         int32_t tags_len = bp.tags_len, uniq_len = bp.uniq_len, keys_len = bp.keys_len;
         if (require_uniq && uniq_len == 0) { rc = RMQ_E_NO_UNIQ_KEY; break; }
-        /* index keys as a put builds them: "UNIQ_KEY KEYS" (message_store._encode_meta) */
-        int32_t kl = 0;
-        if (cl->index) {
-            if (uniq_len) { memcpy(cl->keys_buf, uniq, (size_t)uniq_len); kl = uniq_len; }
-            if (keys_len) {
-                if (kl) cl->keys_buf[kl++] = ' ';
-                memcpy(cl->keys_buf + kl, keys, (size_t)keys_len);
-                kl += keys_len;
-            }
-        }
+        int32_t kl = build_keys(cl, uniq, uniq_len, keys, keys_len);
         int64_t tag_code = tags_len ? (int64_t)rmq_java_hash((const char *)tags, tags_len, 0) : 0;
         int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, body, (int32_t)body_len, props,
                                      props_len, cq->queue_id, flag, sys_flag, born_ts, (const uint8_t *)born_host,
@@ -431,16 +449,24 @@ int64_t rmq_record_store_ts(rmq_commitlog *cl, int64_t phys) {
     return store_ts_of(record_at(cl, phys, 8));
 }
 
-int64_t rmq_cq_offset_by_time(rmq_commitlog *cl, rmq_cq *cq, int64_t ts_ms) {
-    /* first logical offset whose message was stored at or after ts_ms; max if none */
+int64_t rmq_cq_offset_by_time(rmq_commitlog *cl, rmq_cq *cq, int64_t ts_ms, int32_t upper) {
+    /* ConsumeQueue.getOffsetInQueueByTime(timestamp, boundaryType) as DefaultMessageStore
+     * answers it, clamped to [min, max]. Store times only grow along a queue, so one search
+     * for the first entry stored after the boundary serves both types:
+     *   LOWER: the first offset stored at or after ts_ms (the first of equal times); max if none;
+     *   UPPER: the last offset stored at or before ts_ms (the last of equal times); when every
+     *          message is later, min (RocketMQ's 0, clamped); an empty queue answers min = max.
+     * An entry whose record is gone (retention) or unreadable counts as stored before all. */
     int64_t lo = cq->min_logical, hi = cq->max_logical;
+    int64_t min = lo;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2, phys, tag;
         int32_t size;
         int64_t t = -1;
         if (rmq_cq_read(cq, mid, &phys, &size, &tag) == 0 && size > 0) t = rmq_record_store_ts(cl, phys);
-        if (t >= ts_ms) hi = mid; else lo = mid + 1;
+        if (upper ? t > ts_ms : t >= ts_ms) hi = mid; else lo = mid + 1;
     }
+    if (upper) return lo > min ? lo - 1 : min;
     return lo;
 }
 

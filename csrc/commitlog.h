@@ -85,6 +85,15 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
                       int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
                       int64_t uniform_tag_code, int32_t uniform_keys_len, int64_t *phys_out);
 
+/* One record from a property string as sent (reference section 4, "Properties string":
+ * SEND_MESSAGE's header properties, stored as given): the tag code is the Java hash of
+ * its TAGS (or tag_code when use_tag_code), its UNIQ_KEY and KEYS tokens are indexed,
+ * as rmq_put_ext with the keys a put of the decoded message builds. NULL born_host: the
+ * store host. Returns the record's offset or an error, like rmq_put_ext. */
+int64_t rmq_put_encoded(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t body_len, const char *props,
+                        int32_t props_len, int32_t flag, int32_t sys_flag, int64_t born_ts, const char *born_host,
+                        int32_t born_host_len, int64_t store_ts, int32_t reconsume_times, int32_t use_tag_code,
+                        int64_t tag_code);
 /* A SEND_BATCH request body as it came off the wire (reference section 4, "SEND_BATCH
  * body": per message `int TOTALSIZE | int MAGIC | int BODYCRC | int FLAG | int bodyLen |
  * body | short propLen | props`), stored record by record with each inner message's own
@@ -104,7 +113,7 @@ int rmq_get(rmq_commitlog *cl, rmq_cq *cq, int64_t offset, int32_t max_count, in
 int32_t rmq_record_size(rmq_commitlog *cl, int64_t phys);
 const char *rmq_record_ptr(rmq_commitlog *cl, int64_t phys);
 int64_t rmq_record_store_ts(rmq_commitlog *cl, int64_t phys);
-int64_t rmq_cq_offset_by_time(rmq_commitlog *cl, rmq_cq *cq, int64_t ts_ms);
+int64_t rmq_cq_offset_by_time(rmq_commitlog *cl, rmq_cq *cq, int64_t ts_ms, int32_t upper);
 
 int rmq_commitlog_recover(rmq_commitlog *cl, int64_t start, int check_crc, rmq_recover_result *res);
 /* Set the end of the log: zero [end, end of its file) when zero_tail, delete later files. */

@@ -1,6 +1,7 @@
 """The C store and the pure-Python reference model, driven by the same operations.
 
-Hypothesis picks puts, batch puts, reads (with tag filters and byte limits), key
+Hypothesis picks puts, batch puts, puts of encoded property strings (``put_encoded``),
+offset-by-time searches (both boundary types), reads (with tag filters and byte limits), key
 queries, clean reopens and crashes (the store dropped without close: no flush, no
 checkpoint, ``abort`` left behind), on files small enough that every kind of roll
 happens. Every read is compared byte for byte.
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from rmqcore.clock import FakeClock
-from rmqcore.message import Message, tags_code
+from rmqcore.message import Message, encode_properties, tags_code
 from rmqcore.store import MessageStore, StoreConfig
 from rmqcore.store.reference_model import ReferenceStore
 
@@ -63,6 +64,19 @@ class StoreVersusModel(RuleBasedStateMachine):
         assert (result.commitlog_offset, result.queue_offset) == (phys, queue_offset)
         assert result.wrote_bytes == len(self.model.records[phys])
 
+    @rule(msg=messages, queue_id=st.integers(0, 1), uniq=st.none() | st.sampled_from(KEYS))
+    def put_encoded(self, msg: Message, queue_id: int, uniq: str | None) -> None:
+        """The property string as a client sends it: the same record, tag code and index keys as put."""
+        if uniq is not None:
+            msg.properties["UNIQ_KEY"] = uniq
+        now = self.clock.now_ms()
+        encoded = encode_properties(msg.properties).encode()
+        result = self.store.put_encoded(msg.topic, queue_id, msg.body, encoded, flag=msg.flag)
+        phys, queue_offset = self.model.put(msg, queue_id, now)
+        assert result.ok
+        assert (result.commitlog_offset, result.queue_offset) == (phys, queue_offset)
+        assert result.wrote_bytes == len(self.model.records[phys])
+
     @rule(topic=st.sampled_from(TOPICS), batch=st.lists(messages, min_size=1, max_size=6), queue_id=st.integers(0, 1))
     def put_batch(self, topic: str, batch: list[Message], queue_id: int) -> None:
         for m in batch:
@@ -100,6 +114,13 @@ class StoreVersusModel(RuleBasedStateMachine):
     def query(self, topic: str, key: str, max_count: int) -> None:
         hits = self.store.query_by_key(topic, key, max_count)
         assert [m.commitlog_offset for m in hits.messages] == self.model.query_by_key(topic, key, max_count, 0, 2**62)
+
+    @rule(topic=st.sampled_from(TOPICS), queue_id=st.integers(0, 2), data=st.data(), upper=st.booleans())
+    def offset_by_time(self, topic: str, queue_id: int, data: st.DataObject, upper: bool) -> None:
+        stored = sorted({m.store_timestamp for m in self.model.messages.values()})
+        ts = data.draw(st.sampled_from(stored or [self.clock.now_ms()])) + data.draw(st.sampled_from([-1, 0, 0, 1]))
+        got = self.store.offset_by_time(topic, queue_id, ts, upper=upper)
+        assert got == self.model.offset_by_time(topic, queue_id, ts, upper)
 
     @precondition(lambda self: self.model.records)
     @rule(data=st.data())

@@ -22,6 +22,10 @@ Special puts the broker needs:
   decoding: each record keeps its inner message's own flag, body and properties.
   It raises MissingUniqKeyError (nothing written) if an inner message lacks UNIQ_KEY,
   so a broker falls back to decoding and ``put_batch`` only for such batches.
+* ``put_encoded(topic, queue_id, body, properties)`` stores one message from a property
+  string as it came off the wire (SEND_MESSAGE's header properties, reference section 4,
+  "Properties string"), one C call that finds the tag code and index keys in the bytes:
+  the record ``put`` of the decoded MessageExt writes, without decoding or re-encoding.
 * ``add_dispatch_listener(fn)``: ``fn(topic, queue_id, queue_offset)`` is called after
   each dispatched put (once per batch, with the batch's last queue offset), outside
   the store lock, on the putting thread -- e.g. to wake long-polling pulls.
@@ -41,7 +45,7 @@ from typing import NamedTuple
 import structlog
 
 from rmqcore.clock import SYSTEM_CLOCK, Clock
-from rmqcore.message import Message, MessageExt, decode_stored_message, java_string_hash
+from rmqcore.message import Message, MessageExt, decode_properties, decode_stored_message, java_string_hash
 from rmqcore.message import constants as C
 from rmqcore.message.ids import Host
 from rmqcore.store._ffi import NULL, check, ffi, lib
@@ -78,6 +82,17 @@ _new_put_result = tuple.__new__  # PutResult(...) without the NamedTuple __new__
 _put_simple = lib.rmq_put_simple
 _put_ext = lib.rmq_put_ext
 _put_batch_encoded = lib.rmq_put_batch_encoded
+_put_encoded = lib.rmq_put_encoded
+_get = lib.rmq_get
+_new_get_result = tuple.__new__  # GetResult(...) without the NamedTuple __new__ wrapper
+_GET_FOUND = GetStatus.FOUND
+_NO_MATCHED_MESSAGE = GetStatus.NO_MATCHED_MESSAGE
+_NO_LOGIC_QUEUE = GetStatus.NO_MATCHED_LOGIC_QUEUE
+_NO_MESSAGE_IN_QUEUE = GetStatus.NO_MESSAGE_IN_QUEUE
+_OFFSET_TOO_SMALL = GetStatus.OFFSET_TOO_SMALL
+_OFFSET_OVERFLOW_ONE = GetStatus.OFFSET_OVERFLOW_ONE
+_OFFSET_OVERFLOW_BADLY = GetStatus.OFFSET_OVERFLOW_BADLY
+_TAG_ARRAYS_MAX = 4096  # subscriptions' tag-code arrays kept (cleared when full)
 _unpack = ffi.unpack
 _from_buffer = ffi.from_buffer
 _NO_KEYS = b""
@@ -193,6 +208,7 @@ class MessageStore:
         self._scratch_cap = max(config.max_message_size + 4096, 4 * 1024 * 1024)
         self._scratch = ffi.new("char[]", self._scratch_cap)
         self._get_res = ffi.new("rmq_get_result *")
+        self._tag_arrays: dict[frozenset[int], tuple[object, int]] = {}
         # record offsets of a batch, read back under the lock (grown for larger batches)
         self._phys_cap = 4096
         self._phys = ffi.new("int64_t[]", self._phys_cap)
@@ -347,6 +363,82 @@ class MessageStore:
         return _put_ext(self._cl, target.ptr, body, blen, pb, plen, msg.flag, msg.sys_flag, msg.born_timestamp or now, born if born else NULL,
                         len(born) if born else 0, now, msg.reconsume_times, msg.prepared_transaction_offset, code,
                         kb, len(kb))
+
+    def put_encoded(
+        self,
+        topic: str,
+        queue_id: int,
+        body: bytes,
+        properties: bytes,
+        *,
+        flag: int = 0,
+        sys_flag: int = 0,
+        born_timestamp: int | None = None,
+        born_host: Host | bytes | None = None,
+        reconsume_times: int = 0,
+        tag_code: int | None = None,
+    ) -> PutResult:
+        """Append one message whose properties are already encoded (reference section 4,
+        "Properties string": ``k\x01v\x02...``, stored as given).
+
+        The record is what ``put`` of the equivalent MessageExt writes when ``properties`` is
+        that message's encoded map (each key once, no empty key or value): the tag code is
+        the Java hash of its TAGS (for SCHEDULE_TOPIC_XXXX the deliver time of its DELAY
+        level; ``tag_code=`` overrides either), its UNIQ_KEY and KEYS tokens are indexed,
+        both found in C from the bytes. ``born_host`` may be pre-packed (``host_bytes``: ip
+        + port, 8 or 20 bytes) so a caller can pack a connection's host once; None and
+        ``born_timestamp`` None mean the store host and now. Errors, SYNC_FLUSH (waits for
+        its group commit; FLUSH_DISK_TIMEOUT unless WAIT=false), dispatch and listeners as
+        ``put``: bad input raises MessageIllegalError (or a subclass) before anything is written.
+        """
+        blen = len(body)
+        plen = len(properties)
+        if blen > self._max_body or plen > _MAX_PROPS:
+            self._refuse_encoded_sizes(topic, blen, plen)
+        target = self._targets.get((topic, queue_id))
+        if target is None:
+            target = self._target(topic, queue_id)
+        if born_host is None:
+            born = NULL
+            born_len = 0
+        else:
+            born = born_host if type(born_host) is bytes else host_bytes(born_host)  # type: ignore[arg-type]
+            born_len = len(born)
+            if born_len != 8 and born_len != 20:
+                raise MessageIllegalError(f"born_host must pack to 8 or 20 bytes (ip + port), got {born_len}")
+        if self._refusal is not None:
+            return self._refused()
+        now = self._now()
+        use_code = 0
+        code = 0
+        if tag_code is not None:
+            use_code = 1
+            code = tag_code
+        elif target.schedule:
+            use_code = 1
+            code = now + self._schedule_delay(decode_properties(properties.decode("utf-8", "replace")))
+        self._acquire()
+        try:
+            if not self._open:
+                raise StoreClosedError("the store is closed")
+            phys = _put_encoded(self._cl, target.ptr, body, blen, properties, plen, flag, sys_flag,
+                                born_timestamp or now, born, born_len, now, reconsume_times, use_code, code)
+            queue_offset = self._cl.last_queue_offset
+        finally:
+            self._release()
+        if phys < 0:
+            return self._put_failed(phys, topic)
+        wrote = target.overhead + blen + plen
+        if born_len == 20:
+            wrote += 12
+        status = _PUT_OK
+        if self._sync and not self._flusher.wait_durable(phys + wrote, self._sync_timeout_s):
+            waits = decode_properties(properties.decode("utf-8", "replace")).get(C.PROPERTY_WAIT_STORE_MSG_OK)
+            if waits != "false":
+                status = PutStatus.FLUSH_DISK_TIMEOUT
+        if self._listeners and (sys_flag & _TX_MASK) in _DISPATCHED_TX:
+            self._notify(topic, queue_id, queue_offset)
+        return _new_put_result(PutResult, (status, phys, queue_offset, wrote, now, self._store_host, 1, None, None))
 
     def put_batch(self, msgs: Sequence[Message], queue_id: int, *, tag_codes: Sequence[int] | None = None) -> PutResult:
         """Append messages of one topic to one queue with consecutive queue offsets, all or nothing.
@@ -587,6 +679,17 @@ class MessageStore:
                 f"(topic {msg.topic!r}); store large values in the body"
             )
 
+    def _refuse_encoded_sizes(self, topic: str, blen: int, plen: int) -> None:
+        if blen > self._max_body:
+            raise MessageTooLargeError(
+                f"message body is {blen} bytes, over max_message_size={self._max_body} (topic {topic!r}); "
+                "split it or raise max_message_size"
+            )
+        raise PropertiesTooLargeError(
+            f"encoded properties are {plen} bytes, over the {_MAX_PROPS}-byte limit of the stored format "
+            f"(topic {topic!r}); store large values in the body"
+        )
+
     def _refused(self, n: int = 1) -> PutResult:
         return PutResult(PutStatus.DISK_FULL, -1, 0, 0, 0, self._store_host, n, None, self._refusal)
 
@@ -631,39 +734,60 @@ class MessageStore:
     ) -> GetResult:
         """Records from logical ``offset`` on, as stored, concatenated (a PULL body).
 
-        ``tag_codes``: only entries whose CQ tag code is in it (None or empty: all).
+        ``tag_codes``: only entries whose CQ tag code is in it (None or empty: all). A
+        frozenset (a subscription's codes) is turned into a C array once and kept.
         ``max_bytes``: stop before exceeding it (the first record is always returned).
         Status and next offset follow reference section 3, "Pull status".
         """
         if max_count < 1:
             raise ValueError(f"max_count must be at least 1, got {max_count}")
-        codes = list(tag_codes) if tag_codes else None
-        c_codes = ffi.new("int64_t[]", codes) if codes else NULL
+        if tag_codes:
+            tags = self._tag_arrays.get(tag_codes) if type(tag_codes) is frozenset else None
+            if tags is None:
+                tags = self._tag_array(tag_codes)
+            c_codes, ntags = tags
+        else:
+            c_codes = NULL
+            ntags = 0
         limit = max_bytes if max_bytes is not None and max_bytes > 0 else self._scratch_cap
-        with self._lock:
+        self._acquire()
+        try:
             if not self._open:
                 raise StoreClosedError("the store is closed")
             cq = self._queues.get((topic, queue_id))
             if cq is None:
-                return GetResult(GetStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0)
-            lo = cq.ptr.min_logical
-            hi = cq.ptr.max_logical
-            if hi == 0:
-                return GetResult(GetStatus.NO_MESSAGE_IN_QUEUE, 0, lo, hi)
-            if offset < lo:
-                return GetResult(GetStatus.OFFSET_TOO_SMALL, lo, lo, hi)
-            if offset == hi:
-                return GetResult(GetStatus.OFFSET_OVERFLOW_ONE, offset, lo, hi)
-            if offset > hi:
-                return GetResult(GetStatus.OFFSET_OVERFLOW_BADLY, hi, lo, hi)
-            res = self._get_res
-            count = lib.rmq_get(self._cl, cq.ptr, offset, max_count, limit, c_codes, len(codes) if codes else 0,
-                                self._scratch, self._scratch_cap, res)
-            check(count, "get")
-            raw = ffi.buffer(self._scratch, res.bytes)[:]
-            next_offset = res.next_offset
-        status = GetStatus.FOUND if count > 0 else GetStatus.NO_MATCHED_MESSAGE
-        return GetResult(status, next_offset, lo, hi, raw, count)
+                return _new_get_result(GetResult, (_NO_LOGIC_QUEUE, 0, 0, 0, b"", 0))
+            ptr = cq.ptr
+            lo = ptr.min_logical
+            hi = ptr.max_logical
+            if offset >= lo and offset < hi:
+                res = self._get_res
+                count = _get(self._cl, ptr, offset, max_count, limit, c_codes, ntags, self._scratch, self._scratch_cap, res)
+                if count < 0:
+                    check(count, "get")
+                raw = _unpack(self._scratch, res.bytes)
+                next_offset = res.next_offset
+            elif hi == 0:
+                return _new_get_result(GetResult, (_NO_MESSAGE_IN_QUEUE, 0, lo, hi, b"", 0))
+            elif offset < lo:
+                return _new_get_result(GetResult, (_OFFSET_TOO_SMALL, lo, lo, hi, b"", 0))
+            elif offset == hi:
+                return _new_get_result(GetResult, (_OFFSET_OVERFLOW_ONE, offset, lo, hi, b"", 0))
+            else:
+                return _new_get_result(GetResult, (_OFFSET_OVERFLOW_BADLY, hi, lo, hi, b"", 0))
+        finally:
+            self._release()
+        return _new_get_result(GetResult, (_GET_FOUND if count > 0 else _NO_MATCHED_MESSAGE, next_offset, lo, hi, raw, count))
+
+    def _tag_array(self, tag_codes: Iterable[int]) -> tuple[object, int]:
+        """(int64_t[] of the codes, how many): kept per frozenset, built per call otherwise."""
+        codes = list(tag_codes)
+        tags = (ffi.new("int64_t[]", codes), len(codes))
+        if type(tag_codes) is frozenset:
+            if len(self._tag_arrays) >= _TAG_ARRAYS_MAX:
+                self._tag_arrays.clear()
+            self._tag_arrays[tag_codes] = tags
+        return tags
 
     def get(
         self,
@@ -742,13 +866,21 @@ class MessageStore:
             cq = self._queues.get((topic, queue_id))
             return cq.ptr.min_logical if cq is not None and self._open else 0
 
-    def offset_by_time(self, topic: str, queue_id: int, ts_ms: int) -> int:
-        """First queue offset whose message was stored at or after ``ts_ms`` (max offset if none)."""
+    def offset_by_time(self, topic: str, queue_id: int, ts_ms: int, *, upper: bool = False) -> int:
+        """The queue offset for a store time, as RocketMQ 5.x's
+        ``getOffsetInQueueByTime(timestamp, boundaryType)`` answers (clamped to [min, max]).
+
+        LOWER (default): the first offset stored at or after ``ts_ms`` -- among messages
+        stored exactly then, the first; the max offset if all are older.
+        ``upper=True`` (UPPER): the last offset stored at or before ``ts_ms`` -- among
+        messages stored exactly then, the last; the min offset if all are newer.
+        An unknown queue answers 0, an empty one its max (= min) offset.
+        """
         with self._lock:
             cq = self._queues.get((topic, queue_id))
             if cq is None or not self._open:
                 return 0
-            return lib.rmq_cq_offset_by_time(self._cl, cq.ptr, ts_ms)
+            return lib.rmq_cq_offset_by_time(self._cl, cq.ptr, ts_ms, 1 if upper else 0)
 
     def queue_keys(self) -> list[tuple[str, int]]:
         """(topic, queue_id) of every ConsumeQueue in the store."""

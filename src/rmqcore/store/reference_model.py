@@ -142,6 +142,20 @@ class ReferenceStore:
                 break
         return ModelGet("FOUND" if out else "NO_MATCHED_MESSAGE", n, lo, hi, b"".join(out), len(out))
 
+    def offset_by_time(self, topic: str, queue_id: int, ts_ms: int, upper: bool = False) -> int:
+        """RocketMQ 5.x ``getOffsetInQueueByTime`` clamped to [min, max], by a linear walk:
+        LOWER the first offset stored at or after ``ts_ms`` (max if none), UPPER the last
+        stored at or before it (min if none)."""
+        q = self.queues.get((topic, queue_id))
+        if q is None:
+            return 0
+        lo, hi = q.min_offset, len(q.entries)
+        times = [(n, self.messages[q.entries[n][0]].store_timestamp) for n in range(lo, hi)]
+        if upper:
+            at_or_before = [n for n, t in times if t <= ts_ms]
+            return at_or_before[-1] if at_or_before else lo
+        return next((n for n, t in times if t >= ts_ms), hi)
+
     def query_by_key(self, topic: str, key: str, max_count: int, begin_ms: int, end_ms: int) -> list[int]:
         """CommitLog offsets of the newest ``max_count`` matches, in CommitLog order."""
         hits = [

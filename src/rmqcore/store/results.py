@@ -72,37 +72,37 @@ class PutResult(NamedTuple):
         return [create_offset_message_id(self.store_host, o) for o in offsets]
 
 
-class GetResult:
+class _GetFields(NamedTuple):
+    status: GetStatus
+    next_offset: int
+    min_offset: int
+    max_offset: int
+    raw: bytes = b""
+    message_count: int = 0
+
+
+class GetResult(_GetFields):
     """Outcome of ``get``/``get_raw``: status, offsets, and the records found.
 
     ``raw`` is the stored records concatenated (a PULL body as is); ``messages``
     decodes them on first use. Bodies are returned as stored (not decompressed).
+
+    A tuple underneath: a read builds one per pull, and ``tuple.__new__`` is the cheapest
+    object Python makes (a third of a slotted class's ``__init__``). No ``__slots__``, so
+    the decoded messages can be kept in the instance dict once asked for.
     """
-
-    __slots__ = ("status", "next_offset", "min_offset", "max_offset", "raw", "message_count", "_messages")
-
-    def __init__(
-        self,
-        status: GetStatus,
-        next_offset: int,
-        min_offset: int,
-        max_offset: int,
-        raw: bytes = b"",
-        message_count: int = 0,
-    ) -> None:
-        self.status = status
-        self.next_offset = next_offset
-        self.min_offset = min_offset
-        self.max_offset = max_offset
-        self.raw = raw
-        self.message_count = message_count
-        self._messages: list[MessageExt] | None = None
 
     @property
     def messages(self) -> list[MessageExt]:
-        if self._messages is None:
-            self._messages = decode_stored_messages(self.raw, decompress=False) if self.raw else []
-        return self._messages
+        cached = self.__dict__.get("decoded")
+        if cached is None:
+            cached = self.__dict__["decoded"] = decode_stored_messages(self.raw, decompress=False) if self.raw else []
+        return cached
+
+    @property
+    def _messages(self) -> list[MessageExt] | None:
+        """The decoded messages if ``messages`` was read, else None (nothing decoded yet)."""
+        return self.__dict__.get("decoded")
 
     def __repr__(self) -> str:
         return (
