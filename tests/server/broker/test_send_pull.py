@@ -100,17 +100,18 @@ async def test_single_send_stores_what_a_put_of_the_decoded_message_stores(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, properties: str, as_sent: bool
 ) -> None:
     """A plain send is stored from the wire's property string (CLUSTER appended) without a
-    MessageExt; the record is byte for byte what ``put`` of the decoded message writes."""
+    MessageExt (``put_encoded``); the record is byte for byte what ``put`` of the decoded
+    message writes."""
     async with running_broker(tmp_path) as broker, connect(broker.port) as client:
         store = broker.store
         encoded_puts: list[str] = []
-        put_batch_encoded = store.put_batch_encoded
+        put_encoded = store.put_encoded
 
         def spy(topic: str, *args: Any, **kwargs: Any) -> Any:
             encoded_puts.append(topic)
-            return put_batch_encoded(topic, *args, **kwargs)
+            return put_encoded(topic, *args, **kwargs)
 
-        monkeypatch.setattr(store, "put_batch_encoded", spy)
+        monkeypatch.setattr(store, "put_encoded", spy)
         header = SendMessageRequestHeader("PG", TOPIC, "TBW102", 4, 1, 0, 1_700_000_000_000, 3, properties=properties)
         sent = await client.request(RequestCode.SEND_MESSAGE_V2, encode_send_request_ext(header), b"body")
         assert sent.code == ResponseCode.SUCCESS, sent.remark
@@ -146,9 +147,9 @@ async def test_single_sends_that_need_more_than_a_put_are_not_stored_as_sent(
     """Delayed, transactional, retry and reconsumed sends keep their own paths."""
     async with running_broker(tmp_path) as broker, connect(broker.port) as client:
         encoded_puts: list[str] = []
-        put_batch_encoded = broker.store.put_batch_encoded
+        put_encoded = broker.store.put_encoded
         monkeypatch.setattr(
-            broker.store, "put_batch_encoded", lambda topic, *a, **k: (encoded_puts.append(topic), put_batch_encoded(topic, *a, **k))[1]
+            broker.store, "put_encoded", lambda topic, *a, **k: (encoded_puts.append(topic), put_encoded(topic, *a, **k))[1]
         )
         assert (await client.send(TOPIC, b"delayed", properties={"DELAY": "1"})).code == ResponseCode.SUCCESS
         assert (await client.send(TOPIC, b"timer", properties={"TIMER_DELAY_SEC": "5"})).code == ResponseCode.SUCCESS
@@ -163,16 +164,34 @@ async def test_single_sends_that_need_more_than_a_put_are_not_stored_as_sent(
 
 
 async def test_sync_flush_single_sends_keep_the_put_in_a_worker_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under SYNC_FLUSH a send waits for its group commit in a worker thread (put, WAIT honoured)."""
+    """Under SYNC_FLUSH a plain send is stored with put_encoded in a worker thread, where it
+    waits for its group commit (the event loop does not), and answers once durable."""
+    import threading
+
     async with running_broker(tmp_path, flushDiskType="SYNC_FLUSH") as broker, connect(broker.port) as client:
-        encoded_puts: list[str] = []
-        put_batch_encoded = broker.store.put_batch_encoded
-        monkeypatch.setattr(
-            broker.store, "put_batch_encoded", lambda topic, *a, **k: (encoded_puts.append(topic), put_batch_encoded(topic, *a, **k))[1]
-        )
+        store = broker.store
+        calls: list[tuple[str, bool]] = []
+        put_encoded = store.put_encoded
+        loop_thread = threading.get_ident()
+
+        def spy(topic: str, *args: Any, **kwargs: Any) -> Any:
+            result = put_encoded(topic, *args, **kwargs)
+            # durable before put_encoded returns: it waited for the group commit
+            calls.append((topic, threading.get_ident() != loop_thread and store.flushed_offset >= result.commitlog_offset + result.wrote_bytes))
+            return result
+
+        monkeypatch.setattr(store, "put_encoded", spy)
         sent = await client.send(TOPIC, b"durable", tags="TagA")
-        assert sent.code == ResponseCode.SUCCESS and encoded_puts == []
-        assert [m.body for m in broker.store.get_raw(TOPIC, 0, 0, 32).messages] == [b"durable"]
+        assert sent.code == ResponseCode.SUCCESS and calls == [(TOPIC, True)]
+        assert [m.body for m in store.get_raw(TOPIC, 0, 0, 32).messages] == [b"durable"]
+        # A flush that times out answers FLUSH_DISK_TIMEOUT (the message is stored), WAIT=false PUT_OK.
+        monkeypatch.setattr(store._flusher, "wait_durable", lambda end, timeout: False)
+        late = await client.send(TOPIC, b"late", tags="TagA", queue_id=0)
+        assert late.code == ResponseCode.FLUSH_DISK_TIMEOUT
+        unwaited = await client.send(TOPIC, b"unwaited", properties={"WAIT": "false"}, queue_id=0)
+        assert unwaited.code == ResponseCode.SUCCESS
+        assert [t for t, _ in calls] == [TOPIC] * 3
+        assert [m.body for m in store.get_raw(TOPIC, 0, 0, 32).messages] == [b"durable", b"late", b"unwaited"]
 
 
 async def test_pull_statuses(tmp_path: Path) -> None:

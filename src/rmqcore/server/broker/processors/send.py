@@ -12,18 +12,18 @@ Under ASYNC_FLUSH the handler answers inline (the store put is a fast C call); u
 SYNC_FLUSH it returns a coroutine that runs the put in a worker thread, so concurrent
 sends share one disk flush (group commit).
 
-A plain single send under ASYNC_FLUSH (the common case: UNIQ_KEY set by the client, no
-DELAY/TIMER_*/TRAN_MSG property, no ``%RETRY%`` topic) is stored without building a
-``MessageExt``: the property string from the request header, with ``CLUSTER`` appended,
-goes to the store as one encoded record (``put_batch_encoded`` of a one-record batch),
-which writes the same record bytes as ``put`` of the decoded message would.
+A plain single send (the common case: UNIQ_KEY set by the client, no DELAY/TIMER_*/TRAN_MSG
+property, no ``%RETRY%`` topic) is stored without building a ``MessageExt``: the property
+string from the request header, with ``CLUSTER`` appended, goes to ``MessageStore.put_encoded``
+(reference section 4, "Properties string"), which writes the same record bytes as ``put``
+of the decoded message would; under SYNC_FLUSH that call runs in a worker thread as ``put``
+does. The connection's born host is packed once and kept on the connection.
 """
 
 from __future__ import annotations
 
 import inspect
 import random
-import struct
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -48,14 +48,8 @@ _TRAN_MSG = C.PROPERTY_TRANSACTION_PREPARED
 _RETRY_PREFIX = C.RETRY_GROUP_TOPIC_PREFIX
 _PERM_WRITE = C.PERM_WRITE
 _TX_MASK = C.TRANSACTION_TYPE_MASK
-_MAX_PROPERTIES = C.MAX_PROPERTIES_LENGTH
 _REGION = C.PROPERTY_MSG_REGION
 _TRACE = C.PROPERTY_TRACE_SWITCH
-# One record of a SEND_BATCH body (reference section 4): TOTALSIZE | MAGIC(0) | BODYCRC(0) |
-# FLAG | bodyLen, then the body, then propLen(2) and the properties.
-_RECORD_HEAD = struct.Struct(">iiiii").pack
-_PROPS_LEN = struct.Struct(">H").pack
-_RECORD_OVERHEAD = 22
 
 if TYPE_CHECKING:
     from rmqcore.server.broker.controller import BrokerController
@@ -82,6 +76,22 @@ DEFAULT_REGION = "DefaultRegion"
 # A send that created its topic waits at most this long for the name servers to learn it
 # (each register call has its own timeout; this bounds the send's answer).
 REGISTRATION_WAIT_S = 3.0
+
+
+def packed_born_host_of(channel: Any) -> bytes:
+    """The client's ``host:port`` packed as a stored record holds it (ip + port, reference
+    section 4), packed once per connection."""
+    attributes = getattr(channel, "attributes", None)
+    if attributes is not None:
+        packed = attributes.get("born_host_bytes")
+        if packed is not None:
+            return packed
+    from rmqcore.store.commitlog import host_bytes  # once per connection
+
+    packed = host_bytes(born_host_of(channel))
+    if attributes is not None:
+        attributes["born_host_bytes"] = packed
+    return packed
 
 
 def born_host_of(channel: Any) -> tuple[str, int]:
@@ -242,7 +252,6 @@ class SendProcessor:
         uniq = properties.get(_UNIQ)
         if (
             uniq is not None
-            and not self._sync_flush
             and _CLUSTER not in properties
             and _NOT_PLAIN_KEYS.isdisjoint(properties)
             and not header.reconsume_times
@@ -254,19 +263,17 @@ class SendProcessor:
             and len(properties) == text.count("\x02")  # type: ignore[union-attr]
         ):
             encoded = (text + self._cluster_property).encode()  # type: ignore[operator]
-            size = _RECORD_OVERHEAD + len(body) + len(encoded)
-            if len(encoded) <= _MAX_PROPERTIES and size <= self._max_message_size:
-                record = b"".join(
-                    (_RECORD_HEAD(size, 0, 0, header.flag, len(body)), body, _PROPS_LEN(len(encoded)), encoded)
-                )
-                try:
-                    result = self.broker.store.put_batch_encoded(
-                        topic, record, queue_id, born_timestamp=header.born_timestamp,
-                        born_host=born_host_of(channel), sys_flag=sys_flag,
-                    )  # fmt: skip
-                except Exception as exc:
-                    return self._put_exception(cmd, exc)
-                return self._response(cmd, result, queue_id, uniq)
+            born = packed_born_host_of(channel)
+            if self._sync_flush:
+                return self._put_encoded_single_in_thread(cmd, topic, queue_id, body, encoded, header, sys_flag, born, uniq)
+            try:
+                result = self.broker.store.put_encoded(
+                    topic, queue_id, body, encoded, flag=header.flag, sys_flag=sys_flag,
+                    born_timestamp=header.born_timestamp, born_host=born,
+                )  # fmt: skip
+            except Exception as exc:
+                return self._put_exception(cmd, exc)
+            return self._response(cmd, result, queue_id, uniq)
         properties[_CLUSTER] = self._cluster
         if uniq is None:
             uniq = properties[_UNIQ] = self._uniq_keys.next_id()
@@ -289,6 +296,32 @@ class SendProcessor:
         if self._sync_flush:
             return self._put_in_thread(cmd, msg, msg.queue_id, uniq)
         return self._put(cmd, msg, msg.queue_id, uniq)
+
+    async def _put_encoded_single_in_thread(
+        self,
+        cmd: RemotingCommand,
+        topic: str,
+        queue_id: int,
+        body: bytes,
+        encoded: bytes,
+        header: SendMessageRequestHeader,
+        sys_flag: int,
+        born: bytes,
+        uniq: str,
+    ) -> RemotingCommand:
+        """SYNC_FLUSH: put_encoded waits for its group commit in a worker thread, as put does."""
+        store = self.broker.store
+        flag = header.flag
+        born_timestamp = header.born_timestamp
+        try:
+            result = await anyio.to_thread.run_sync(
+                lambda: store.put_encoded(
+                    topic, queue_id, body, encoded, flag=flag, sys_flag=sys_flag, born_timestamp=born_timestamp, born_host=born
+                )
+            )
+        except Exception as exc:
+            return self._put_exception(cmd, exc)
+        return self._response(cmd, result, queue_id, uniq)
 
     def _store_call(self, msg: MessageExt) -> Any:
         """The one store call for ``msg``: half message, delayed message, or plain put."""
