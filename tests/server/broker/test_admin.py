@@ -91,3 +91,31 @@ async def test_cpp_style_heartbeat_with_integer_enums(tmp_path: Path) -> None:
         subscription = group.subscriptions["T"]
         assert subscription.tag_codes == frozenset({2598919, 2598920}) and subscription.sub_version == 7
         assert broker.producers.groups() == {"PG": ["10.0.0.9@4242"]}
+
+
+async def test_search_offset_by_timestamp_honours_boundary_type(tmp_path: Path) -> None:
+    """5.x ``boundaryType``: among messages stored at the same time LOWER answers the first and
+    UPPER the last; between store times LOWER the next after, UPPER the last before; absent or
+    unknown values are LOWER and the value is read in any case (BoundaryType.getType)."""
+    from rmqcore.clock import FakeClock
+    from rmqcore.remoting.headers.offset import SearchOffsetRequestHeader
+
+    clock = FakeClock(start_ms=1_700_000_000_000)
+    async with running_broker(tmp_path, clock) as broker, connect(broker.port) as client:
+        t0 = clock.now_ms()
+        for step in (0, 0, 0, 10, 0, 10):  # offsets 0-2 at t0, 3-4 at t0+10, 5 at t0+20
+            clock.advance(step)
+            assert (await client.send("TimeTopic", b"m", queue_id=0)).code == 0
+
+        async def search(ts: int, boundary: str | None) -> int:
+            answer = await client.request(
+                RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, SearchOffsetRequestHeader("TimeTopic", 0, ts, boundary)
+            )
+            assert answer.code == 0
+            return int(answer.ext_fields["offset"])
+
+        assert [await search(t0, b) for b in (None, "LOWER", "UPPER", "upper", "bogus")] == [0, 0, 2, 2, 0]
+        assert (await search(t0 + 10, "LOWER"), await search(t0 + 10, "UPPER")) == (3, 4)
+        assert (await search(t0 + 5, "LOWER"), await search(t0 + 5, "UPPER")) == (3, 2)
+        assert (await search(t0 - 1, "LOWER"), await search(t0 - 1, "UPPER")) == (0, 0)
+        assert (await search(t0 + 21, "LOWER"), await search(t0 + 21, "UPPER")) == (6, 5)

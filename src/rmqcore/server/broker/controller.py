@@ -533,9 +533,12 @@ class BrokerController:
         return self.store.look_message_raw(commitlog_offset)
 
     def store_offset_by_time(self, topic: str, queue_id: int, timestamp_ms: int, boundary_type: str | None) -> int:
-        """SEARCH_OFFSET_BY_TIMESTAMP: first offset stored at or after ``timestamp_ms`` (the LOWER
-        boundary, RocketMQ's default; the store has no UPPER variant)."""
-        return self.store.offset_by_time(topic, queue_id, timestamp_ms)
+        """SEARCH_OFFSET_BY_TIMESTAMP: the queue offset for ``timestamp_ms`` by the 5.x header's
+        ``boundaryType``, read as ``BoundaryType.getType`` does (``upper`` in any case is UPPER;
+        absent, empty or anything else LOWER). LOWER: the first offset stored at or after the
+        time; UPPER: the last stored at or before it (MessageStore.offset_by_time)."""
+        upper = boundary_type is not None and boundary_type.lower() == "upper"
+        return self.store.offset_by_time(topic, queue_id, timestamp_ms, upper=upper)
 
     def earliest_store_time(self, topic: str, queue_id: int) -> int:
         """Store time of the oldest message still in the queue, or -1 (GET_EARLIEST_MSG_STORETIME)."""
