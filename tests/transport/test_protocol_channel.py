@@ -112,6 +112,37 @@ async def test_timeout_raises_and_removes_the_pending_entry() -> None:
     assert not channel.closed
 
 
+async def test_one_connection_timer_serves_requests_with_different_timeouts() -> None:
+    """A later request with a shorter timeout times out first; a long one outlives it and
+    still gets its answer; nothing is left pending or armed afterwards."""
+    channel = ProtocolChannel(None)
+    transport = connected(channel)
+    outcomes: list[str] = []
+    short_done = anyio.Event()
+
+    async def ask(name: str, timeout: float) -> None:
+        try:
+            response = await channel.request(make_request(SILENT), timeout)
+            outcomes.append(f"{name} answered {response.remark}")
+        except RequestTimeout:
+            outcomes.append(f"{name} timed out")
+        if name == "short":
+            short_done.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask, "long", 30.0)
+            await wait_all_tasks_blocked()
+            tg.start_soon(ask, "short", 0.02)
+            await wait_all_tasks_blocked()
+            long_request = transport.take_commands()[0]
+            await short_done.wait()
+            assert outcomes == ["short timed out"]
+            channel.data_received(encode_command(make_response(long_request, 0, remark="late but in time")))
+    assert outcomes == ["short timed out", "long answered late but in time"]
+    assert channel._pending == {} and channel._deadlines == {}
+
+
 @pytest.mark.parametrize("answer_before_the_task_resumes", [False, True])
 async def test_cancelling_the_waiting_task_removes_the_pending_entry(answer_before_the_task_resumes: bool) -> None:
     channel = ProtocolChannel(None)
