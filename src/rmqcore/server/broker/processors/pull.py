@@ -6,6 +6,11 @@ code; an SQL92 or custom subscription is then applied to each record's propertie
 Status → response code follows reference section 3 ("Pull status"). A pull with the
 SUSPEND flag that finds nothing is parked in the :class:`LongPollHolder` until a
 message arrives or its suspend timeout ends, then runs once more and answers.
+
+A PULL_OFFSET_MOVED answer from a master (any role but SLAVE) also stores an
+``OffsetMovedEvent`` in the system topic ``OFFSET_MOVED_EVENT`` and logs a warning, as
+RocketMQ's pull result handler does (``generateOffsetMovedEvent``); under SYNC_FLUSH that
+put (which waits for its flush) runs in a worker thread before the answer is sent.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ _PULL_FLAG_SUBSCRIPTION = C.PULL_FLAG_SUBSCRIPTION
 _PULL_FLAG_COMMIT_OFFSET = C.PULL_FLAG_COMMIT_OFFSET
 _PULL_FLAG_SUSPEND = C.PULL_FLAG_SUSPEND
 _PERM_READ = C.PERM_READ
+OFFSET_MOVED_EVENT_TOPIC = "OFFSET_MOVED_EVENT"  # TopicValidator.RMQ_SYS_OFFSET_MOVED_EVENT
 
 
 def pull_response_code(status_name: str, request_offset: int) -> int:
@@ -96,6 +102,26 @@ def filter_records(raw: bytes, subscription: SubscriptionFilter) -> tuple[bytes,
             out.append(raw[pos : pos + size])
         pos += size
     return b"".join(out), len(out)
+
+
+def offset_moved_event_body(group: str, topic: str, broker_name: str, queue_id: int, offset_request: int, offset_new: int) -> bytes:
+    """``OffsetMovedEvent.encode()``: fastjson writes fields in name order, no spaces."""
+    import json  # only on an offset-moved answer
+
+    event = {
+        "consumerGroup": group,
+        "messageQueue": {"brokerName": broker_name, "queueId": queue_id, "topic": topic},
+        "offsetNew": offset_new,
+        "offsetRequest": offset_request,
+    }
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def offset_moved_event_properties(group: str) -> bytes:
+    """The event's property string: ``setTags(group)``, ``setDelayTimeLevel(0)``, ``setKeys(group)``
+    in a Java HashMap, whose iteration order for these three keys is KEYS, DELAY, TAGS
+    (reference section 4, "Properties string")."""
+    return f"{C.PROPERTY_KEYS}\x01{group}\x02{C.PROPERTY_DELAY_TIME_LEVEL}\x010\x02{C.PROPERTY_TAGS}\x01{group}\x02".encode()
 
 
 class PullProcessor:
@@ -191,12 +217,55 @@ class PullProcessor:
         sys_flag = header.sys_flag
         if sys_flag & _PULL_FLAG_COMMIT_OFFSET:
             broker.offsets.commit(header.consumer_group, header.topic, header.queue_id, header.commit_offset)
-        if sys_flag & _PULL_FLAG_SUSPEND and response.code == _NOT_FOUND:
+        code = response.code
+        if code == _SUCCESS:
+            return response
+        if sys_flag & _PULL_FLAG_SUSPEND and code == _NOT_FOUND:
             config = broker.config
             timeout_ms = header.suspend_timeout_millis if config.long_polling_enable else config.short_polling_time_mills
             if timeout_ms > 0:
                 return self._suspended(cmd, header, subscription, timeout_ms)  # type: ignore[arg-type]
+        if code == _OFFSET_MOVED and broker.config.broker_role != "SLAVE":
+            if broker.config.flush_disk_type == "SYNC_FLUSH":
+                return self._answer_after_offset_moved_event(header, response)
+            self._offset_moved_event(header, response)
         return response
+
+    async def _answer_after_offset_moved_event(self, header: PullMessageRequestHeader, response: RemotingCommand) -> RemotingCommand:
+        from anyio.to_thread import run_sync
+
+        await run_sync(self._offset_moved_event, header, response)
+        return response
+
+    def _offset_moved_event(self, header: PullMessageRequestHeader, response: RemotingCommand) -> None:
+        """``generateOffsetMovedEvent``: store an OffsetMovedEvent (offsetNew = the answer's
+        nextBeginOffset) in OFFSET_MOVED_EVENT queue 0, tags = keys = the group, flag and
+        sysFlag 0, born host = store host = the broker; a failed put is logged, never raised."""
+        import structlog
+
+        log = structlog.get_logger(__name__)
+        broker = self.broker
+        group = header.consumer_group
+        offset_new = int(response.ext_fields["nextBeginOffset"])
+        log.warning(
+            "pull_offset_moved",
+            topic=header.topic,
+            group=group,
+            queue_id=header.queue_id,
+            request_offset=header.queue_offset,
+            new_offset=offset_new,
+            suggest_broker_id=response.ext_fields.get("suggestWhichBrokerId", "0"),
+        )
+        body = offset_moved_event_body(group, header.topic, broker.broker_name, header.queue_id, header.queue_offset, offset_new)
+        try:
+            result = broker.store.put_encoded(
+                OFFSET_MOVED_EVENT_TOPIC, 0, body, offset_moved_event_properties(group), born_host=broker.store_host
+            )
+        except Exception as exc:
+            log.warning("offset_moved_event_failed", group=group, topic=header.topic, error=str(exc))
+            return
+        if not result.ok and result.commitlog_offset < 0:
+            log.warning("offset_moved_event_failed", group=group, topic=header.topic, status=result.status.name)
 
     async def _suspended(
         self, cmd: RemotingCommand, header: PullMessageRequestHeader, subscription: SubscriptionFilter, timeout_ms: int
@@ -217,6 +286,13 @@ class PullProcessor:
             if broker.store is None:  # shut down while parked
                 return make_response(cmd, ResponseCode.SYSTEM_BUSY, "broker is shutting down")
             response = self._pull_once(cmd, header, subscription)
+            if response.code == _OFFSET_MOVED and broker.config.broker_role != "SLAVE":
+                if broker.config.flush_disk_type == "SYNC_FLUSH":
+                    from anyio.to_thread import run_sync
+
+                    await run_sync(self._offset_moved_event, header, response)
+                else:
+                    self._offset_moved_event(header, response)
             if not woken or response.code != _RETRY_IMMEDIATELY:
                 return response
             wait_from = int(response.ext_fields["nextBeginOffset"])
