@@ -1,7 +1,8 @@
 """Message store benchmarks, measured side by side in one run.
 
-* append: single ``put`` and ``put_batch`` of 64, 128-byte and 1 KiB bodies, and
-  ``put_batch_encoded`` of the same batches as a SEND_BATCH body (what a broker receives);
+* append: single ``put`` and ``put_batch`` of 64, 128-byte and 1 KiB bodies,
+  ``put_batch_encoded`` of the same batches as a SEND_BATCH body (what a broker receives),
+  and single ``put_encoded`` of each message's encoded property string (a broker's send);
 * an extra row, ``test_append_warmed``: the same 1 KiB batches into a store whose pages
   were all prefaulted before timing (the store's own cost, apart from page provisioning);
 * the ceiling: a C loop memcpy-ing records of the same stored size into an mmap'ed
@@ -29,8 +30,9 @@ from typing import Any
 
 import pytest
 
-from rmqcore.message import Message, MessageExt, encode_batch_body, encode_stored_message, tags_code
+from rmqcore.message import Message, MessageExt, encode_batch_body, encode_properties, encode_stored_message, tags_code
 from rmqcore.store import MessageStore, StoreConfig
+from rmqcore.store.commitlog import host_bytes
 
 TOPIC = "BenchTopic"
 TAG = "TagA"
@@ -96,6 +98,21 @@ def append_rounds(store: Any, mode: str, size: int) -> tuple[Callable[[], None],
             for msg in messages:
                 put(msg, 0)
 
+    elif mode == "put_encoded":
+        # single messages as a broker's send has them: the wire's property string (UNIQ_KEY,
+        # CLUSTER added), the connection's born host packed once
+        for i, msg in enumerate(messages):
+            msg.properties["UNIQ_KEY"] = "%032X" % i
+            msg.properties["CLUSTER"] = "DefaultCluster"
+        encoded = [(msg.body, encode_properties(msg.properties).encode()) for msg in messages]
+        born = host_bytes(("127.0.0.1", 40000))
+        put_encoded_one = store.put_encoded
+
+        def append_round() -> None:
+            next(rounds_run)
+            for body, props in encoded:
+                put_encoded_one(TOPIC, 0, body, props, born_timestamp=1_700_000_000_000, born_host=born)
+
     elif mode == "put_batch_encoded":
         for i, msg in enumerate(messages):  # a producer's batch carries a UNIQ_KEY per message
             msg.properties["UNIQ_KEY"] = "%032X" % i
@@ -128,19 +145,19 @@ def check_appended(store: Any, rounds_run: Iterator[int], messages: list[Message
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("mode", ["put", "put_batch", "put_batch_encoded"])
+@pytest.mark.parametrize("mode", ["put", "put_encoded", "put_batch", "put_batch_encoded"])
 def test_append(benchmark: Any, open_store: Callable[..., Any], mode: str, size: int) -> None:
     store = open_store()
     append_round, rounds_run, messages = append_rounds(store, mode, size)
     record_size = len(stored_record(messages[0]))
     # Targets: put_batch of 1 KiB at half the memcpy ceiling; 128-byte put above queuelib and
     # put_batch 5x above it; 50x persist-queue and diskcache. Other ratios are reported only.
-    per_call = 1 if mode == "put" else BATCH
+    per_call = 1 if mode in ("put", "put_encoded") else BATCH
     baseline_target = 0.5 if mode != "put" and size == 1024 else None
     targets: list[list[Any]] = [[f"test_memcpy_mmap_baseline[{size}-{per_call}-prefaulted]", baseline_target, "MB/s"]]
-    if mode != "put":
+    if per_call != 1:
         targets.append([f"test_memcpy_mmap_baseline[{size}-{BATCH}-first-touch]", None, "MB/s"])
-    if size == 128 and mode != "put_batch_encoded":
+    if size == 128 and mode in ("put", "put_batch"):
         targets += [
             ["test_peer_put[queuelib-128]", 5.0 if mode == "put_batch" else 1.0, "msgs/s"],
             ["test_peer_put[persist-queue-128]", 50.0, "msgs/s"],

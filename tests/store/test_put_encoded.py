@@ -147,3 +147,12 @@ def test_offset_by_time_boundaries_with_equal_store_times(open_store: OpenStore,
     assert (lower(t0 + 5), upper(t0 + 5)) == (3, 2)  # no exact match: next after / last before
     assert (lower(t0 - 1), upper(t0 - 1)) == (0, 0)  # all stored after: min for both
     assert (lower(t0 + 21), upper(t0 + 21)) == (6, 5)  # all stored before: max / the last one
+
+
+def test_bytes_like_body_and_properties(open_store: OpenStore) -> None:
+    store = open_store()
+    a = store.put_encoded("T", 0, b"body", b"TAGS\x01A\x02")
+    b = store.put_encoded("T", 0, memoryview(bytearray(b"body")), bytearray(b"TAGS\x01A\x02"))
+    first, second = store.get_raw("T", 0, 0, 2).messages
+    assert (first.body, first.properties) == (second.body, second.properties) == (b"body", {"TAGS": "A"})
+    assert a.wrote_bytes == b.wrote_bytes

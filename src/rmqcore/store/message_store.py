@@ -395,6 +395,10 @@ class MessageStore:
         plen = len(properties)
         if blen > self._max_body or plen > _MAX_PROPS:
             self._refuse_encoded_sizes(topic, blen, plen)
+        if type(body) is not bytes:  # bytearray, memoryview: passed to C without a copy
+            body = _from_buffer(body)
+        if type(properties) is not bytes:
+            properties = bytes(properties)
         target = self._targets.get((topic, queue_id))
         if target is None:
             target = self._target(topic, queue_id)
