@@ -98,6 +98,9 @@ class MemoryStore(OffsetStore):
     async def read_offset(self, mq, how):  # type: ignore[no-untyped-def]
         return self.offset_table.get(mq, -1)
 
+    async def _read_stored_offset(self, mq):  # type: ignore[no-untyped-def]
+        return self.offset_table.get(mq, -1)
+
     async def persist(self, mq):  # type: ignore[no-untyped-def]
         pass
 

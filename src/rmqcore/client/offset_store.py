@@ -11,6 +11,7 @@ store has none for the queue, or ``-2`` when it could not be asked (broker unrea
 
 from __future__ import annotations
 
+import abc
 import enum
 import json
 import os
@@ -37,8 +38,8 @@ class ReadOffsetType(enum.Enum):
     MEMORY_FIRST_THEN_STORE = "MEMORY_FIRST_THEN_STORE"
 
 
-class OffsetStore:
-    """The in-memory table shared by both stores."""
+class OffsetStore(abc.ABC):
+    """The in-memory table shared by both stores; a subclass says where offsets persist."""
 
     def __init__(self, group: str) -> None:
         self.group = group
@@ -47,7 +48,7 @@ class OffsetStore:
     def update_offset(self, mq: MessageQueue, offset: int, increase_only: bool = False) -> None:
         """Remember ``offset`` as the next offset to consume for ``mq`` (not yet persisted).
 
-        >>> s = OffsetStore("g"); mq = MessageQueue("T", "b", 0)
+        >>> s = LocalFileOffsetStore("g", "127.0.0.1@1", "offsets"); mq = MessageQueue("T", "b", 0)  # no file until persist
         >>> s.update_offset(mq, 5); s.update_offset(mq, 3, increase_only=True); s.offset_table[mq]
         5
         """
@@ -73,15 +74,17 @@ class OffsetStore:
                 return OFFSET_NOT_FOUND
         return await self._read_stored_offset(mq)
 
+    @abc.abstractmethod
     async def _read_stored_offset(self, mq: MessageQueue) -> int:
         """``read_offset`` from the store itself (the in-memory table not asked)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def persist(self, mq: MessageQueue) -> None:
-        raise NotImplementedError
+        """Write ``mq``'s offset from the in-memory table to the store."""
 
+    @abc.abstractmethod
     async def persist_all(self, mqs: Iterable[MessageQueue]) -> None:
-        raise NotImplementedError
+        """Write the offsets of ``mqs`` (the queues this consumer holds) to the store."""
 
 
 QueryOffset = Callable[[MessageQueue], Awaitable[int]]

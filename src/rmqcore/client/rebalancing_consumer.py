@@ -9,6 +9,8 @@ are for (a listener; ``poll()``), which stays in their own files.
 
 from __future__ import annotations
 
+import abc
+
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
@@ -193,8 +195,10 @@ class RebalancingConsumer(ClientLifecycle):
         store.remove_offset(mq)
 
     # -- for the subclass --------------------------------------------------------------------
+    @abc.abstractmethod
     async def _pull_loop(self, mq: MessageQueue, pq: ProcessQueue, offset: int, scope: anyio.CancelScope) -> None:
-        raise NotImplementedError
+        """Pull ``mq`` from ``offset`` into ``pq`` until ``scope`` is cancelled (the queue is let go)."""
 
+    @abc.abstractmethod
     async def _on_queue_removed(self, mq: MessageQueue, pq: ProcessQueue) -> bool:
-        raise NotImplementedError
+        """Rebalance took ``mq`` away: True when it may be released now (orderly consumers may refuse)."""
