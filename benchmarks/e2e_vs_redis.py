@@ -1184,12 +1184,12 @@ def print_table(rows: list[Row], pairs: list[tuple[str, str, str, str]]) -> None
                 continue
             if metric == "p50":
                 ratio = ours.p50_us / theirs.p50_us  # type: ignore[operator]
-                verdict = "" if target is None else ("met" if ratio <= target else "MISSED")
-                print(f"  {w1} [{s1}] p50 / {w2} [{s2}] p50 = {ratio:6.2f}x  (target <= {target}x) {verdict}")
+                verdict = "(no target)" if target is None else f"(target <= {target}x) {'met' if ratio <= target else 'MISSED'}"
+                print(f"  {w1} [{s1}] p50 / {w2} [{s2}] p50 = {ratio:6.2f}x  {verdict}")
             else:
                 ratio = ours.msgs_per_s / theirs.msgs_per_s  # type: ignore[operator]
-                verdict = "" if target is None else ("met" if ratio >= target else "MISSED")
-                print(f"  {w1} [{s1}] msgs/s / {w2} [{s2}] msgs/s = {ratio:6.2f}x  (target >= {target}x) {verdict}")
+                verdict = "(no target)" if target is None else f"(target >= {target}x) {'met' if ratio >= target else 'MISSED'}"
+                print(f"  {w1} [{s1}] msgs/s / {w2} [{s2}] msgs/s = {ratio:6.2f}x  {verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:
