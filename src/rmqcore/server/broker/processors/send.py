@@ -390,14 +390,18 @@ class SendProcessor:
             return create_offset_message_id(host, commitlog_offset)
         return f"{self._msg_id_prefix_of(host)}{commitlog_offset:016X}"
 
-    def _response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str) -> RemotingCommand:
+    @staticmethod
+    def _answer_code(cmd: RemotingCommand, result: Any) -> int | RemotingCommand:
+        """The response code of a put's status, or the whole error answer for a refused put."""
         if result.status is _PUT_OK:
-            code = _SUCCESS
-        else:
-            error = put_error_response(cmd, result)
-            if error is not None:
-                return error
-            code = int(result_code(result))
+            return _SUCCESS
+        error = put_error_response(cmd, result)
+        return error if error is not None else int(result_code(result))
+
+    def _response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str) -> RemotingCommand:
+        code = self._answer_code(cmd, result)
+        if code.__class__ is not int:
+            return code  # type: ignore[return-value]
         ext = {
             "msgId": self._msg_id(result.commitlog_offset),
             "queueId": str(queue_id),
@@ -538,13 +542,9 @@ class SendProcessor:
         return self._batch_response(cmd, result, queue_id, uniq)
 
     def _batch_response(self, cmd: RemotingCommand, result: Any, queue_id: int, uniq: str | None) -> RemotingCommand:
-        if result.status is _PUT_OK:
-            code = _SUCCESS
-        else:
-            error = put_error_response(cmd, result)
-            if error is not None:
-                return error
-            code = int(result_code(result))
+        code = self._answer_code(cmd, result)
+        if code.__class__ is not int:
+            return code  # type: ignore[return-value]
         store_host = self.broker.store_host
         offsets = batch_commitlog_offsets(result)
         if offsets and min(offsets) >= 0:
