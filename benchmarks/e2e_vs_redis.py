@@ -240,10 +240,8 @@ def _wait_for_line(proc: subprocess.Popen[bytes], pattern: re.Pattern[str], time
         sel.close()
 
 
-# The CLI's broker on a chosen asyncio loop (argv[1]: "uvloop" or "asyncio"). Run with
-# ``python -O``: ProtocolChannel.connection_made once asserted isinstance(transport,
-# asyncio.Transport), which uvloop's TCPTransport is not; it no longer does, and both
-# variants still run without asserts to stay comparable with earlier runs.
+# The CLI's broker on a chosen asyncio loop (argv[1]: "uvloop" or "asyncio"), run as a user
+# runs it (no -O), so its figures compare with the main broker's.
 UVLOOP_BROKER = """
 import argparse, sys, anyio
 from rmqcore.cli.server import add_broker_arguments, broker_config, _serve_broker
@@ -257,7 +255,7 @@ anyio.run(_serve_broker, broker_config(args), backend_options={"use_uvloop": use
 
 def spawn_server(args: list[str], log_path: Path, pattern: re.Pattern[str], run_dir: Path, *, code: str | None = None) -> tuple[Server, re.Match[str]]:
     env = dict(os.environ, RMQCORE_RUN_DIR=str(run_dir), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-O", "-c", code, *args] if code else [sys.executable, "-m", "rmqcore.cli", *args]
+    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "rmqcore.cli", *args]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=log_path.open("wb"), stdin=subprocess.DEVNULL, env=env, start_new_session=True
