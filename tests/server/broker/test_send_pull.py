@@ -335,7 +335,6 @@ async def test_send_that_creates_its_topic_answers_after_the_name_server_knows_i
         port = await tg.start(namesrv.run)
         try:
             async with running_broker(tmp_path, namesrvAddr=f"127.0.0.1:{port}") as broker, connect(broker.port) as client:
-                gate["on"] = True
                 answers: list[Any] = []
                 answered = anyio.Event()
 
@@ -343,9 +342,15 @@ async def test_send_that_creates_its_topic_answers_after_the_name_server_knows_i
                     answers.append(await client.send("FreshTopic", b"x"))
                     answered.set()
 
+                assert (await client.send("ExistingTopic", b"w")).code == ResponseCode.SUCCESS  # created before the hold
+                gate["on"] = True
                 tg.start_soon(send)
                 with anyio.fail_after(5):
                     await registering.wait()
+                # Only the creating send waits: a send to a known topic answers while the registration is held.
+                with anyio.fail_after(5):
+                    other = await client.send("ExistingTopic", b"z")
+                assert other.code == ResponseCode.SUCCESS
                 with anyio.move_on_after(0.3):
                     await answered.wait()
                 assert not answers, "the send answered before the name server had its topic"

@@ -125,6 +125,10 @@ class SendProcessor:
         # Offset message ids: the store host's hex is the same for every send (see _msg_id).
         self._msg_id_host: tuple[str, int] | None = None
         self._msg_id_prefix = ""
+        # The registration the send being handled asked for by creating its topic. Handlers
+        # run on the event loop one at a time and _check_topic runs before any await, so the
+        # entry point that clears it, then calls _check_topic, reads it before another send can.
+        self._created_topic_registration: Any = None
 
     def handlers(self) -> dict[int, Any]:
         return {
@@ -153,6 +157,7 @@ class SendProcessor:
                 return make_response(
                     cmd, ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist, apply first please!{APPLY_TOPIC_HINT}"
                 )
+            self._created_topic_registration = self.broker.registration_in_flight
         elif topic in NOT_ALLOWED_SEND_TOPICS:
             return make_response(cmd, ResponseCode.NO_PERMISSION, f"Sending message to topic[{topic}] is forbidden.")
         if not config.perm & C.PERM_WRITE:
@@ -207,14 +212,17 @@ class SendProcessor:
 
     # -- single message -----------------------------------------------------------------------------
     def send_message(self, channel: Any, cmd: RemotingCommand) -> Any:
+        self._created_topic_registration = None  # (also drops one left by a send that raised)
         response = self._send_message(channel, cmd)
-        registering = self.broker.registration_in_flight
+        registering = self._created_topic_registration
         if registering is None:
             return response
         return self._answer_after_registration(response, registering)
 
     async def _answer_after_registration(self, response: Any, registering: Any) -> RemotingCommand:
-        """Answer once the name servers know a topic this send may have created."""
+        """Answer once the name servers know the topic this send created. Only that send
+        waits: the others go on while the registration is in flight (a slow or unreachable
+        name server must not stall every producer)."""
         if inspect.isawaitable(response):
             response = await response
         with anyio.move_on_after(REGISTRATION_WAIT_S):
@@ -415,8 +423,9 @@ class SendProcessor:
 
     # -- batch ----------------------------------------------------------------------------------
     def send_batch_message(self, channel: Any, cmd: RemotingCommand) -> Any:
+        self._created_topic_registration = None
         response = self._send_batch(channel, cmd, decode_send_request_header(cmd.code, cmd.ext_fields))
-        registering = self.broker.registration_in_flight
+        registering = self._created_topic_registration
         if registering is None:
             return response
         return self._answer_after_registration(response, registering)
