@@ -3,8 +3,10 @@
 Threading model: every method may be called from any thread. Puts, reads and
 retention serialise on one lock that is held only around the C calls (a put holds
 it for one ``rmq_put_*`` call); with ``SYNC_FLUSH`` a put waits for its group commit
-*after* releasing it, so puts from many threads share each msync. The anyio broker
-runs ``put`` in a worker thread (``anyio.to_thread.run_sync``). The background flush of
+*after* releasing it, so puts from many threads share each msync. A caller that must
+not block (the broker's event loop) puts with ``wait_for_flush=False`` and learns when
+the record is durable from ``flushed_offset`` / ``wait_flushed`` (one thread can wait
+for many puts: a sync covers everything written before it). The background flush of
 ConsumeQueues, index and checkpoint takes the lock only to read what to sync; the syncs
 run outside it (``_flush_logics``).
 
@@ -296,13 +298,24 @@ class MessageStore:
 
     # -- put --------------------------------------------------------------------------------
     def put(
-        self, msg: Message, queue_id: int, *, tag_code: int | None = None, store_timestamp: int | None = None
+        self,
+        msg: Message,
+        queue_id: int,
+        *,
+        tag_code: int | None = None,
+        store_timestamp: int | None = None,
+        wait_for_flush: bool = True,
     ) -> PutResult:
         """Append one message; see the module docstring for tag codes and dispatch.
 
         ``store_timestamp`` keeps a given STORETIMESTAMP instead of the clock's (a
         committed transaction message keeps its half message's, reference section 8).
         Raises MessageIllegalError (and subclasses) for bad input before writing anything.
+
+        Under SYNC_FLUSH the put returns once a sync covered the record (FLUSH_DISK_TIMEOUT
+        after ``sync_flush_timeout`` unless the message says WAIT=false). With
+        ``wait_for_flush=False`` it returns PUT_OK at once and the caller owns the wait: the
+        record is durable when ``flushed_offset >= result.end_offset`` (see :meth:`wait_flushed`).
         """
         body = msg.body
         props = msg.properties
@@ -350,12 +363,12 @@ class MessageStore:
         if not simple and msg.born_host and ":" in msg.born_host[0]:
             wrote += 12
         status = _PUT_OK
-        if self._sync and not self._flusher.wait_durable(phys + wrote, self._sync_timeout_s):
+        if self._sync and wait_for_flush and not self._flusher.wait_durable(phys + wrote, self._sync_timeout_s):
             if props.get(C.PROPERTY_WAIT_STORE_MSG_OK) != "false":
                 status = PutStatus.FLUSH_DISK_TIMEOUT
         if self._listeners and (simple or (msg.sys_flag & _TX_MASK) in _DISPATCHED_TX):
             self._notify(msg.topic, queue_id, queue_offset)
-        return _new_put_result(PutResult, (status, phys, queue_offset, wrote, now, self._store_host, 1, None, None))
+        return _new_put_result(PutResult, (status, phys, queue_offset, wrote, now, self._store_host, 1, None, None, phys + wrote))
 
     def _put_ext(self, msg: MessageExt, target: _PutTarget, queue_id: int, body: bytes, blen: int, pb: bytes,
                  plen: int, now: int, code: int, kb: bytes) -> int:
@@ -377,6 +390,7 @@ class MessageStore:
         born_host: Host | bytes | None = None,
         reconsume_times: int = 0,
         tag_code: int | None = None,
+        wait_for_flush: bool = True,
     ) -> PutResult:
         """Append one message whose properties are already encoded (reference section 4,
         "Properties string": ``k\x01v\x02...``, stored as given).
@@ -389,7 +403,8 @@ class MessageStore:
         + port, 8 or 20 bytes) so a caller can pack a connection's host once; None and
         ``born_timestamp`` None mean the store host and now. Errors, SYNC_FLUSH (waits for
         its group commit; FLUSH_DISK_TIMEOUT unless WAIT=false), dispatch and listeners as
-        ``put``: bad input raises MessageIllegalError (or a subclass) before anything is written.
+        ``put``: bad input raises MessageIllegalError (or a subclass) before anything is written;
+        ``wait_for_flush=False`` as ``put``.
         """
         blen = len(body)
         plen = len(properties)
@@ -436,19 +451,28 @@ class MessageStore:
         if born_len == 20:
             wrote += 12
         status = _PUT_OK
-        if self._sync and not self._flusher.wait_durable(phys + wrote, self._sync_timeout_s):
+        if self._sync and wait_for_flush and not self._flusher.wait_durable(phys + wrote, self._sync_timeout_s):
             waits = decode_properties(properties.decode("utf-8", "replace")).get(C.PROPERTY_WAIT_STORE_MSG_OK)
             if waits != "false":
                 status = PutStatus.FLUSH_DISK_TIMEOUT
         if self._listeners and (sys_flag & _TX_MASK) in _DISPATCHED_TX:
             self._notify(topic, queue_id, queue_offset)
-        return _new_put_result(PutResult, (status, phys, queue_offset, wrote, now, self._store_host, 1, None, None))
+        return _new_put_result(PutResult, (status, phys, queue_offset, wrote, now, self._store_host, 1, None, None, phys + wrote))
 
-    def put_batch(self, msgs: Sequence[Message], queue_id: int, *, tag_codes: Sequence[int] | None = None) -> PutResult:
+    def put_batch(
+        self,
+        msgs: Sequence[Message],
+        queue_id: int,
+        *,
+        tag_codes: Sequence[int] | None = None,
+        wait_for_flush: bool = True,
+    ) -> PutResult:
         """Append messages of one topic to one queue with consecutive queue offsets, all or nothing.
 
         Each record keeps its own body, flag and properties. Born timestamp/host, sysFlag
         come from the first message when it is a MessageExt, else now/store host/0.
+        Under SYNC_FLUSH it waits for the sync covering the last record (FLUSH_DISK_TIMEOUT
+        after ``sync_flush_timeout``); ``wait_for_flush=False`` as ``put``.
         """
         n = len(msgs)
         if n == 0:
@@ -550,11 +574,11 @@ class MessageStore:
         wrote = per_record * n + body_total + props_total
         status = _PUT_OK
         last_end = offsets[-1] + per_record + body_lens[-1] + (props_lens[-1] if props_lens else uniform_len)
-        if self._sync and not self._flusher.wait_durable(last_end, self._sync_timeout_s):
+        if self._sync and wait_for_flush and not self._flusher.wait_durable(last_end, self._sync_timeout_s):
             status = PutStatus.FLUSH_DISK_TIMEOUT
         if self._listeners and (not ext or (sys_flag & _TX_MASK) in _DISPATCHED_TX):
             self._notify(topic, queue_id, queue_offset + n - 1)
-        return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None))
+        return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None, last_end))
 
     def put_batch_encoded(
         self,
@@ -566,6 +590,7 @@ class MessageStore:
         born_host: Host | None = None,
         sys_flag: int = 0,
         require_uniq_key: bool = True,
+        wait_for_flush: bool = True,
     ) -> PutResult:
         """Store a SEND_BATCH request body as it came off the wire, without decoding it.
 
@@ -582,7 +607,8 @@ class MessageStore:
         MissingUniqKeyError before anything is visible, so a broker can fall back to
         decoding the batch and adding the keys. Malformed bodies raise
         MessageIllegalError; SCHEDULE_TOPIC_XXXX needs ``put_batch`` (deliver-time tag
-        codes come from each message's DELAY level). All or nothing, like ``put_batch``.
+        codes come from each message's DELAY level). All or nothing, like ``put_batch``;
+        SYNC_FLUSH and ``wait_for_flush`` as ``put_batch``.
         """
         target = self._targets.get((topic, queue_id))
         if target is None:
@@ -621,11 +647,11 @@ class MessageStore:
         if n < 0:
             return self._batch_failed(n, topic)
         status = _PUT_OK
-        if self._sync and not self._flusher.wait_durable(end, self._sync_timeout_s):
+        if self._sync and wait_for_flush and not self._flusher.wait_durable(end, self._sync_timeout_s):
             status = PutStatus.FLUSH_DISK_TIMEOUT
         if self._listeners and (sys_flag & _TX_MASK) in _DISPATCHED_TX:
             self._notify(topic, queue_id, queue_offset + n - 1)
-        return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None))
+        return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None, end))
 
     def _batch_failed(self, rc: int, topic: str) -> PutResult:
         if rc == lib.RMQ_E_NO_UNIQ_KEY:
@@ -902,6 +928,20 @@ class MessageStore:
     @property
     def flushed_offset(self) -> int:
         """CommitLog bytes below this offset have been msync'ed."""
+        return self._flusher.flushed_offset
+
+    def wait_flushed(self, end: int, timeout_s: float) -> int:
+        """Block until ``flushed_offset >= end``, ``timeout_s`` passes or the store closes;
+        return ``flushed_offset`` then (the caller compares it with ``end``).
+
+        What a put waits for under SYNC_FLUSH, for a caller that put with
+        ``wait_for_flush=False``: it asks the group-commit thread for a sync, which covers
+        everything written by then, so one thread waiting for the highest end of many puts
+        learns of all of them. Under ASYNC_FLUSH it flushes on the calling thread. The GIL
+        is released while waiting. Raises StoreIOError when the msync failed.
+        """
+        if self._open:
+            self._flusher.wait_durable(end, timeout_s)
         return self._flusher.flushed_offset
 
     @property

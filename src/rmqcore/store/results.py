@@ -43,7 +43,9 @@ class PutResult(NamedTuple):
 
     For a batch, ``commitlog_offset``/``queue_offset`` are the first record's and
     ``commitlog_offsets`` holds every record's; ``wrote_bytes`` is the records'
-    total (not counting an end-of-file blank).
+    total (not counting an end-of-file blank). ``end_offset`` is the CommitLog offset
+    just past the (last) record: it is durable once ``MessageStore.flushed_offset``
+    reaches it (-1 when nothing was written).
     """
 
     status: PutStatus
@@ -55,6 +57,7 @@ class PutResult(NamedTuple):
     message_count: int = 1
     commitlog_offsets: tuple[int, ...] | None = None
     error: str | None = None
+    end_offset: int = -1
 
     @property
     def ok(self) -> bool:

@@ -163,35 +163,27 @@ async def test_single_sends_that_need_more_than_a_put_are_not_stored_as_sent(
         assert encoded_puts == [TOPIC]
 
 
-async def test_sync_flush_single_sends_keep_the_put_in_a_worker_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under SYNC_FLUSH a plain send is stored with put_encoded in a worker thread, where it
-    waits for its group commit (the event loop does not), and answers once durable."""
+async def test_sync_flush_single_sends_put_encoded_on_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under SYNC_FLUSH a plain send is stored with put_encoded on the event loop, without
+    waiting there, and answers once durable (timeouts and WAIT=false: test_sync_flush_sends.py)."""
     import threading
 
     async with running_broker(tmp_path, flushDiskType="SYNC_FLUSH") as broker, connect(broker.port) as client:
         store = broker.store
-        calls: list[tuple[str, bool]] = []
+        calls: list[tuple[str, bool, bool]] = []
         put_encoded = store.put_encoded
         loop_thread = threading.get_ident()
 
         def spy(topic: str, *args: Any, **kwargs: Any) -> Any:
             result = put_encoded(topic, *args, **kwargs)
-            # durable before put_encoded returns: it waited for the group commit
-            calls.append((topic, threading.get_ident() != loop_thread and store.flushed_offset >= result.commitlog_offset + result.wrote_bytes))
+            calls.append((topic, threading.get_ident() == loop_thread, kwargs.get("wait_for_flush", True)))
             return result
 
         monkeypatch.setattr(store, "put_encoded", spy)
         sent = await client.send(TOPIC, b"durable", tags="TagA")
-        assert sent.code == ResponseCode.SUCCESS and calls == [(TOPIC, True)]
+        assert sent.code == ResponseCode.SUCCESS and calls == [(TOPIC, True, False)]
+        assert store.flushed_offset >= store.max_phy_offset
         assert [m.body for m in store.get_raw(TOPIC, 0, 0, 32).messages] == [b"durable"]
-        # A flush that times out answers FLUSH_DISK_TIMEOUT (the message is stored), WAIT=false PUT_OK.
-        monkeypatch.setattr(store._flusher, "wait_durable", lambda end, timeout: False)
-        late = await client.send(TOPIC, b"late", tags="TagA", queue_id=0)
-        assert late.code == ResponseCode.FLUSH_DISK_TIMEOUT
-        unwaited = await client.send(TOPIC, b"unwaited", properties={"WAIT": "false"}, queue_id=0)
-        assert unwaited.code == ResponseCode.SUCCESS
-        assert [t for t, _ in calls] == [TOPIC] * 3
-        assert [m.body for m in store.get_raw(TOPIC, 0, 0, 32).messages] == [b"durable", b"late", b"unwaited"]
 
 
 async def test_pull_statuses(tmp_path: Path) -> None:
@@ -433,7 +425,7 @@ async def test_sync_flush_send_runs_off_the_event_loop(tmp_path: Path) -> None:
         assert sorted(int(r.ext_fields["queueOffset"]) for r in results if r.code == 0) == list(range(8))
         assert broker.store.flushed_offset >= broker.store.max_phy_offset
 
-        # The put (and so the store's dispatch notice) happens in a worker thread: it must still
+        # The send answers after its flush: the store's dispatch notice at the put must still
         # wake a pull parked on the event loop.
         parked = []
 
@@ -445,8 +437,8 @@ async def test_sync_flush_send_runs_off_the_event_loop(tmp_path: Path) -> None:
                 tg.start_soon(pull)
                 while broker.long_poll.parked_on(TOPIC, 0) == 0:
                     await anyio.wait_all_tasks_blocked()
-                await client.send(TOPIC, b"from a worker thread", queue_id=0)
-        assert [m.body for m in decode_stored_messages(parked[0].body)] == [b"from a worker thread"]
+                await client.send(TOPIC, b"durable, then answered", queue_id=0)
+        assert [m.body for m in decode_stored_messages(parked[0].body)] == [b"durable, then answered"]
 
 
 async def test_consumer_running_info_is_forwarded_to_the_consumer(tmp_path: Path) -> None:

@@ -109,6 +109,7 @@ class BrokerController:
         self.long_poll = LongPollHolder()
         self.filter_factory = filter_factory or FilterFactory()
         self.store: Any = None
+        self._flush_waiter: Any = None  # SYNC_FLUSH sends await their flush here (see flush_waiter())
         # (DelayService, TransactionalMessageService, TransactionChecker) once opened; see _services.
         self._opened_services: tuple[Any, Any, Any] | None = None
         self._services_lock = threading.Lock()
@@ -356,7 +357,27 @@ class BrokerController:
                     self.store.close()
                 except Exception:
                     log.exception("store_close_failed")
+                # after the store's final flush, so sends it covered still answer SEND_OK
+                waiter, self._flush_waiter = self._flush_waiter, None
+                if waiter is not None:
+                    waiter.close()
                 self.store = None
+
+    def flush_waiter(self) -> Any:
+        """The SYNC_FLUSH sends' :class:`FlushWaiter` (created on first use, on the event
+        loop); None when the store is closed or the loop is not asyncio's (the send processor
+        then waits in a worker thread)."""
+        waiter = self._flush_waiter
+        if waiter is not None or self.store is None or self._closed:
+            return waiter
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        from rmqcore.server.broker.flush_waiter import FlushWaiter
+
+        waiter = self._flush_waiter = FlushWaiter(self.store, loop, self.store.config.sync_flush_timeout / 1000)
+        return waiter
 
     # -- dispatch ----------------------------------------------------------------------------------
     def register_handler(self, code: int, handler: Handler) -> None:

@@ -4,8 +4,8 @@ A PULL_MESSAGE with the SUSPEND flag that finds no message waits until a message
 arrives on its queue past its offset (the store's dispatch listener calls :meth:`notify`)
 or its suspend timeout ends; then the pull runs again (``notifyMessageArriving``).
 
-The store may dispatch from a worker thread (SYNC_FLUSH puts, the delay service's
-tick); :meth:`notify` then hands the wake-up to the event loop without blocking.
+The store may dispatch from a worker thread (half-message and delayed puts, the delay
+service's tick); :meth:`notify` then hands the wake-up to the event loop without blocking.
 """
 
 from __future__ import annotations

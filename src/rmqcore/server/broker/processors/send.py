@@ -8,16 +8,19 @@ client sent none, MULTI_TAGS sysFlag for MULTI_TAG topics. TRAN_MSG=true goes to
 transaction service as a half message (section 8); DELAY/TIMER_* to the delay service
 (section 7); a ``%RETRY%`` send past its max reconsume times to ``%DLQ%`` (section 10).
 
-Under ASYNC_FLUSH the handler answers inline (the store put is a fast C call); under
-SYNC_FLUSH it returns a coroutine that runs the put in a worker thread, so concurrent
-sends share one disk flush (group commit).
+Under ASYNC_FLUSH the handler answers inline (the store put is a fast C call). Under
+SYNC_FLUSH the put runs inline too, without waiting for its flush, and the handler returns
+a coroutine that awaits the broker's FlushWaiter (flush_waiter.py): concurrent sends share
+one disk flush (group commit) and none costs a worker thread. Half and delayed messages
+go through services whose puts wait for their flush themselves; those puts, and every
+put on an event loop other than asyncio's, run in a worker thread.
 
 A plain single send (the common case: UNIQ_KEY set by the client, no DELAY/TIMER_*/TRAN_MSG
 property, no ``%RETRY%`` topic) is stored without building a ``MessageExt``: the property
 string from the request header, with ``CLUSTER`` appended, goes to ``MessageStore.put_encoded``
 (reference section 4, "Properties string"), which writes the same record bytes as ``put``
-of the decoded message would; under SYNC_FLUSH that call runs in a worker thread as ``put``
-does. The connection's born host is packed once and kept on the connection.
+of the decoded message would. The connection's born host is packed once and kept on the
+connection.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ _RETRY_PREFIX = C.RETRY_GROUP_TOPIC_PREFIX
 _PERM_WRITE = C.PERM_WRITE
 _TX_MASK = C.TRANSACTION_TYPE_MASK
 _REGION = C.PROPERTY_MSG_REGION
+_WAIT = C.PROPERTY_WAIT_STORE_MSG_OK
+_FLUSH_DISK_TIMEOUT = PutStatus.FLUSH_DISK_TIMEOUT
 _TRACE = C.PROPERTY_TRACE_SWITCH
 
 if TYPE_CHECKING:
@@ -273,7 +278,19 @@ class SendProcessor:
             encoded = (text + self._cluster_property).encode()  # type: ignore[operator]
             born = packed_born_host_of(channel)
             if self._sync_flush:
-                return self._put_encoded_single_in_thread(cmd, topic, queue_id, body, encoded, header, sys_flag, born, uniq)
+                waiter = self.broker.flush_waiter()
+                if waiter is None:
+                    return self._put_encoded_single_in_thread(cmd, topic, queue_id, body, encoded, header, sys_flag, born, uniq)
+                try:
+                    result = self.broker.store.put_encoded(
+                        topic, queue_id, body, encoded, flag=header.flag, sys_flag=sys_flag,
+                        born_timestamp=header.born_timestamp, born_host=born, wait_for_flush=False,
+                    )  # fmt: skip
+                except Exception as exc:
+                    return self._put_exception(cmd, exc)
+                return self._answer_when_flushed(
+                    cmd, waiter, result, queue_id, uniq, properties.get(_WAIT) != "false", False
+                )
             try:
                 result = self.broker.store.put_encoded(
                     topic, queue_id, body, encoded, flag=header.flag, sys_flag=sys_flag,
@@ -302,8 +319,41 @@ class SendProcessor:
             if refused is not None:
                 return refused
         if self._sync_flush:
-            return self._put_in_thread(cmd, msg, msg.queue_id, uniq)
+            waiter = self.broker.flush_waiter()
+            if waiter is None or self._store_call(msg) != self.broker.store.put:
+                return self._put_in_thread(cmd, msg, msg.queue_id, uniq)
+            try:
+                result = self.broker.store.put(msg, msg.queue_id, wait_for_flush=False)
+            except Exception as exc:
+                return self._put_exception(cmd, exc)
+            return self._answer_when_flushed(
+                cmd, waiter, result, msg.queue_id, uniq, msg.properties.get(_WAIT) != "false", False
+            )
         return self._put(cmd, msg, msg.queue_id, uniq)
+
+    async def _answer_when_flushed(
+        self,
+        cmd: RemotingCommand,
+        waiter: Any,
+        result: Any,
+        queue_id: int,
+        uniq: str | None,
+        timeout_answers: bool,
+        batch: bool,
+    ) -> RemotingCommand:
+        """SYNC_FLUSH: the answer to a put made with ``wait_for_flush=False``, once a sync
+        covered it. Not durable in time answers FLUSH_DISK_TIMEOUT (the message is stored),
+        except for a single message saying WAIT=false, as ``MessageStore.put`` decides."""
+        if result.status is _PUT_OK:
+            try:
+                durable = await waiter.wait(result.end_offset)
+            except Exception as exc:  # the msync failed: what the waiting put would have raised
+                return self._put_exception(cmd, exc)
+            if not durable and timeout_answers:
+                result = result._replace(status=_FLUSH_DISK_TIMEOUT)
+        if batch:
+            return self._batch_response(cmd, result, queue_id, uniq)
+        return self._response(cmd, result, queue_id, uniq)  # type: ignore[arg-type]
 
     async def _put_encoded_single_in_thread(
         self,
@@ -453,17 +503,21 @@ class SendProcessor:
             # Clients set UNIQ_KEY on every inner message; a batch without them takes the
             # decoding path below, which adds the missing keys.
             born_host = born_host_of(channel)
-            if self._sync_flush:
+            waiter = self.broker.flush_waiter() if self._sync_flush else None
+            if self._sync_flush and waiter is None:
                 return self._put_encoded_in_thread(cmd, header, body, queue_id, sys_flag, born_host, batch_uniq)
             try:
                 result = self.broker.store.put_batch_encoded(
-                    header.topic, body, queue_id, born_timestamp=header.born_timestamp, born_host=born_host, sys_flag=sys_flag
-                )
+                    header.topic, body, queue_id, born_timestamp=header.born_timestamp, born_host=born_host,
+                    sys_flag=sys_flag, wait_for_flush=waiter is None,
+                )  # fmt: skip
             except MissingUniqKeyError:
                 pass
             except Exception as exc:
                 return self._put_exception(cmd, exc)
             else:
+                if waiter is not None:
+                    return self._answer_when_flushed(cmd, waiter, result, queue_id, batch_uniq, True, True)
                 return self._batch_response(cmd, result, queue_id, batch_uniq)
         return self._send_decoded_batch(channel, cmd, header, body, queue_id, sys_flag, batch_uniq)
 
@@ -531,7 +585,14 @@ class SendProcessor:
             if uniq_key not in m.properties:
                 m.properties[uniq_key] = self._uniq_keys.next_id()
         if self._sync_flush:
-            return self._put_batch_in_thread(cmd, messages, queue_id, batch_uniq)
+            waiter = self.broker.flush_waiter()
+            if waiter is None:
+                return self._put_batch_in_thread(cmd, messages, queue_id, batch_uniq)
+            try:
+                result = self.broker.store.put_batch(messages, queue_id, wait_for_flush=False)
+            except Exception as exc:
+                return self._put_exception(cmd, exc)
+            return self._answer_when_flushed(cmd, waiter, result, queue_id, batch_uniq, True, True)
         return self._put_batch(cmd, messages, queue_id, batch_uniq)
 
     def _put_batch(self, cmd: RemotingCommand, messages: list[Any], queue_id: int, uniq: str | None) -> RemotingCommand:
