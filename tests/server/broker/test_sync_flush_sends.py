@@ -182,6 +182,43 @@ async def test_flush_timeout_answers_flush_disk_timeout(tmp_path: Path, monkeypa
         assert threads_used == []
 
 
+async def test_wait_false_answers_at_once_and_still_gets_flushed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WAIT=false (waitStoreMsgOK=false): answered without waiting for the group commit, which
+    is still asked to cover the record (RocketMQ's handleDiskFlush only wakes it)."""
+    async with running_broker(tmp_path, flushDiskType="SYNC_FLUSH") as broker, connect(broker.port) as client:
+        store = broker.store
+        waiter = broker.flush_waiter()
+        waiter._timeout_s = 30.0  # syncFlushTimeout, far longer than the answer may take
+        held = threading.Event()
+        real_wait_flushed = store.wait_flushed
+
+        def held_back(end: int, timeout_s: float) -> int:
+            held.wait()
+            return real_wait_flushed(end, timeout_s)
+
+        requested: list[tuple[int, Any]] = []
+        real_wait = waiter.wait
+
+        def recording_wait(end: int) -> Any:
+            future = real_wait(end)
+            requested.append((end, future))
+            return future
+
+        monkeypatch.setattr(store, "wait_flushed", held_back)
+        monkeypatch.setattr(waiter, "wait", recording_wait)
+        try:
+            with anyio.fail_after(5):
+                unwaited = await client.send(TOPIC, b"unwaited", queue_id=0, properties={C.PROPERTY_WAIT_STORE_MSG_OK: "false"})
+            assert unwaited.code == ResponseCode.SUCCESS
+            [(end, future)] = requested  # its flush was asked for; the answer did not wait on it
+            assert not future.done() and store.flushed_offset < end
+        finally:
+            held.set()
+        with anyio.fail_after(10):
+            assert await future is True
+        assert store.flushed_offset >= end
+
+
 async def test_failed_msync_answers_the_error_not_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rmqcore.store import StoreIOError
 

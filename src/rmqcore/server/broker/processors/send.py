@@ -342,8 +342,12 @@ class SendProcessor:
         batch: bool,
     ) -> RemotingCommand:
         """SYNC_FLUSH: the answer to a put made with ``wait_for_flush=False``, once a sync
-        covered it. Not durable in time answers FLUSH_DISK_TIMEOUT (the message is stored),
-        except for a single message saying WAIT=false, as ``MessageStore.put`` decides."""
+        covered it. Not durable in time answers FLUSH_DISK_TIMEOUT (the message is stored).
+        A single message saying WAIT=false is answered at once, its flush only requested,
+        as RocketMQ's handleDiskFlush wakes the group commit without waiting for it."""
+        if result.status is _PUT_OK and not timeout_answers and not batch:
+            _request_flush(waiter, result.end_offset)
+            return self._response(cmd, result, queue_id, uniq)  # type: ignore[arg-type]
         if result.status is _PUT_OK:
             try:
                 durable = await waiter.wait(result.end_offset)
@@ -632,6 +636,17 @@ class SendProcessor:
         if uniq:
             ext["transactionId"] = uniq
         return RemotingCommand(code=code, opaque=cmd.opaque, flag=RESPONSE_FLAG, ext_fields=ext)
+
+
+def _request_flush(waiter: Any, end: int) -> None:
+    """Have the group commit cover ``end`` without anyone awaiting it; a failed msync is
+    logged by the waiter's thread, so the future's error is taken here to keep it quiet."""
+    waiter.wait(end).add_done_callback(_take_outcome)
+
+
+def _take_outcome(future: Any) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def result_code(result: Any) -> int:
