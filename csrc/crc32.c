@@ -115,40 +115,63 @@ static int clmul_state = -1; /* -1 unknown, 0 no, 1 yes */
  * still cost ~75 ns a record, as much as copying the record; this is ~3x faster.
  * Fold constants are k(n) = bit-reflected (x^n mod P) << 1, the convention of k1..k4
  * above; a 128-bit lane is folded D bits ahead with (k(D+32), k(D-32)).
+ * With `copy` it also stores every block it loads to dst (all len bytes): a put copies
+ * the body into the record and checksums it in one pass. Why: the fold is bound by the
+ * carry-less multiplies and the copy into a not-yet-cached record by its stores, so
+ * interleaved each runs in the other's shadow instead of one after the other. `copy`
+ * is a constant at both call sites, so each gets its own branch-free body.
  * Takes and returns the pre-inverted CRC; len >= 256 and a multiple of 16. */
-__attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.1"))) static uint32_t
-crc32_vpclmul(const uint8_t *buf, size_t len, uint32_t crc) {
+#define RMQ_VPCLMUL_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.1")))
+RMQ_VPCLMUL_TARGET static inline __attribute__((always_inline)) uint32_t
+crc32_vpclmul_fold(uint8_t *dst, const uint8_t *buf, size_t len, uint32_t crc, const int copy) {
     const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430LL, 0x11542778aLL));
     const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL));
     /* lane i of the last register is folded (3 - i) * 128 bits ahead; lane 3 is kept */
     const __m512i klanes = _mm512_set_epi64(0, 0, 0xccaa009eLL, 0x1751997d0LL, 0x15a546366LL, 0xf1da05aaLL,
                                             0x174359406LL, 0x3db1ecdcLL);
-    __m512i z0 = _mm512_loadu_si512((const void *)(buf + 0));
-    __m512i z1 = _mm512_loadu_si512((const void *)(buf + 64));
-    __m512i z2 = _mm512_loadu_si512((const void *)(buf + 128));
-    __m512i z3 = _mm512_loadu_si512((const void *)(buf + 192));
-    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
-    buf += 256;
-    len -= 256;
 #define RMQ_FOLD512(z, k, d) \
     _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128((z), (k), 0x00), _mm512_clmulepi64_epi128((z), (k), 0x11), (d), 0x96)
+#define RMQ_LOAD(i) _mm512_loadu_si512((const void *)(buf + (i)))
+#define RMQ_KEEP(i, v) \
+    if (copy) _mm512_storeu_si512((void *)(dst + (i)), (v))
+    __m512i z0 = RMQ_LOAD(0), z1 = RMQ_LOAD(64), z2 = RMQ_LOAD(128), z3 = RMQ_LOAD(192);
+    RMQ_KEEP(0, z0);
+    RMQ_KEEP(64, z1);
+    RMQ_KEEP(128, z2);
+    RMQ_KEEP(192, z3);
+    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
+    buf += 256;
+    dst += copy ? 256 : 0;
+    len -= 256;
     while (len >= 256) {
-        z0 = RMQ_FOLD512(z0, k2048, _mm512_loadu_si512((const void *)(buf + 0)));
-        z1 = RMQ_FOLD512(z1, k2048, _mm512_loadu_si512((const void *)(buf + 64)));
-        z2 = RMQ_FOLD512(z2, k2048, _mm512_loadu_si512((const void *)(buf + 128)));
-        z3 = RMQ_FOLD512(z3, k2048, _mm512_loadu_si512((const void *)(buf + 192)));
+        __m512i d0 = RMQ_LOAD(0), d1 = RMQ_LOAD(64), d2 = RMQ_LOAD(128), d3 = RMQ_LOAD(192);
+        RMQ_KEEP(0, d0);
+        RMQ_KEEP(64, d1);
+        RMQ_KEEP(128, d2);
+        RMQ_KEEP(192, d3);
+        z0 = RMQ_FOLD512(z0, k2048, d0);
+        z1 = RMQ_FOLD512(z1, k2048, d1);
+        z2 = RMQ_FOLD512(z2, k2048, d2);
+        z3 = RMQ_FOLD512(z3, k2048, d3);
         buf += 256;
+        dst += copy ? 256 : 0;
         len -= 256;
     }
     z0 = RMQ_FOLD512(z0, k512, z1);
     z0 = RMQ_FOLD512(z0, k512, z2);
     z0 = RMQ_FOLD512(z0, k512, z3);
     while (len >= 64) {
-        z0 = RMQ_FOLD512(z0, k512, _mm512_loadu_si512((const void *)buf));
+        __m512i d0 = RMQ_LOAD(0);
+        RMQ_KEEP(0, d0);
+        z0 = RMQ_FOLD512(z0, k512, d0);
         buf += 64;
+        dst += copy ? 64 : 0;
         len -= 64;
     }
+#undef RMQ_KEEP
+#undef RMQ_LOAD
 #undef RMQ_FOLD512
+    if (copy) memcpy(dst, buf, len); /* the last < 64 bytes, folded 16 at a time below */
     __m512i t = _mm512_xor_si512(_mm512_clmulepi64_epi128(z0, klanes, 0x00), _mm512_clmulepi64_epi128(z0, klanes, 0x11));
     __m128i x1 = _mm_xor_si128(_mm512_extracti32x4_epi32(t, 0), _mm512_extracti32x4_epi32(t, 1));
     x1 = _mm_xor_si128(x1, _mm512_extracti32x4_epi32(t, 2));
@@ -156,68 +179,15 @@ crc32_vpclmul(const uint8_t *buf, size_t len, uint32_t crc) {
     return fold_tail(x1, buf, len);
 }
 
+RMQ_VPCLMUL_TARGET static uint32_t crc32_vpclmul(const uint8_t *buf, size_t len, uint32_t crc) {
+    return crc32_vpclmul_fold(NULL, buf, len, crc, 0);
+}
+
 static int vpclmul_state = -1; /* -1 unknown, 0 no, 1 yes */
 
-/* crc32_vpclmul that also stores every block it loads to dst: a put copies the body
- * into the record and checksums it in one pass. Why: the fold is bound by the
- * carry-less multiplies and the copy into a not-yet-cached record by its stores, so
- * interleaved each runs in the other's shadow instead of one after the other.
- * Same contract as crc32_vpclmul (len >= 256, a multiple of 16); copies len bytes. */
-__attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.1"))) static uint32_t
-crc32_vpclmul_copy(uint8_t *dst, const uint8_t *buf, size_t len, uint32_t crc) {
-    const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430LL, 0x11542778aLL));
-    const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL));
-    const __m512i klanes = _mm512_set_epi64(0, 0, 0xccaa009eLL, 0x1751997d0LL, 0x15a546366LL, 0xf1da05aaLL,
-                                            0x174359406LL, 0x3db1ecdcLL);
-    __m512i z0 = _mm512_loadu_si512((const void *)(buf + 0));
-    __m512i z1 = _mm512_loadu_si512((const void *)(buf + 64));
-    __m512i z2 = _mm512_loadu_si512((const void *)(buf + 128));
-    __m512i z3 = _mm512_loadu_si512((const void *)(buf + 192));
-    _mm512_storeu_si512((void *)(dst + 0), z0);
-    _mm512_storeu_si512((void *)(dst + 64), z1);
-    _mm512_storeu_si512((void *)(dst + 128), z2);
-    _mm512_storeu_si512((void *)(dst + 192), z3);
-    z0 = _mm512_xor_si512(z0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)crc)));
-    buf += 256;
-    dst += 256;
-    len -= 256;
-#define RMQ_FOLD512(z, k, d) \
-    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128((z), (k), 0x00), _mm512_clmulepi64_epi128((z), (k), 0x11), (d), 0x96)
-    while (len >= 256) {
-        __m512i d0 = _mm512_loadu_si512((const void *)(buf + 0));
-        __m512i d1 = _mm512_loadu_si512((const void *)(buf + 64));
-        __m512i d2 = _mm512_loadu_si512((const void *)(buf + 128));
-        __m512i d3 = _mm512_loadu_si512((const void *)(buf + 192));
-        _mm512_storeu_si512((void *)(dst + 0), d0);
-        _mm512_storeu_si512((void *)(dst + 64), d1);
-        _mm512_storeu_si512((void *)(dst + 128), d2);
-        _mm512_storeu_si512((void *)(dst + 192), d3);
-        z0 = RMQ_FOLD512(z0, k2048, d0);
-        z1 = RMQ_FOLD512(z1, k2048, d1);
-        z2 = RMQ_FOLD512(z2, k2048, d2);
-        z3 = RMQ_FOLD512(z3, k2048, d3);
-        buf += 256;
-        dst += 256;
-        len -= 256;
-    }
-    z0 = RMQ_FOLD512(z0, k512, z1);
-    z0 = RMQ_FOLD512(z0, k512, z2);
-    z0 = RMQ_FOLD512(z0, k512, z3);
-    while (len >= 64) {
-        __m512i d0 = _mm512_loadu_si512((const void *)buf);
-        _mm512_storeu_si512((void *)dst, d0);
-        z0 = RMQ_FOLD512(z0, k512, d0);
-        buf += 64;
-        dst += 64;
-        len -= 64;
-    }
-#undef RMQ_FOLD512
-    memcpy(dst, buf, len); /* the last < 64 bytes, folded 16 at a time below */
-    __m512i t = _mm512_xor_si512(_mm512_clmulepi64_epi128(z0, klanes, 0x00), _mm512_clmulepi64_epi128(z0, klanes, 0x11));
-    __m128i x1 = _mm_xor_si128(_mm512_extracti32x4_epi32(t, 0), _mm512_extracti32x4_epi32(t, 1));
-    x1 = _mm_xor_si128(x1, _mm512_extracti32x4_epi32(t, 2));
-    x1 = _mm_xor_si128(x1, _mm512_extracti32x4_epi32(z0, 3));
-    return fold_tail(x1, buf, len);
+/* Same contract as crc32_vpclmul; copies the len bytes to dst as it folds them. */
+RMQ_VPCLMUL_TARGET static uint32_t crc32_vpclmul_copy(uint8_t *dst, const uint8_t *buf, size_t len, uint32_t crc) {
+    return crc32_vpclmul_fold(dst, buf, len, crc, 1);
 }
 #endif
 
