@@ -20,7 +20,7 @@ What runs:
 
   - sync send, 128 B and 1 KiB, one producer: the async ``Producer.send`` with its loop on
     asyncio and on uvloop, and the synchronous facade ``rmqcore.client.sync.Producer.send``
-    (its own loop thread, uvloop when installed)              vs  XADD, redis-py sync
+    (blocking connection of the calling thread)                vs  XADD, redis-py sync
   - the same through a raw ``ProtocolChannel`` (the client's transport, no client layer):
     the broker's share
   - 16 concurrent sync senders on one producer (asyncio tasks)     vs  16 tasks, redis.asyncio
@@ -432,7 +432,8 @@ async def ours_sync_send(namesrv: str, topic: str, size: int, count: int, second
 
 def ours_facade_send(namesrv: str, topic: str, size: int, count: int, seconds: float, warmup: int = 200) -> Round:
     """``rmqcore.client.sync.Producer.send``: the synchronous facade, called from this thread
-    (its event loop runs in a background thread, on uvloop when installed)."""
+    (each send a request on this thread's blocking connection to the broker; the facade's
+    event loop, in a background thread, only looks the route up)."""
     from rmqcore.client import Message, sync
 
     body = b"x" * size

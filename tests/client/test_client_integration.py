@@ -184,13 +184,18 @@ def test_synchronous_facade(cluster: Cluster) -> None:
         results = [producer.send(Message(topic, f"s{i}".encode())) for i in range(5)]
         handle = producer.send_async(Message(topic, b"s5"))
         assert producer.call(handle.result).status is SendStatus.SEND_OK
+        # After the first send's route lookup, sends ran on this thread's own connection.
+        assert producer._channels.open_count == 1
+        batch = producer.send([Message(topic, b"s6"), Message(topic, b"s7")])
+        assert batch.status is SendStatus.SEND_OK and len(batch.msg_id.split(",")) == 2
     assert all(r.status is SendStatus.SEND_OK for r in results)
+    assert len({r.msg_id for r in results}) == 5 and all(r.offset_msg_id for r in results)
     seen: list[bytes] = []
     enough = threading.Event()
 
     def listener(msgs, context):  # type: ignore[no-untyped-def]
         seen.extend(m.body for m in msgs)
-        if len(seen) >= 6:
+        if len(seen) >= 8:
             enough.set()
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
@@ -199,7 +204,7 @@ def test_synchronous_facade(cluster: Cluster) -> None:
     consumer.register_message_listener(listener)
     with consumer:
         assert enough.wait(30)
-    assert sorted(seen) == sorted(f"s{i}".encode() for i in range(6))
+    assert sorted(seen) == sorted(f"s{i}".encode() for i in range(8))
 
 
 async def test_second_consumer_of_a_group_needs_its_own_instance_name(cluster: Cluster) -> None:

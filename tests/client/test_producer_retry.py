@@ -8,7 +8,7 @@ from collections.abc import Callable
 import anyio
 import pytest
 
-from rmqcore.client import MQBrokerError, Message, Producer, SendStatus
+from rmqcore.client import MQBrokerError, Message, Producer, SendResult, SendStatus
 from rmqcore.remoting import RemotingCommand, RequestCode, make_response
 from rmqcore.remoting.bodies.route import BrokerData, QueueData, TopicRouteData
 from rmqcore.transport import Channel, RemotingServer
@@ -21,6 +21,7 @@ class Peers:
         self.codes = {"broker-a": 0, "broker-b": 0}
         self.sends: list[str] = []
         self.ports: dict[str, int] = {}
+        self.servers: dict[str, RemotingServer] = {}
 
     def broker(self, name: str) -> Callable[[Channel, RemotingCommand], RemotingCommand | None]:
         def handle(channel: Channel, cmd: RemotingCommand) -> RemotingCommand | None:
@@ -46,6 +47,7 @@ class Peers:
 async def _with_peers(test: Callable[[Peers, str], object]) -> None:
     peers = Peers()
     servers = [RemotingServer(peers.broker(n)) for n in peers.codes]
+    peers.servers = dict(zip(peers.codes, servers))
     namesrv = RemotingServer(peers.namesrv)
     async with anyio.create_task_group() as tg:
         for name, server in zip(peers.codes, servers):
@@ -98,5 +100,94 @@ async def test_flush_timeouts_are_results_not_errors() -> None:
         async with Producer("pg", namesrv_addr=namesrv, instance_name="retry4") as producer:
             result = await producer.send(Message("T", b"x"))
         assert result.status is SendStatus.FLUSH_DISK_TIMEOUT and result.queue_offset == 5 and len(peers.sends) == 1
+
+    await _with_peers(scenario)
+
+
+# --- the synchronous facade: each attempt on a blocking connection, the same rules ---------
+
+
+def _facade(namesrv: str, instance_name: str, **config: object):  # type: ignore[no-untyped-def]
+    from rmqcore.client import sync
+
+    return sync.Producer("pg", namesrv_addr=namesrv, instance_name=instance_name, **config)
+
+
+async def test_facade_moves_to_the_other_broker_on_a_retryable_code() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes["broker-a"] = 2  # SYSTEM_BUSY
+
+        def run() -> list[SendResult]:
+            with _facade(namesrv, "sretry1") as producer:
+                results = [producer.send(Message("T", b"x")) for _ in range(6)]
+                results.append(producer.send([Message("T", b"b1"), Message("T", b"b2")]))
+                # every send after the route lookup went over the calling thread's connections
+                assert producer._channels.open_count >= 1
+                return results
+
+        results = await anyio.to_thread.run_sync(run)
+        assert all(r.status is SendStatus.SEND_OK and r.message_queue.broker_name == "broker-b" for r in results)
+        assert peers.sends.count("broker-a") == 1
+
+    await _with_peers(scenario)
+
+
+async def test_facade_raises_a_non_retryable_code_at_once() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes = {"broker-a": 13, "broker-b": 13}
+
+        def run() -> MQBrokerError:
+            with _facade(namesrv, "sretry2") as producer, pytest.raises(MQBrokerError) as info:
+                producer.send(Message("T", b"x"))
+            return info.value
+
+        error = await anyio.to_thread.run_sync(run)
+        assert error.code == 13 and error.remark and "says 13" in error.remark
+        assert len(peers.sends) == 1
+
+    await _with_peers(scenario)
+
+
+async def test_facade_gives_up_after_its_retries_with_the_last_typed_error() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes = {"broker-a": 17, "broker-b": 17}
+
+        def run() -> MQBrokerError:
+            with _facade(namesrv, "sretry3", retry_times_when_send_failed=2) as producer, pytest.raises(MQBrokerError) as info:
+                producer.send(Message("T", b"x"))
+            return info.value
+
+        error = await anyio.to_thread.run_sync(run)
+        assert error.code == 17 and len(peers.sends) == 3
+        assert any("failed 3 time(s)" in note for note in error.__notes__)
+
+    await _with_peers(scenario)
+
+
+async def test_facade_keeps_a_flush_timeout_as_the_result() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes = {"broker-a": 10, "broker-b": 10}
+
+        def run() -> SendResult:
+            with _facade(namesrv, "sretry4") as producer:
+                return producer.send(Message("T", b"x"))
+
+        result = await anyio.to_thread.run_sync(run)
+        assert result.status is SendStatus.FLUSH_DISK_TIMEOUT and result.queue_offset == 5 and len(peers.sends) == 1
+
+    await _with_peers(scenario)
+
+
+async def test_facade_fails_over_when_a_broker_is_gone() -> None:
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        await peers.servers["broker-a"].aclose()  # still in the route; connecting is refused
+
+        def run() -> list[SendResult]:
+            with _facade(namesrv, "sretry5") as producer:
+                return [producer.send(Message("T", b"x")) for _ in range(4)]
+
+        results = await anyio.to_thread.run_sync(run)
+        assert all(r.status is SendStatus.SEND_OK and r.message_queue.broker_name == "broker-b" for r in results)
+        assert peers.sends == ["broker-b"] * 4
 
     await _with_peers(scenario)

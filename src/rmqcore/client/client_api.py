@@ -34,6 +34,11 @@ def request(code: int, header: Any = None, body: bytes | None = None) -> Remotin
     return make_request(code, header, body, language=LANGUAGE)
 
 
+def send_request(ext: dict[str, str], body: bytes, batch: bool) -> RemotingCommand:
+    """SEND_MESSAGE_V2 (or SEND_BATCH_MESSAGE) with its extFields already written."""
+    return RemotingCommand(_SEND_BATCH if batch else _SEND_V2, LANGUAGE, CURRENT_VERSION, 0, 0, None, ext, body)
+
+
 def check(response: RemotingCommand, addr: str, *ok: int) -> RemotingCommand:
     """Raise :class:`MQBrokerError` unless ``response.code`` is SUCCESS or one of ``ok``."""
     if response.code == ResponseCode.SUCCESS or response.code in ok:
@@ -94,8 +99,7 @@ class ClientAPI:
         batch: bool = False,
     ) -> SendResult:
         """:meth:`send_message` with the V2 extFields already written (the producer's hot path)."""
-        cmd = RemotingCommand(_SEND_BATCH if batch else _SEND_V2, LANGUAGE, CURRENT_VERSION, 0, 0, None, ext, body)
-        response = await self.remoting.invoke(addr, cmd, timeout)
+        response = await self.remoting.invoke(addr, send_request(ext, body, batch), timeout)
         return self.process_send_response(addr, mq, response, uniq_id)
 
     async def send_message_oneway(self, addr: str, header: H.SendMessageRequestHeader, body: bytes, batch: bool = False) -> None:

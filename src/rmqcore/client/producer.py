@@ -14,42 +14,49 @@ Use it as ``async with Producer("group", namesrv_addr="127.0.0.1:9876") as produ
 
 from __future__ import annotations
 
-import time
+import functools
 import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import structlog
 
 from rmqcore.client.batch import encode_batch
+from rmqcore.client.client_api import send_request
 from rmqcore.client.client_instance import ClientInstance, TransactionChecker
 from rmqcore.client.config import ClientConfig
-from rmqcore.client.errors import MQBrokerError, MQClientError, RemotingError, RemotingTimeoutError
+from rmqcore.client.errors import MQBrokerError, MQClientError, RemotingError
 from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.route import MASTER_ID, TopicPublishInfo
 from rmqcore.client.selectors import MessageQueueSelector
-from rmqcore.client.send_result import SendResult, SendStatus
+from rmqcore.client.send_attempts import RETRY_RESPONSE_CODES, SendAttempts
+from rmqcore.client.send_result import SendResult
 from rmqcore.message import Message, MessageQueue, encode_properties, new_uniq_key
 from rmqcore.message import constants as C
-from rmqcore.remoting import ResponseCode
-from rmqcore.remoting import headers as H
+
+__all__ = ["RETRY_RESPONSE_CODES", "LoopHandle", "Producer", "SendHandle"]
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from rmqcore.client.blocking_channel import BlockingChannels
 
 log = structlog.get_logger(__name__)
 
-RETRY_RESPONSE_CODES = frozenset(
-    {
-        ResponseCode.TOPIC_NOT_EXIST,
-        ResponseCode.SERVICE_NOT_AVAILABLE,
-        ResponseCode.SYSTEM_ERROR,
-        ResponseCode.SYSTEM_BUSY,  # in the 5.x set: a busy broker (page cache, flow control) is worth another
-        ResponseCode.NO_PERMISSION,
-        ResponseCode.NO_BUYER_ID,
-        ResponseCode.NOT_IN_CURRENT_UNIT,
-    }
-)
-"""``DefaultMQProducer.retryResponseCodes``: broker answers after which another broker is tried."""
+_T = TypeVar("_T")
+
+
+class LoopHandle(Protocol):
+    """The client's event loop as seen from another thread (the synchronous facade's)."""
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coro`` in the loop; block until it ends and return its result."""
+
+    def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
+        """Schedule the plain call ``fn(*args)`` in the loop's thread; do not wait."""
+
 
 COMPRESS_MSG_BODY_OVER = 4096
 COMPRESS_LEVEL = 5
@@ -142,9 +149,14 @@ class Producer(ClientLifecycle):
         the queue for ordered messages and disables retries on other queues, as does ``mq``.
         """
         timeout = self.send_msg_timeout if timeout is None else timeout
+        carrier, batch_ids = self._wire_message(msg)
+        return await self._send_default(carrier, timeout, batch_ids=batch_ids, selector=selector, arg=arg, mq=mq)
+
+    def _wire_message(self, msg: Message | Sequence[Message]) -> tuple[Message, str | None]:
+        """The message a send puts on the wire, and for a batch its messages' UNIQ_KEYs."""
         if isinstance(msg, Message):
             self._check_message(msg)
-            return await self._send_default(msg, timeout, selector=selector, arg=arg, mq=mq)
+            return msg, None
         msgs = list(msg)
         body, uniq_ids = encode_batch(msgs)
         first = msgs[0]
@@ -152,7 +164,7 @@ class Producer(ClientLifecycle):
         carrier.uniq_key = new_uniq_key()
         if not first.wait_store_msg_ok:
             carrier.wait_store_msg_ok = False
-        return await self._send_default(carrier, timeout, batch_ids=uniq_ids, selector=selector, arg=arg, mq=mq)
+        return carrier, uniq_ids
 
     def send_async(
         self,
@@ -214,59 +226,102 @@ class Producer(ClientLifecycle):
         timeout: float,
         *,
         batch_ids: str | None = None,
-        selector: MessageQueueSelector | None,
-        arg: Any,
-        mq: MessageQueue | None,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        mq: MessageQueue | None = None,
     ) -> SendResult:
+        """Send ``msg`` with the retry rules of :mod:`rmqcore.client.send_attempts`."""
         instance = self._instance
         if instance is None:
             instance = self.instance  # raises: not started
-        deadline = time.monotonic() + timeout
         info = instance.publish_info.get(msg.topic)
         if info is None or not info.message_queues:
             info = await self._publish_info(msg.topic)
-        fixed_queue = mq is not None or selector is not None
+        attempts = self._attempts(instance, info, msg, timeout, selector, arg, mq, self._refresh_route_soon)
+        while (target := attempts.next_queue()) is not None:
+            try:
+                result = await self._send_kernel(instance, target, msg, attempts.remaining, batch_ids)
+            except (RemotingError, MQBrokerError) as exc:
+                attempts.failed(target, exc)
+                continue
+            if attempts.answered(target, result):
+                return result
+        return attempts.outcome()
+
+    def _attempts(
+        self,
+        instance: ClientInstance,
+        info: TopicPublishInfo,
+        msg: Message,
+        timeout: float,
+        selector: MessageQueueSelector | None,
+        arg: Any,
+        mq: MessageQueue | None,
+        refresh_route: Callable[[str], object],
+    ) -> SendAttempts:
         if selector is not None:
             mq = selector(info.message_queues, msg, arg)
-        attempts = 1 if fixed_queue else 1 + self.retry_times_when_send_failed
-        last_broker: str | None = None
-        last_error: Exception | None = None
-        stored_not_ok: SendResult | None = None
-        tried = 0
-        for attempt in range(attempts):
-            target = mq if fixed_queue else info.select_queue(last_broker, instance.availability)
-            assert target is not None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            tried = attempt + 1
+            if mq is None:
+                raise MQClientError(f"the queue selector chose no queue of topic {msg.topic}")
+        return SendAttempts(
+            instance,
+            info,
+            msg.topic,
+            timeout,
+            retries=self.retry_times_when_send_failed,
+            retry_when_not_ok=self.retry_another_broker_when_not_store_ok,
+            fixed_mq=mq,
+            refresh_route=refresh_route,
+        )
+
+    def _refresh_route_soon(self, topic: str) -> None:
+        self.instance.task_group.start_soon(self._refresh_route, topic)
+
+    # -- the synchronous facade's path -----------------------------------------------------
+    def send_blocking(
+        self,
+        msg: Message | Sequence[Message],
+        timeout: float | None,
+        channels: BlockingChannels,
+        loop: LoopHandle,
+        *,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        mq: MessageQueue | None = None,
+    ) -> SendResult:
+        """:meth:`send` from a thread other than the client's loop, each attempt a blocking
+        request on ``channels`` (see :mod:`rmqcore.client.blocking_channel`).
+
+        Same retry rules and result as :meth:`send`. What needs the client's loop (a topic's
+        first route lookup, a broker address not yet known, route refreshes after a failure)
+        runs there through ``loop``.
+        """
+        instance = self.instance
+        timeout = self.send_msg_timeout if timeout is None else timeout
+        carrier, batch_ids = self._wire_message(msg)
+        topic = carrier.topic
+        info = instance.publish_info.get(topic)
+        if info is None or not info.message_queues:
+            info = loop.run(self._publish_info(topic))
+        refresh = functools.partial(loop.call_soon, self._refresh_route_soon)
+        attempts = self._attempts(instance, info, carrier, timeout, selector, arg, mq, refresh)
+        batch = batch_ids is not None
+        while (target := attempts.next_queue()) is not None:
             try:
-                result = await self._send_kernel(instance, target, msg, remaining, batch_ids)
+                addrs = instance.broker_addrs.get(target.broker_name)
+                addr = addrs.get(MASTER_ID) if addrs else None
+                if addr is None:
+                    addr = loop.run(instance.find_broker_addr(target.broker_name, topic))
+                ext, body = self._wire_ext(instance, target, carrier, batch)
+                uniq = batch_ids if batch else carrier.properties.get(C.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+                response = channels.invoke(addr, send_request(ext, body, batch), attempts.remaining)
+                result = instance.api.process_send_response(addr, target, response, uniq)
             except (RemotingError, MQBrokerError) as exc:
-                if isinstance(exc, MQBrokerError) and exc.code not in RETRY_RESPONSE_CODES:
-                    raise
-                last_error = exc
-                last_broker = target.broker_name
-                instance.availability.mark_failed(target.broker_name)
-                instance.task_group.start_soon(self._refresh_route, msg.topic)
-                log.warning("send_attempt_failed", topic=msg.topic, mq=str(target), attempt=attempt + 1, error=str(exc))
-                if not fixed_queue:
-                    info = instance.publish_info.get(msg.topic, info)
+                attempts.failed(target, exc)
                 continue
-            instance.availability.mark_ok(target.broker_name)
-            if result.status is not SendStatus.SEND_OK and self.retry_another_broker_when_not_store_ok and attempt + 1 < attempts:
-                # Stored, but not as durably as asked: try another broker, keep this answer meanwhile.
-                stored_not_ok = result
-                last_broker = target.broker_name
-                continue
-            return result
-        if stored_not_ok is not None:
-            return stored_not_ok
-        if last_error is None:
-            raise RemotingTimeoutError(f"send to topic {msg.topic} timed out after {timeout:.3f}s")
-        # The last attempt's own typed error (broker code and remark, or transport failure).
-        last_error.add_note(f"send to topic {msg.topic} failed {tried} time(s)")
-        raise last_error
+            if attempts.answered(target, result):
+                return result
+        return attempts.outcome()
 
     async def _refresh_route(self, topic: str) -> None:
         try:
@@ -275,16 +330,21 @@ class Producer(ClientLifecycle):
             log.info("route_refresh_after_failure_failed", topic=topic, error=str(exc))
 
     async def _prepare_ext(self, instance: ClientInstance, mq: MessageQueue, msg: Message, batch: bool) -> tuple[str, dict[str, str], bytes]:
-        """The broker address, SEND_MESSAGE_V2 extFields and wire body of ``msg`` for ``mq``.
+        """The broker address, SEND_MESSAGE_V2 extFields and wire body of ``msg`` for ``mq``."""
+        addrs = instance.broker_addrs.get(mq.broker_name)
+        addr = addrs.get(MASTER_ID) if addrs else None
+        if addr is None:
+            addr = await instance.find_broker_addr(mq.broker_name, mq.topic)
+        ext, body = self._wire_ext(instance, mq, msg, batch)
+        return addr, ext, body
+
+    def _wire_ext(self, instance: ClientInstance, mq: MessageQueue, msg: Message, batch: bool) -> tuple[dict[str, str], bytes]:
+        """SEND_MESSAGE_V2 extFields and wire body of ``msg`` for ``mq``.
 
         The extFields are written here rather than through ``SendMessageRequestHeader`` and its
         generic writer: same keys, order and values (``test_send_ext_matches_the_typed_header``),
         without a 14-field dataclass and its rendering on every send.
         """
-        addrs = instance.broker_addrs.get(mq.broker_name)
-        addr = addrs.get(MASTER_ID) if addrs else None
-        if addr is None:
-            addr = await instance.find_broker_addr(mq.broker_name, mq.topic)
         body = msg.body
         properties = msg.properties
         sys_flag = 0
@@ -325,7 +385,7 @@ class Producer(ClientLifecycle):
         ext["m"] = "true" if batch else "false"
         if mq.broker_name is not None:
             ext["n"] = mq.broker_name
-        return addr, ext, body
+        return ext, body
 
     async def _send_kernel(self, instance: ClientInstance, mq: MessageQueue, msg: Message, timeout: float, batch_ids: str | None) -> SendResult:
         batch = batch_ids is not None

@@ -12,6 +12,13 @@ enter and leave the client's ``async with`` in one task of that loop, as anyio r
 Listeners given to a synchronous consumer are plain functions; they run in worker threads.
 Callbacks of ``send_async`` run in the loop's thread.
 
+A synchronous producer's ``send`` does not go through the loop at all once the topic's route
+is known: the calling thread writes the request and reads the answer on a blocking connection
+of its own to the broker (:mod:`rmqcore.client.blocking_channel`), as redis-py does, with
+the producer's retry rules (:mod:`rmqcore.client.send_attempts`). That saves the two
+cross-thread wake-ups below. Route look-ups, heartbeats and transaction check-backs stay
+on the loop.
+
 The loop is uvloop's when uvloop is installed (``RMQCORE_EVENT_LOOP=asyncio`` picks the
 standard one, as for the servers): it costs a round trip about half the CPU. A coroutine
 method is handed to the loop with ``asyncio.run_coroutine_threadsafe``, one wake-up each
@@ -37,7 +44,9 @@ from rmqcore.client import producer as _producer
 from rmqcore.client import pull_consumer as _pull
 from rmqcore.client import push_consumer as _push
 from rmqcore.client import transaction as _transaction
+from rmqcore.client.blocking_channel import BlockingChannels
 from rmqcore.client.errors import ClientStateError
+from rmqcore.client.send_result import SendResult
 
 
 def event_loop_options() -> dict[str, Any]:
@@ -145,12 +154,59 @@ class SyncClient:
 _LOOP_BOUND = frozenset({"send_async", "subscribe", "assign", "unsubscribe"})
 
 
-def Producer(*args: Any, **kwargs: Any) -> SyncClient:  # noqa: N802 - reads like the class it wraps
-    return SyncClient(_producer.Producer(*args, **kwargs))
+class _LoopFromThread:
+    """The facade's loop as :class:`rmqcore.client.producer.LoopHandle`."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def call_soon(self, fn: Any, *args: Any) -> None:
+        self._loop.call_soon_threadsafe(fn, *args)
 
 
-def TransactionProducer(*args: Any, **kwargs: Any) -> SyncClient:  # noqa: N802
-    return SyncClient(_transaction.TransactionProducer(*args, **kwargs))
+class SyncProducer(SyncClient):
+    """A producer's facade whose ``send`` runs in the calling thread on blocking connections."""
+
+    def __init__(self, client: _producer.Producer) -> None:
+        super().__init__(client)
+        self._channels: BlockingChannels | None = None
+        self._loop_handle: _LoopFromThread | None = None
+
+    def start(self) -> None:
+        super().start()
+        assert self._loop is not None
+        self._loop_handle = _LoopFromThread(self._loop)
+        self._channels = BlockingChannels()
+
+    def shutdown(self) -> None:
+        channels, self._channels = self._channels, None
+        if channels is not None:
+            channels.close()
+        self._loop_handle = None
+        super().shutdown()
+
+    def send(self, msg: Any, timeout: float | None = None, **kwargs: Any) -> SendResult:
+        """``Producer.send``: same arguments, retries and result."""
+        channels, loop = self._channels, self._loop_handle
+        if channels is None or loop is None:
+            raise ClientStateError("not started")
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError("a synchronous client method cannot be called from its own event loop's thread")
+        result: SendResult = self._client.send_blocking(msg, timeout, channels, loop, **kwargs)
+        return result
+
+
+def Producer(*args: Any, **kwargs: Any) -> SyncProducer:  # noqa: N802 - reads like the class it wraps
+    return SyncProducer(_producer.Producer(*args, **kwargs))
+
+
+def TransactionProducer(*args: Any, **kwargs: Any) -> SyncProducer:  # noqa: N802
+    return SyncProducer(_transaction.TransactionProducer(*args, **kwargs))
 
 
 def PushConsumer(*args: Any, **kwargs: Any) -> SyncClient:  # noqa: N802

@@ -1,0 +1,169 @@
+"""Request and response over a plain blocking socket, for the synchronous facade's sends.
+
+A synchronous ``send`` handed to the facade's event-loop thread pays two cross-thread
+wake-ups (the loop's self-pipe one way, a condition variable the other), about half of a
+loopback round trip here. Like redis-py, the calling thread instead writes its request and
+reads the answer on a connection of its own. The remoting codec is sans-IO, so the frames
+are the ones the event-loop transport writes and reads (``encode_command``, ``FrameDecoder``).
+
+* :class:`BlockingChannel`: one connection, one request in flight. A request that times
+  out, or whose connection fails, closes the connection (a late answer must not be read as
+  the next request's) and raises :class:`RemotingTimeoutError` / :class:`RemotingConnectError`,
+  the errors the event-loop transport raises, so the producer's retry rules apply unchanged.
+* :class:`BlockingChannels`: one such connection per broker address per calling thread.
+
+Brokers start requests (CHECK_TRANSACTION_STATE, NOTIFY_CONSUMER_IDS_CHANGED) only on the
+connections a client's heartbeats come from, which stay on the event loop. A request that
+arrives here anyway is answered REQUEST_CODE_NOT_SUPPORTED, so its sender does not wait.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import threading
+import time
+import weakref
+
+import structlog
+
+from rmqcore.client.errors import RemotingConnectError, RemotingTimeoutError
+from rmqcore.client.remoting_client import DEFAULT_CONNECT_TIMEOUT, split_addr
+from rmqcore.remoting import FrameDecoder, FrameError, RemotingCommand, ResponseCode, encode_command, make_response
+
+log = structlog.get_logger(__name__)
+
+_RECV_SIZE = 256 * 1024
+
+
+class BlockingChannel:
+    """One blocking connection to ``addr``; :meth:`request` sends and reads the answer.
+
+    Not for concurrent use: each thread keeps its own (see :class:`BlockingChannels`).
+    """
+
+    __slots__ = ("addr", "_sock", "_decoder", "_opaques", "_close_socket", "__weakref__")
+
+    def __init__(self, addr: str, sock: socket.socket) -> None:
+        self.addr = addr
+        self._sock: socket.socket | None = sock
+        self._decoder = FrameDecoder()
+        self._opaques = itertools.count(1)
+        # A channel dropped with its thread still closes its socket.
+        self._close_socket = weakref.finalize(self, sock.close)
+
+    @classmethod
+    def connect(cls, addr: str, timeout: float) -> BlockingChannel:
+        try:
+            host, port = split_addr(addr)
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except TimeoutError as exc:
+            raise RemotingConnectError(f"connect to {addr} timed out after {timeout:.3f}s", addr) from exc
+        except (OSError, ValueError, OverflowError) as exc:
+            raise RemotingConnectError(f"connect to {addr} failed: {exc or type(exc).__name__}", addr) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        log.debug("remoting_blocking_connected", addr=addr)
+        return cls(addr, sock)
+
+    @property
+    def closed(self) -> bool:
+        return self._sock is None
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a recv another thread is blocked in
+            except OSError:
+                pass
+        self._close_socket()
+
+    def request(self, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        """Send ``cmd`` and return its response (any code; the caller judges it)."""
+        sock = self._sock
+        if sock is None:
+            raise RemotingConnectError(f"connection to {self.addr} is closed", self.addr)
+        opaque = cmd.opaque = next(self._opaques) & 0x7FFFFFFF
+        deadline = time.monotonic() + timeout
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(encode_command(cmd))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+                data = sock.recv(_RECV_SIZE)
+                if not data:
+                    raise ConnectionResetError("closed by the peer")
+                for got in self._decoder.feed(data):
+                    if not got.is_response:
+                        self._refuse(sock, got)
+                    elif got.opaque == opaque:
+                        return got
+                    else:
+                        log.debug("remoting_response_unmatched", remote=self.addr, opaque=got.opaque)
+        except TimeoutError as exc:
+            self.close()
+            raise RemotingTimeoutError(f"no response from {self.addr} to code {cmd.code} within {timeout:.3f}s", self.addr) from exc
+        except (OSError, FrameError) as exc:
+            self.close()
+            raise RemotingConnectError(f"connection to {self.addr} failed: {exc or type(exc).__name__}", self.addr) from exc
+
+    def _refuse(self, sock: socket.socket, cmd: RemotingCommand) -> None:
+        log.warning("remoting_request_on_blocking_channel", addr=self.addr, code=cmd.code)
+        if not cmd.is_oneway:
+            remark = f"request code {cmd.code} not supported on this connection"
+            sock.sendall(encode_command(make_response(cmd, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, remark=remark)))
+
+
+class BlockingChannels:
+    """A :class:`BlockingChannel` per (calling thread, address), made on first use.
+
+    :meth:`close` closes every channel of every thread; later calls raise
+    :class:`RemotingConnectError`.
+    """
+
+    def __init__(self, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        self._every: weakref.WeakSet[BlockingChannel] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def invoke(self, addr: str, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        by_addr: dict[str, BlockingChannel] | None = getattr(self._local, "by_addr", None)
+        if by_addr is None:
+            by_addr = self._local.by_addr = {}
+        channel = by_addr.get(addr)
+        if channel is None or channel.closed:
+            deadline = time.monotonic() + timeout
+            channel = by_addr[addr] = self._connect(addr, min(timeout, self.connect_timeout))
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                raise RemotingTimeoutError(f"connecting to {addr} used up the request's timeout", addr)
+        return channel.request(cmd, timeout)
+
+    def _connect(self, addr: str, timeout: float) -> BlockingChannel:
+        if self._closed:
+            raise RemotingConnectError(f"the client is shut down; cannot connect to {addr}", addr)
+        channel = BlockingChannel.connect(addr, timeout)
+        with self._lock:
+            if self._closed:
+                channel.close()
+                raise RemotingConnectError(f"the client is shut down; cannot connect to {addr}", addr)
+            self._every.add(channel)
+        return channel
+
+    @property
+    def open_count(self) -> int:
+        """Connections currently open, over all threads."""
+        with self._lock:
+            return sum(1 for channel in self._every if not channel.closed)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            channels = list(self._every)
+        for channel in channels:
+            channel.close()
