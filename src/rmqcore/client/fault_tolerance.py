@@ -46,6 +46,7 @@ class BrokerAvailability:
         if until is None:
             return True
         if self._clock.now_ms() >= until:
-            del self._unavailable_until[broker_name]
+            # pop, not del: the synchronous facade's sending threads and the loop share this map
+            self._unavailable_until.pop(broker_name, None)
             return True
         return False
