@@ -3,6 +3,7 @@ real broker cannot be asked for): retryable codes move to the other broker, othe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import anyio
@@ -20,6 +21,7 @@ class Peers:
     def __init__(self) -> None:
         self.codes = {"broker-a": 0, "broker-b": 0}
         self.sends: list[str] = []
+        self.send_arrived = threading.Event()
         self.ports: dict[str, int] = {}
         self.servers: dict[str, RemotingServer] = {}
 
@@ -27,7 +29,10 @@ class Peers:
         def handle(channel: Channel, cmd: RemotingCommand) -> RemotingCommand | None:
             if cmd.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE):
                 self.sends.append(name)
+                self.send_arrived.set()
                 code = self.codes[name]
+                if code < 0:
+                    return None  # reads the send, never answers
                 if code not in (0, 10, 11, 12):
                     return make_response(cmd, code, remark=f"{name} says {code}")
                 ext = {"msgId": "7F00000100002A9F0000000000000000", "queueId": cmd.ext_fields["e"], "queueOffset": "5"}
@@ -189,5 +194,40 @@ async def test_facade_fails_over_when_a_broker_is_gone() -> None:
         results = await anyio.to_thread.run_sync(run)
         assert all(r.status is SendStatus.SEND_OK and r.message_queue.broker_name == "broker-b" for r in results)
         assert peers.sends == ["broker-b"] * 4
+
+    await _with_peers(scenario)
+
+
+async def test_facade_shutdown_ends_a_send_waiting_for_an_answer_with_a_typed_error() -> None:
+    from rmqcore.client import MQClientError
+
+    async def scenario(peers: Peers, namesrv: str) -> None:
+        peers.codes = {"broker-a": -1, "broker-b": -1}
+        outcome: list[BaseException] = []
+        done = threading.Event()
+
+        def run() -> None:
+            producer = _facade(namesrv, "sretry6", send_msg_timeout=60.0)
+            producer.start()
+
+            def send() -> None:
+                try:
+                    producer.send(Message("T", b"x"))
+                except BaseException as exc:  # inspected below
+                    outcome.append(exc)
+                done.set()
+
+            sender = threading.Thread(target=send)
+            sender.start()
+            try:
+                assert peers.send_arrived.wait(10.0)  # the send is on the wire, its answer awaited
+                assert not done.is_set()
+            finally:
+                producer.shutdown()
+            assert done.wait(10.0), "the send still waits after shutdown"
+            sender.join(10.0)
+
+        await anyio.to_thread.run_sync(run)
+        assert len(outcome) == 1 and isinstance(outcome[0], MQClientError), outcome
 
     await _with_peers(scenario)

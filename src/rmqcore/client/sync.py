@@ -163,10 +163,18 @@ class _LoopFromThread:
         self._loop = loop
 
     def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        except RuntimeError as exc:  # the loop closed under a send racing shutdown()
+            coro.close()
+            raise ClientStateError("the client is shut down") from exc
+        return future.result()
 
     def call_soon(self, fn: Any, *args: Any) -> None:
-        self._loop.call_soon_threadsafe(fn, *args)
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            pass  # best effort (route refreshes): a closed loop has nothing left to refresh
 
 
 class SyncProducer(SyncClient):
