@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import structlog
 
-from rmqcore.message import tags_code
+from rmqcore.message import Message, tags_code
 from rmqcore.remoting import ResponseCode
+from rmqcore.server.broker.topics import TopicConfig
 
 from .conftest import connect, running_broker
 
@@ -90,6 +91,8 @@ async def test_offset_moved_event_under_sync_flush(tmp_path: Path) -> None:
 
 async def test_slave_stores_no_event(tmp_path: Path) -> None:
     async with running_broker(tmp_path, brokerRole="SLAVE") as broker, connect(broker.port) as client:
-        assert (await client.send(TOPIC, b"m", queue_id=0)).code == 0
+        # A slave's topics and store are written by replication only.
+        broker.topics.update(TopicConfig(TOPIC, 4, 4, 6))
+        broker.store.put(Message(TOPIC, b"m"), 0)
         assert (await client.pull(GROUP, TOPIC, 0, 7)).code == ResponseCode.PULL_OFFSET_MOVED
         assert broker.store.max_offset(EVENTS, 0) == 0

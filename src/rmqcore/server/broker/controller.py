@@ -266,7 +266,16 @@ class BrokerController:
             AdminProcessor,
         ):
             table.update(processor_cls(self).handlers())
+        if self.is_slave:
+            from rmqcore.server.broker.processors.slave_role import SlaveWriteRefusal
+
+            table.update(SlaveWriteRefusal(self).handlers())
         self._handlers = {int(code): handler for code, handler in table.items()}
+
+    @property
+    def is_slave(self) -> bool:
+        """``brokerRole=SLAVE``: the store is only read (see processors/slave_role.py)."""
+        return self.config.broker_role == "SLAVE"
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
         """Open, listen, register, serve until :meth:`shutdown`; ``task_status.started(port)`` once ready."""
@@ -580,9 +589,10 @@ class BrokerController:
         tg.start_soon(self._every, CLIENT_SCAN_INTERVAL_S, self.scan_expired_clients, False)
         tg.start_soon(self._every, LOCK_SWEEP_INTERVAL_S, self.expire_locks, False)
         tg.start_soon(self._every, RETENTION_INTERVAL_S, self.clean_expired_files, True)
-        # Not "if self.delay_service": that would open the services before the boot line.
-        tg.start_soon(self._every, DELAY_TICK_INTERVAL_S, self.tick_delay, True)
-        tg.start_soon(self._every, cfg.transaction_check_interval / 1000, self.check_transactions, True)
+        if not self.is_slave:  # both re-put messages: a slave's store is written by its master only
+            # Not "if self.delay_service": that would open the services before the boot line.
+            tg.start_soon(self._every, DELAY_TICK_INTERVAL_S, self.tick_delay, True)
+            tg.start_soon(self._every, cfg.transaction_check_interval / 1000, self.check_transactions, True)
         if cfg.namesrv_addrs:
             tg.start_soon(self._register_loop, cfg.register_name_server_period / 1000)
 
