@@ -143,6 +143,9 @@ class BrokerConfig:
     transaction_time_out: int = field(default=6000, metadata=_opt("transactionTimeOut", parse=int))
     transaction_check_max: int = field(default=15, metadata=_opt("transactionCheckMax", parse=int))
     transaction_check_interval: int = field(default=30_000, metadata=_opt("transactionCheckInterval", parse=_positive))
+    reject_transaction_message: bool = field(
+        default=False, metadata=_opt("rejectTransactionMessage", parse=_parse_bool)
+    )
     long_polling_enable: bool = field(default=True, metadata=_opt("longPollingEnable", parse=_parse_bool))
     short_polling_time_mills: int = field(default=1000, metadata=_opt("shortPollingTimeMills", parse=_positive))
     flush_consumer_offset_interval: int = field(

@@ -43,6 +43,15 @@ def _end(sent, commit_or_rollback: int, *, from_check: bool = False) -> EndTrans
     )
 
 
+async def test_reject_transaction_message_refuses_half_messages_only(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, rejectTransactionMessage="true") as broker, connect(broker.port) as producer:
+        half = await producer.send(TOPIC, b"half", properties=TX_PROPS, sys_flag=C.TRANSACTION_PREPARED_TYPE)
+        assert half.code == ResponseCode.NO_PERMISSION
+        assert half.remark == f"the broker[{broker.store_host[0]}:{broker.store_host[1]}] sending transaction message is forbidden"
+        assert broker.store.max_offset(C.TRANS_HALF_TOPIC, 0) == 0
+        assert (await producer.send(TOPIC, b"plain")).code == ResponseCode.SUCCESS
+
+
 async def test_half_message_commit_and_rollback(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as broker, connect(broker.port) as producer:
         committed = await producer.send(TOPIC, b"commit me", properties=TX_PROPS, sys_flag=C.TRANSACTION_PREPARED_TYPE)

@@ -124,6 +124,7 @@ class SendProcessor:
         self._cluster = config.broker_cluster_name
         self._max_message_size = config.max_message_size
         self._sync_flush = config.flush_disk_type == "SYNC_FLUSH"
+        self._reject_transactions = config.reject_transaction_message
         self._uniq_keys = UniqKeyGenerator()
         self._random = random.Random()
         self._cluster_property = f"{_CLUSTER}\x01{self._cluster}\x02"
@@ -318,6 +319,9 @@ class SendProcessor:
             refused = self._retry_to_dlq(cmd, header, msg)
             if refused is not None:
                 return refused
+        if self._reject_transactions and _is_prepared(properties):
+            host, port = self.broker.store_host
+            return make_response(cmd, ResponseCode.NO_PERMISSION, f"the broker[{host}:{port}] sending transaction message is forbidden")
         if self._sync_flush:
             waiter = self.broker.flush_waiter()
             if waiter is None or self._store_call(msg) != self.broker.store.put:
@@ -389,8 +393,7 @@ class SendProcessor:
         """The one store call for ``msg``: half message, delayed message, or plain put."""
         broker = self.broker
         properties = msg.properties
-        prepared = properties.get(C.PROPERTY_TRANSACTION_PREPARED)
-        if prepared is not None and prepared.lower() == "true":  # Boolean.parseBoolean
+        if _is_prepared(properties):
             return broker.transactions.prepare
         if broker.delay_service is not None:
             for key in _DELAY_KEYS:
@@ -670,3 +673,9 @@ def batch_commitlog_offsets(result: Any) -> list[int]:
     if offsets is not None:
         return list(offsets)
     return [result.commitlog_offset]
+
+
+def _is_prepared(properties: dict[str, str]) -> bool:
+    """A half (prepared) transaction message: TRAN_MSG parses as true (``Boolean.parseBoolean``)."""
+    prepared = properties.get(C.PROPERTY_TRANSACTION_PREPARED)
+    return prepared is not None and prepared.lower() == "true"
