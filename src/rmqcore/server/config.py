@@ -143,6 +143,7 @@ class BrokerConfig:
     transaction_time_out: int = field(default=6000, metadata=_opt("transactionTimeOut", parse=int))
     transaction_check_max: int = field(default=15, metadata=_opt("transactionCheckMax", parse=int))
     transaction_check_interval: int = field(default=30_000, metadata=_opt("transactionCheckInterval", parse=_positive))
+    offset_check_in_slave: bool = field(default=False, metadata=_opt("offsetCheckInSlave", parse=_parse_bool))
     reject_transaction_message: bool = field(
         default=False, metadata=_opt("rejectTransactionMessage", parse=_parse_bool)
     )

@@ -89,9 +89,22 @@ async def test_offset_moved_event_under_sync_flush(tmp_path: Path) -> None:
         assert broker.store.flushed_offset >= broker.store.max_phy_offset
 
 
-async def test_slave_stores_no_event(tmp_path: Path) -> None:
-    async with running_broker(tmp_path, brokerRole="SLAVE") as broker, connect(broker.port) as client:
+async def test_slave_suggests_the_master_instead_of_moving_the_offset(tmp_path: Path) -> None:
+    """A slave's store may lag its master: a pull past its end must not make the consumer
+    reset its offset (RocketMQ answers PULL_RETRY_IMMEDIATELY, suggesting the master)."""
+    async with running_broker(tmp_path, brokerRole="SLAVE", brokerId="1") as broker, connect(broker.port) as client:
         # A slave's topics and store are written by replication only.
+        broker.topics.update(TopicConfig(TOPIC, 4, 4, 6))
+        broker.store.put(Message(TOPIC, b"m"), 0)
+        answer = await client.pull(GROUP, TOPIC, 0, 7)
+        assert (answer.code, answer.ext_fields["suggestWhichBrokerId"]) == (ResponseCode.PULL_RETRY_IMMEDIATELY, "0")
+        parked = await client.pull(GROUP, TOPIC, 0, 7, suspend_ms=1000)
+        assert parked.code == ResponseCode.PULL_RETRY_IMMEDIATELY
+        assert broker.store.max_offset(EVENTS, 0) == 0
+
+
+async def test_slave_with_offset_check_moves_the_offset_but_stores_no_event(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, brokerRole="SLAVE", offsetCheckInSlave="true") as broker, connect(broker.port) as client:
         broker.topics.update(TopicConfig(TOPIC, 4, 4, 6))
         broker.store.put(Message(TOPIC, b"m"), 0)
         assert (await client.pull(GROUP, TOPIC, 0, 7)).code == ResponseCode.PULL_OFFSET_MOVED

@@ -15,6 +15,8 @@ put (which waits for its flush) runs in a worker thread before the answer is sen
 
 from __future__ import annotations
 
+import inspect
+
 import struct
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -225,10 +227,29 @@ class PullProcessor:
             timeout_ms = header.suspend_timeout_millis if config.long_polling_enable else config.short_polling_time_mills
             if timeout_ms > 0:
                 return self._suspended(cmd, header, subscription, timeout_ms)  # type: ignore[arg-type]
-        if code == _OFFSET_MOVED and broker.config.broker_role != "SLAVE":
-            if broker.config.flush_disk_type == "SYNC_FLUSH":
-                return self._answer_after_offset_moved_event(header, response)
-            self._offset_moved_event(header, response)
+        if code == _OFFSET_MOVED:
+            return self._offset_moved(header, response)
+        return response
+
+    def _offset_moved(self, header: PullMessageRequestHeader, response: RemotingCommand) -> Any:
+        """A PULL_OFFSET_MOVED answer, or an awaitable of it.
+
+        On a master it stands, with an OffsetMovedEvent stored (under SYNC_FLUSH before the
+        answer). A slave's store may just lag its master, so unless ``offsetCheckInSlave``
+        it answers PULL_RETRY_IMMEDIATELY and suggests the group's broker (the master) instead,
+        as RocketMQ's PullMessageProcessor does; a consumer must not reset its offset on a
+        lagging copy. A slave never stores the event (it does not write its store).
+        """
+        broker = self.broker
+        if broker.is_slave:
+            if not broker.config.offset_check_in_slave:
+                group = broker.groups.get(header.consumer_group)
+                response.code = _RETRY_IMMEDIATELY
+                response.ext_fields["suggestWhichBrokerId"] = str(group.broker_id if group is not None else 0)
+            return response
+        if broker.config.flush_disk_type == "SYNC_FLUSH":
+            return self._answer_after_offset_moved_event(header, response)
+        self._offset_moved_event(header, response)
         return response
 
     async def _answer_after_offset_moved_event(self, header: PullMessageRequestHeader, response: RemotingCommand) -> RemotingCommand:
@@ -286,16 +307,13 @@ class PullProcessor:
             if broker.store is None:  # shut down while parked
                 return make_response(cmd, ResponseCode.SYSTEM_BUSY, "broker is shutting down")
             response = self._pull_once(cmd, header, subscription)
-            if response.code == _OFFSET_MOVED and broker.config.broker_role != "SLAVE":
-                if broker.config.flush_disk_type == "SYNC_FLUSH":
-                    from anyio.to_thread import run_sync
-
-                    await run_sync(self._offset_moved_event, header, response)
-                else:
-                    self._offset_moved_event(header, response)
-            if not woken or response.code != _RETRY_IMMEDIATELY:
-                return response
-            wait_from = int(response.ext_fields["nextBeginOffset"])
+            if woken and response.code == _RETRY_IMMEDIATELY:
+                wait_from = int(response.ext_fields["nextBeginOffset"])
+                continue
+            if response.code == _OFFSET_MOVED:
+                answer = self._offset_moved(header, response)
+                return (await answer) if inspect.isawaitable(answer) else answer
+            return response
 
     def _pull_once(
         self, cmd: RemotingCommand, header: PullMessageRequestHeader, subscription: SubscriptionFilter
