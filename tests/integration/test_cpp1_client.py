@@ -11,15 +11,14 @@ PYTHONPATH pointing there.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.integration.client_scenarios import run_scenario_script
 from tests.integration.servers import ServerProcess
 
 CLIENT_DIR = Path(sys.executable).parent.parent / "cpp1-client"
@@ -41,15 +40,7 @@ def run_scenario(namesrv: ServerProcess, tmp_path: Path, *args: object, timeout:
     env["PYTHONPATH"] = str(CLIENT_DIR)
     env["HOME"] = str(home)  # the library writes its logs under $HOME otherwise
     env["ROCKETMQ_CLIENT_LOG_DIR"] = str(home / "logs")
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(args[0]), namesrv.addr, *map(str, args[1:])],
-        capture_output=True,
-        timeout=timeout,
-        env=env,
-        cwd=tmp_path,
-    )
-    events = [json.loads(line) for line in proc.stdout.decode(errors="replace").splitlines() if line.startswith("{")]
-    assert events, f"scenario {args[0]} printed nothing; exit {proc.returncode}; stderr: {proc.stderr[-2000:]!r}"
+    events, proc = run_scenario_script(SCRIPT, namesrv.addr, args, env=env, cwd=tmp_path, timeout=timeout)
     library = events[0]
     assert library["event"] == "library" and library["package"].startswith(str(CLIENT_DIR)), library
     assert library["dylib"].startswith(str(CLIENT_DIR)), library

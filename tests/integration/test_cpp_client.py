@@ -3,7 +3,6 @@ against ``rmqcore namesrv`` + ``rmqcore broker`` subprocesses on loopback."""
 
 from __future__ import annotations
 
-import json
 import re
 import os
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.client_scenarios import run_scenario_script
 from tests.integration.servers import ServerProcess
 
 pytest.importorskip("rocketmq.client", reason="rocketmq-python-cvs (C++ client) is not installed")
@@ -25,18 +25,7 @@ def run_scenario(namesrv: ServerProcess, tmp_path: Path, *args: object, timeout:
     log_dir = tmp_path / "cpp-client-logs"
     log_dir.mkdir(exist_ok=True)
     env["ROCKETMQ_CLIENT_LOG_DIR"] = str(log_dir)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(args[0]), namesrv.addr, *map(str, args[1:])],
-        capture_output=True,
-        timeout=timeout,
-        env=env,
-        cwd=tmp_path,
-    )
-    events = []
-    for line in proc.stdout.decode(errors="replace").splitlines():
-        if line.startswith("{"):
-            events.append(json.loads(line))
-    assert events, f"scenario {args[0]} printed nothing; exit {proc.returncode}; stderr: {proc.stderr[-2000:]!r}"
+    events, _ = run_scenario_script(SCRIPT, namesrv.addr, args, env=env, cwd=tmp_path, timeout=timeout)
     return events
 
 
