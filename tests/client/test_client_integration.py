@@ -311,3 +311,39 @@ async def test_orderly_consumers_lock_their_queues_and_keep_order(cluster: Clust
         assert {q for q, _ in seen[i]} == set(owned[i])
         for q in owned[i]:
             assert [o for qq, o in seen[i] if qq == q] == list(range(10))
+
+
+def test_synchronous_pull_consumer_pulls_on_the_calling_thread(cluster: Cluster) -> None:
+    import threading
+
+    from rmqcore.remoting import ResponseCode
+
+    topic = cluster.name("SyncPull")
+    with sync.Producer(cluster.name("pg"), namesrv_addr=cluster.namesrv_addr, default_topic_queue_nums=1) as producer:
+        sent = [producer.send(Message(topic, f"p{i}".encode(), tags="TagA" if i % 2 else "TagB")) for i in range(40)]
+        with sync.PullConsumer(cluster.name("spc"), namesrv_addr=cluster.namesrv_addr) as consumer:
+            [mq] = consumer.fetch_subscribe_message_queues(topic)
+            assert {r.message_queue for r in sent} == {mq}
+            bodies, offset = [], 0
+            while offset < 40:
+                result = consumer.pull(mq, "*", offset, 32)
+                assert result.status is PullStatus.FOUND
+                bodies += [m.body for m in result.msg_found_list]
+                offset = result.next_begin_offset
+            assert bodies == [f"p{i}".encode() for i in range(40)]
+            assert consumer._channels.open_count == 1  # the pulls went over this thread's connection
+            tagged = consumer.pull(mq, "TagA", 0, 32)
+            assert [m.body for m in tagged.msg_found_list] == [f"p{i}".encode() for i in range(1, 40, 2)]
+            assert consumer.pull(mq, "*", 40, 32).status is PullStatus.NO_NEW_MSG
+            with pytest.raises(MQBrokerError) as refused:  # the broker's answer, typed as on the async path
+                consumer.pull(MessageQueue(cluster.name("NoSuchTopic"), mq.broker_name, 0), "*", 0, 32)
+            assert refused.value.code == ResponseCode.TOPIC_NOT_EXIST
+
+            # A pull that blocks until a message arrives: the send comes from another thread.
+            arrived: list[object] = []
+            waiter = threading.Thread(target=lambda: arrived.append(consumer.pull_block_if_not_found(mq, "*", 40, 32)))
+            waiter.start()
+            producer.send(Message(topic, b"late"))
+            waiter.join(30)
+            [late] = arrived
+            assert [m.body for m in late.msg_found_list] == [b"late"]  # type: ignore[attr-defined]

@@ -122,6 +122,11 @@ class ClientAPI:
     # -- pull -------------------------------------------------------------------------------
     async def pull_message(self, addr: str, header: H.PullMessageRequestHeader, timeout: float) -> PullResult:
         response = await self.remoting.invoke(addr, request(RequestCode.PULL_MESSAGE, header), timeout)
+        return self.process_pull_response(addr, response)
+
+    @staticmethod
+    def process_pull_response(addr: str, response: RemotingCommand) -> PullResult:
+        """A PULL_MESSAGE answer as a PullResult (body still encoded), or MQBrokerError."""
         status = pull_status_for_code(response.code)
         if status is None:
             raise MQBrokerError(response.code, response.remark, addr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -30,6 +31,10 @@ from rmqcore.remoting import RequestCode
 from rmqcore.remoting import headers as H
 from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, MessageModel, SubscriptionData
 from rmqcore.remoting.bodies.lock import LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody
+
+if TYPE_CHECKING:
+    from rmqcore.client.blocking_channel import BlockingChannels
+    from rmqcore.client.loop_handle import LoopHandle
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +137,45 @@ class ConsumerCore:
         addr = addrs.get(MASTER_ID) if addrs else None
         if addr is None:
             addr = await self.instance.find_broker_addr(mq.broker_name, mq.topic)
+        header = self._pull_header(mq, subscription, offset, max_nums, commit_offset, suspend_ms, lite)
+        result = await self.instance.api.pull_message(addr, header, self._pull_timeout(timeout, suspend_ms))
+        return process_pull_result(mq, result, tags_filter(subscription))
+
+    def pull_blocking(
+        self,
+        mq: MessageQueue,
+        subscription: SubscriptionData,
+        offset: int,
+        max_nums: int,
+        channels: BlockingChannels,
+        loop: LoopHandle,
+        *,
+        suspend_ms: int = BROKER_SUSPEND_MAX_TIME_MS,
+        timeout: float | None = None,
+    ) -> PullResult:
+        """:meth:`pull` from a thread other than the client's loop, as a blocking request on
+        ``channels`` (the synchronous facade's path); a broker address not yet known is
+        looked up in the loop through ``loop``."""
+        instance = self.instance
+        addrs = instance.broker_addrs.get(mq.broker_name)
+        addr = addrs.get(MASTER_ID) if addrs else None
+        if addr is None:
+            addr = loop.run(instance.find_broker_addr(mq.broker_name, mq.topic))
+        header = self._pull_header(mq, subscription, offset, max_nums, 0, suspend_ms, False)
+        response = channels.invoke(addr, request(RequestCode.PULL_MESSAGE, header), self._pull_timeout(timeout, suspend_ms))
+        result = instance.api.process_pull_response(addr, response)
+        return process_pull_result(mq, result, tags_filter(subscription))
+
+    def _pull_header(
+        self,
+        mq: MessageQueue,
+        subscription: SubscriptionData,
+        offset: int,
+        max_nums: int,
+        commit_offset: int,
+        suspend_ms: int,
+        lite: bool,
+    ) -> H.PullMessageRequestHeader:
         sys_flag = C.PULL_FLAG_SUBSCRIPTION
         if commit_offset > 0:
             sys_flag |= C.PULL_FLAG_COMMIT_OFFSET
@@ -139,7 +183,7 @@ class ConsumerCore:
             sys_flag |= C.PULL_FLAG_SUSPEND
         if lite:
             sys_flag |= C.PULL_FLAG_LITE_PULL
-        header = H.PullMessageRequestHeader(
+        return H.PullMessageRequestHeader(
             consumer_group=self.group,
             topic=mq.topic,
             queue_id=mq.queue_id,
@@ -153,10 +197,11 @@ class ConsumerCore:
             expression_type=subscription.expression_type,
             broker_name=mq.broker_name,
         )
-        if timeout is None:
-            timeout = CONSUMER_TIMEOUT_WHEN_SUSPEND_S if suspend_ms > 0 else self.instance.config.request_timeout
-        result = await self.instance.api.pull_message(addr, header, timeout)
-        return process_pull_result(mq, result, tags_filter(subscription))
+
+    def _pull_timeout(self, timeout: float | None, suspend_ms: int) -> float:
+        if timeout is not None:
+            return timeout
+        return CONSUMER_TIMEOUT_WHEN_SUSPEND_S if suspend_ms > 0 else self.instance.config.request_timeout
 
     # -- retry -----------------------------------------------------------------------------
     async def send_back(self, msg: MessageExt, delay_level: int, max_reconsume_times: int) -> bool:

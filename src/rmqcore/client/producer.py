@@ -18,7 +18,7 @@ import functools
 import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
@@ -36,26 +36,13 @@ from rmqcore.client.send_result import SendResult
 from rmqcore.message import Message, MessageQueue, encode_properties, new_uniq_key
 from rmqcore.message import constants as C
 
-__all__ = ["RETRY_RESPONSE_CODES", "LoopHandle", "Producer", "SendHandle"]
+__all__ = ["RETRY_RESPONSE_CODES", "Producer", "SendHandle"]
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
-
     from rmqcore.client.blocking_channel import BlockingChannels
+    from rmqcore.client.loop_handle import LoopHandle
 
 log = structlog.get_logger(__name__)
-
-_T = TypeVar("_T")
-
-
-class LoopHandle(Protocol):
-    """The client's event loop as seen from another thread (the synchronous facade's)."""
-
-    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        """Run ``coro`` in the loop; block until it ends and return its result."""
-
-    def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
-        """Schedule the plain call ``fn(*args)`` in the loop's thread; do not wait."""
 
 
 COMPRESS_MSG_BODY_OVER = 4096

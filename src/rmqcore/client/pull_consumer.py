@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 import structlog
 
 from rmqcore.client.client_instance import ClientInstance
 from rmqcore.client.config import ClientConfig
-from rmqcore.client.consumer_core import ConsumerCore
+from rmqcore.client.consumer_core import BROKER_SUSPEND_MAX_TIME_MS, ConsumerCore
 from rmqcore.client.errors import ClientStateError
 from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.offset_store import ReadOffsetType
@@ -26,6 +27,10 @@ from rmqcore.client.subscription import MessageSelector, build_subscription_data
 from rmqcore.message import MessageExt, MessageQueue
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
+
+if TYPE_CHECKING:
+    from rmqcore.client.blocking_channel import BlockingChannels
+    from rmqcore.client.loop_handle import LoopHandle
 
 log = structlog.get_logger(__name__)
 
@@ -127,6 +132,24 @@ class PullConsumer(ClientLifecycle):
 
     async def pull_block_if_not_found(self, mq: MessageQueue, expression: str | MessageSelector | None, offset: int, max_nums: int) -> PullResult:
         return await self.core.pull(mq, self._subscription(mq.topic, expression), offset, max_nums)
+
+    def pull_blocking(
+        self,
+        mq: MessageQueue,
+        expression: str | MessageSelector | None,
+        offset: int,
+        max_nums: int,
+        channels: BlockingChannels,
+        loop: LoopHandle,
+        *,
+        timeout: float | None = None,
+        block_if_not_found: bool = False,
+    ) -> PullResult:
+        """:meth:`pull` (or with ``block_if_not_found`` :meth:`pull_block_if_not_found`) from a
+        thread outside the client's loop, as a blocking request on ``channels``."""
+        suspend_ms = BROKER_SUSPEND_MAX_TIME_MS if block_if_not_found else 0
+        subscription = self._subscription(mq.topic, expression)
+        return self.core.pull_blocking(mq, subscription, offset, max_nums, channels, loop, suspend_ms=suspend_ms, timeout=timeout)
 
     def update_consume_offset(self, mq: MessageQueue, offset: int) -> None:
         self.core.offset_store.update_offset(mq, offset)

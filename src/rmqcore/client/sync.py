@@ -12,12 +12,13 @@ enter and leave the client's ``async with`` in one task of that loop, as anyio r
 Listeners given to a synchronous consumer are plain functions; they run in worker threads.
 Callbacks of ``send_async`` run in the loop's thread.
 
-A synchronous producer's ``send`` does not go through the loop at all once the topic's route
-is known: the calling thread writes the request and reads the answer on a blocking connection
-of its own to the broker (:mod:`rmqcore.client.blocking_channel`), as redis-py does, with
-the producer's retry rules (:mod:`rmqcore.client.send_attempts`). That saves the two
-cross-thread wake-ups below. Route look-ups, heartbeats and transaction check-backs stay
-on the loop.
+A synchronous producer's ``send``, and a synchronous pull consumer's ``pull`` and
+``pull_block_if_not_found``, do not go through the loop at all once the route is known: the
+calling thread writes the request and reads the answer on a blocking connection of its own
+to the broker (:mod:`rmqcore.client.blocking_channel`), as redis-py does; sends keep the
+producer's retry rules (:mod:`rmqcore.client.send_attempts`). That saves the two
+cross-thread wake-ups below. Route look-ups, heartbeats, offsets and transaction
+check-backs stay on the loop.
 
 The loop is uvloop's when uvloop is installed (``RMQCORE_EVENT_LOOP=asyncio`` picks the
 standard one, as for the servers): it costs a round trip about half the CPU. A coroutine
@@ -46,6 +47,7 @@ from rmqcore.client import push_consumer as _push
 from rmqcore.client import transaction as _transaction
 from rmqcore.client.blocking_channel import BlockingChannels
 from rmqcore.client.errors import ClientStateError
+from rmqcore.client.pull_result import PullResult
 from rmqcore.client.send_result import SendResult
 
 
@@ -177,10 +179,11 @@ class _LoopFromThread:
             pass  # best effort (route refreshes): a closed loop has nothing left to refresh
 
 
-class SyncProducer(SyncClient):
-    """A producer's facade whose ``send`` runs in the calling thread on blocking connections."""
+class _BlockingRequestClient(SyncClient):
+    """A facade whose hot requests run in the calling thread on blocking connections
+    (:mod:`rmqcore.client.blocking_channel`), everything else through the loop."""
 
-    def __init__(self, client: _producer.Producer) -> None:
+    def __init__(self, client: Any) -> None:
         super().__init__(client)
         self._channels: BlockingChannels | None = None
         self._loop_handle: _LoopFromThread | None = None
@@ -198,14 +201,40 @@ class SyncProducer(SyncClient):
         self._loop_handle = None
         super().shutdown()
 
-    def send(self, msg: Any, timeout: float | None = None, **kwargs: Any) -> SendResult:
-        """``Producer.send``: same arguments, retries and result."""
+    def _blocking(self) -> tuple[BlockingChannels, _LoopFromThread]:
         channels, loop = self._channels, self._loop_handle
         if channels is None or loop is None:
             raise ClientStateError("not started")
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError("a synchronous client method cannot be called from its own event loop's thread")
+        return channels, loop
+
+
+class SyncProducer(_BlockingRequestClient):
+    """A producer's facade whose ``send`` runs in the calling thread on blocking connections."""
+
+    def send(self, msg: Any, timeout: float | None = None, **kwargs: Any) -> SendResult:
+        """``Producer.send``: same arguments, retries and result."""
+        channels, loop = self._blocking()
         result: SendResult = self._client.send_blocking(msg, timeout, channels, loop, **kwargs)
+        return result
+
+
+class SyncPullConsumer(_BlockingRequestClient):
+    """A pull consumer's facade whose pulls run in the calling thread on blocking connections."""
+
+    def pull(self, mq: Any, expression: Any, offset: int, max_nums: int, timeout: float | None = None) -> PullResult:
+        """``PullConsumer.pull``: same arguments and result."""
+        channels, loop = self._blocking()
+        result: PullResult = self._client.pull_blocking(mq, expression, offset, max_nums, channels, loop, timeout=timeout)
+        return result
+
+    def pull_block_if_not_found(self, mq: Any, expression: Any, offset: int, max_nums: int) -> PullResult:
+        """``PullConsumer.pull_block_if_not_found``: the broker holds the pull until a message arrives."""
+        channels, loop = self._blocking()
+        result: PullResult = self._client.pull_blocking(
+            mq, expression, offset, max_nums, channels, loop, block_if_not_found=True
+        )
         return result
 
 
@@ -225,8 +254,8 @@ def LitePullConsumer(*args: Any, **kwargs: Any) -> SyncClient:  # noqa: N802
     return SyncClient(_lite.LitePullConsumer(*args, **kwargs))
 
 
-def PullConsumer(*args: Any, **kwargs: Any) -> SyncClient:  # noqa: N802
-    return SyncClient(_pull.PullConsumer(*args, **kwargs))
+def PullConsumer(*args: Any, **kwargs: Any) -> SyncPullConsumer:  # noqa: N802
+    return SyncPullConsumer(_pull.PullConsumer(*args, **kwargs))
 
 
 def Admin(*args: Any, **kwargs: Any) -> SyncClient:  # noqa: N802
