@@ -28,7 +28,8 @@ What runs:
   - pull of 32 from a backlog (default 1 M x 128 B, filled with batch sends; the fill time is
     reported): ``PullConsumer.pull`` (decoded ``MessageExt``) and raw PULL_MESSAGE (body not
     decoded), each one queue at a time and 4 queues in parallel, client on uvloop (decoded
-    4 queues also on asyncio)                        vs  XREADGROUP COUNT 32 and COUNT 1000
+    4 queues also on asyncio), and ``sync.PullConsumer.pull`` one queue at a time
+                                                     vs  XREADGROUP COUNT 32 and COUNT 1000
   - 1, 4 and 16 producer *processes* sync-sending while one consumer process pulls: end-to-end
     produce and consume msgs/s                                 vs  the same with XADD/XREADGROUP
 
@@ -549,6 +550,35 @@ async def ours_pull(namesrv: str, topic: str, batch: int, count: int, seconds: f
                     tg.start_soon(drain, [mq])
             else:
                 tg.start_soon(drain, queues)
+        return tm.round(got, lat)
+
+
+def ours_facade_pull(namesrv: str, topic: str, batch: int, count: int, seconds: float) -> Round:
+    """``rmqcore.client.sync.PullConsumer.pull`` of ``batch``, one queue after another, from
+    this thread (decoded messages; each pull a request on this thread's blocking connection,
+    as redis-py's XREADGROUP is)."""
+    from rmqcore.client import PullStatus, sync
+
+    lat: list[int] = []
+    got = 0
+    with sync.PullConsumer(CGROUP, namesrv_addr=namesrv, instance_name="pullfacade") as consumer:
+        queues = consumer.fetch_subscribe_message_queues(topic)
+        offsets = {mq: 0 for mq in queues}
+        bound = Bound(count, seconds)
+        clock = time.perf_counter_ns
+        pull = consumer.pull
+        live = list(queues)
+        tm = Timed()
+        while live and got < count and not bound.expired():
+            for mq in list(live):
+                s = clock()
+                result = pull(mq, "*", offsets[mq], batch)
+                lat.append(clock() - s)
+                if result.status is not PullStatus.FOUND:
+                    live.remove(mq)
+                    continue
+                got += len(result.msg_found_list)
+                offsets[mq] = result.next_begin_offset
         return tm.round(got, lat)
 
 
@@ -1126,6 +1156,7 @@ SEND_REDIS = "Redis XADD (redis-py sync)"
 PULL_DECODED_1 = "rmqcore PullConsumer.pull (decoded), uvloop"
 PULL_DECODED_4 = "rmqcore PullConsumer.pull, 4 queues ||, uvloop"
 PULL_DECODED_4_ASYNCIO = "rmqcore PullConsumer.pull, 4 queues ||, asyncio"
+PULL_FACADE = "rmqcore sync.PullConsumer.pull (decoded, facade)"
 PULL_RAW_1 = "rmqcore raw PULL (not decoded), uvloop"
 PULL_RAW_4 = "rmqcore raw PULL, 4 queues ||, uvloop"
 
@@ -1324,6 +1355,7 @@ def main(argv: list[str] | None = None) -> int:
                 (PULL_DECODED_1, bpid, lambda: UV(ours_pull, ns, "PullT", 32, n_pull, ps, False)),
                 (PULL_DECODED_4, bpid, lambda: UV(ours_pull, ns, "PullT", 32, n_pull, ps, True)),
                 (PULL_DECODED_4_ASYNCIO, bpid, lambda: A(ours_pull, ns, "PullT", 32, n_pull, ps, True)),
+                (PULL_FACADE, bpid, lambda: ours_facade_pull(ns, "PullT", 32, n_pull, ps)),
                 (PULL_RAW_1, bpid, lambda: UV(raw_pull, broker.addr, "PullT", 32, n_pull, ps, False)),
                 (PULL_RAW_4, bpid, lambda: UV(raw_pull, broker.addr, "PullT", 32, n_pull, ps, True)),
             ]
@@ -1446,7 +1478,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     pull_w = next((r.workload for r in rows if r.workload.startswith("pull from")), None)
     if pull_w:
-        for sys_name in (PULL_DECODED_1, PULL_DECODED_4, PULL_DECODED_4_ASYNCIO, PULL_RAW_1, PULL_RAW_4):
+        for sys_name in (PULL_DECODED_1, PULL_DECODED_4, PULL_DECODED_4_ASYNCIO, PULL_FACADE, PULL_RAW_1, PULL_RAW_4):
             pairs.append(((pull_w, sys_name), (pull_w, "Redis XREADGROUP COUNT 32"), "rate", 1.0))
             pairs.append(((pull_w, sys_name), (pull_w, "Redis XREADGROUP COUNT 1000"), "rate", 1.0))
     print_table(rows, pairs if redis_url else [])
