@@ -157,7 +157,7 @@ _LOOP_BOUND = frozenset({"send_async", "subscribe", "assign", "unsubscribe"})
 
 
 class _LoopFromThread:
-    """The facade's loop as :class:`rmqcore.client.producer.LoopHandle`."""
+    """The facade's loop as :class:`rmqcore.client.loop_handle.LoopHandle`."""
 
     __slots__ = ("_loop",)
 
