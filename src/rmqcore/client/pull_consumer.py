@@ -108,7 +108,7 @@ class PullConsumer(ClientLifecycle):
         rebalancer = Rebalancer(
             self.group, instance.client_id, self.message_model, self.strategy,
             RebalanceHooks(find_consumer_ids=lambda t: instance.find_consumer_id_list(t, self.group),
-                           compute_pull_from_where=_unused, on_queue_added=lambda *a: None, on_queue_removed=_unused),
+                           compute_pull_from_where=_unused, on_queue_added=lambda *a: None, on_queue_removed=_unused_removal),
             clock=self.config.clock,
         )
         rebalancer.topic_queues[topic] = await instance.subscribe_queues(topic)
@@ -175,4 +175,8 @@ class PullConsumer(ClientLifecycle):
 
 
 async def _unused(*_args: object) -> int:
+    raise AssertionError("fetch_message_queues_in_balance only allocates")
+
+
+async def _unused_removal(*_args: object) -> bool:
     raise AssertionError("fetch_message_queues_in_balance only allocates")
