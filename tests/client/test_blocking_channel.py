@@ -200,3 +200,14 @@ def test_close_wakes_a_thread_waiting_for_an_answer(peer_factory: Callable[[Beha
     channels.close()
     assert done.wait(WAIT_S)
     assert isinstance(outcome[0], RemotingConnectError)
+
+
+def test_oneway_is_written_flagged_and_leaves_the_connection_usable(peer_factory: Callable[[Behaviour], Peer]) -> None:
+    peer = peer_factory(lambda conn, cmd: b"" if cmd.is_oneway else encode_command(make_response(cmd, 0)))
+    channels = BlockingChannels()
+    channels.invoke_oneway(peer.addr, request())
+    channels.invoke_oneway(peer.addr, request())
+    assert channels.invoke(peer.addr, request(), WAIT_S).code == 0  # read in order after the one-way frames
+    assert [c.is_oneway for c in peer.requests] == [True, True, False]
+    assert peer.connections == 1
+    channels.close()

@@ -188,6 +188,8 @@ def test_synchronous_facade(cluster: Cluster) -> None:
         assert producer._channels.open_count == 1
         batch = producer.send([Message(topic, b"s6"), Message(topic, b"s7")])
         assert batch.status is SendStatus.SEND_OK and len(batch.msg_id.split(",")) == 2
+        producer.send_oneway(Message(topic, b"s8"))  # on the same connection, ahead of anything sent after it
+        assert producer._channels.open_count == 1
     assert all(r.status is SendStatus.SEND_OK for r in results)
     assert len({r.msg_id for r in results}) == 5 and all(r.offset_msg_id for r in results)
     seen: list[bytes] = []
@@ -195,7 +197,7 @@ def test_synchronous_facade(cluster: Cluster) -> None:
 
     def listener(msgs, context):  # type: ignore[no-untyped-def]
         seen.extend(m.body for m in msgs)
-        if len(seen) >= 8:
+        if len(seen) >= 9:
             enough.set()
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
@@ -204,7 +206,7 @@ def test_synchronous_facade(cluster: Cluster) -> None:
     consumer.register_message_listener(listener)
     with consumer:
         assert enough.wait(30)
-    assert sorted(seen) == sorted(f"s{i}".encode() for i in range(8))
+    assert sorted(seen) == sorted(f"s{i}".encode() for i in range(9))
 
 
 async def test_second_consumer_of_a_group_needs_its_own_instance_name(cluster: Cluster) -> None:

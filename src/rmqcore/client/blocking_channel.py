@@ -110,6 +110,23 @@ class BlockingChannel:
             self.close()
             raise RemotingConnectError(f"connection to {self.addr} failed: {exc or type(exc).__name__}", self.addr) from exc
 
+    def oneway(self, cmd: RemotingCommand, timeout: float) -> None:
+        """Write ``cmd`` flagged one-way; nothing is read (the peer answers nothing)."""
+        sock = self._sock
+        if sock is None:
+            raise RemotingConnectError(f"connection to {self.addr} is closed", self.addr)
+        cmd.opaque = next(self._opaques) & 0x7FFFFFFF
+        cmd.mark_oneway()
+        try:
+            sock.settimeout(timeout)
+            sock.sendall(encode_command(cmd))
+        except TimeoutError as exc:
+            self.close()
+            raise RemotingTimeoutError(f"writing code {cmd.code} to {self.addr} took over {timeout:.3f}s", self.addr) from exc
+        except OSError as exc:
+            self.close()
+            raise RemotingConnectError(f"connection to {self.addr} failed: {exc or type(exc).__name__}", self.addr) from exc
+
     def _refuse(self, sock: socket.socket, cmd: RemotingCommand) -> None:
         log.warning("remoting_request_on_blocking_channel", addr=self.addr, code=cmd.code)
         if not cmd.is_oneway:
@@ -132,6 +149,17 @@ class BlockingChannels:
         self._closed = False
 
     def invoke(self, addr: str, cmd: RemotingCommand, timeout: float) -> RemotingCommand:
+        """Send ``cmd`` to ``addr`` on this thread's connection and return the answer."""
+        channel, timeout = self._channel(addr, timeout)
+        return channel.request(cmd, timeout)
+
+    def invoke_oneway(self, addr: str, cmd: RemotingCommand, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
+        """Write ``cmd`` one-way to ``addr`` on this thread's connection."""
+        channel, timeout = self._channel(addr, timeout)
+        channel.oneway(cmd, timeout)
+
+    def _channel(self, addr: str, timeout: float) -> tuple[BlockingChannel, float]:
+        """This thread's open connection to ``addr`` (made now if needed) and the time left."""
         by_addr: dict[str, BlockingChannel] | None = getattr(self._local, "by_addr", None)
         if by_addr is None:
             by_addr = self._local.by_addr = {}
@@ -142,7 +170,7 @@ class BlockingChannels:
             timeout = deadline - time.monotonic()
             if timeout <= 0:
                 raise RemotingTimeoutError(f"connecting to {addr} used up the request's timeout", addr)
-        return channel.request(cmd, timeout)
+        return channel, timeout
 
     def _connect(self, addr: str, timeout: float) -> BlockingChannel:
         if self._closed:

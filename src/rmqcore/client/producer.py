@@ -310,6 +310,30 @@ class Producer(ClientLifecycle):
                 return result
         return attempts.outcome()
 
+    def send_oneway_blocking(
+        self,
+        msg: Message,
+        channels: BlockingChannels,
+        loop: LoopHandle,
+        *,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+    ) -> None:
+        """:meth:`send_oneway` from a thread other than the client's loop: the request is
+        written on the calling thread's blocking connection (no answer, no retry)."""
+        self._check_message(msg)
+        instance = self.instance
+        info = instance.publish_info.get(msg.topic)
+        if info is None or not info.message_queues:
+            info = loop.run(self._publish_info(msg.topic))
+        mq = selector(info.message_queues, msg, arg) if selector else info.select_queue(availability=instance.availability)
+        addrs = instance.broker_addrs.get(mq.broker_name)
+        addr = addrs.get(MASTER_ID) if addrs else None
+        if addr is None:
+            addr = loop.run(instance.find_broker_addr(mq.broker_name, mq.topic))
+        ext, body = self._wire_ext(instance, mq, msg, False)
+        channels.invoke_oneway(addr, send_request(ext, body, False))
+
     async def _refresh_route(self, topic: str) -> None:
         try:
             await self.instance.update_topic_route(topic)

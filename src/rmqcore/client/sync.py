@@ -12,7 +12,7 @@ enter and leave the client's ``async with`` in one task of that loop, as anyio r
 Listeners given to a synchronous consumer are plain functions; they run in worker threads.
 Callbacks of ``send_async`` run in the loop's thread.
 
-A synchronous producer's ``send``, and a synchronous pull consumer's ``pull`` and
+A synchronous producer's ``send`` and ``send_oneway``, and a synchronous pull consumer's ``pull`` and
 ``pull_block_if_not_found``, do not go through the loop at all once the route is known: the
 calling thread writes the request and reads the answer on a blocking connection of its own
 to the broker (:mod:`rmqcore.client.blocking_channel`), as redis-py does; sends keep the
@@ -218,6 +218,11 @@ class SyncProducer(_BlockingRequestClient):
         channels, loop = self._blocking()
         result: SendResult = self._client.send_blocking(msg, timeout, channels, loop, **kwargs)
         return result
+
+    def send_oneway(self, msg: Any, **kwargs: Any) -> None:
+        """``Producer.send_oneway``: written on the calling thread's connection, not waited for."""
+        channels, loop = self._blocking()
+        self._client.send_oneway_blocking(msg, channels, loop, **kwargs)
 
 
 class SyncPullConsumer(_BlockingRequestClient):
