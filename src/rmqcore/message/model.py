@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from rmqcore.message import constants as C
 from rmqcore.message.ids import Host
@@ -204,7 +204,11 @@ class _LazyHost:
     def __init__(self, slot: Any) -> None:
         self.slot = slot
 
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _LazyHost: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Host: ...
+    def __get__(self, obj: object, owner: type | None = None) -> Host | _LazyHost:
         if obj is None:
             return self
         value = self.slot.__get__(obj, owner)
@@ -236,6 +240,15 @@ class MessageExt(Message):
         "_offset_msg_id",
         "broker_name",
     )
+    # Declarations only (no values, so no conflict with the slots): the decoder may leave a
+    # host as its raw 64-bit ip+port value and the offset message id as the raw (store host,
+    # commitlog offset) pair; born_host and store_host are the _LazyHost descriptors set on
+    # the class below, over the _born_host and _store_host slots, which convert on first read.
+    _born_host: Host | int
+    _store_host: Host | int
+    _offset_msg_id: str | tuple[int, int] | None
+    born_host: _LazyHost
+    store_host: _LazyHost
 
     def __init__(
         self,
@@ -280,7 +293,9 @@ class MessageExt(Message):
     @property
     def offset_msg_id(self) -> str | None:
         """The broker's offset message id (hex of store host and commitlog offset); None if unknown."""
-        value = self._offset_msg_id
+        # str or None, or the decoder's raw pair: ``__class__ is`` is the cheapest test on this
+        # read path, and the checker does not narrow on it.
+        value: Any = self._offset_msg_id
         if value.__class__ is tuple:
             value = self._offset_msg_id = _offset_msg_id_of(value)
         return value
@@ -302,8 +317,10 @@ class MessageExt(Message):
         )
 
 
-MessageExt.born_host = _LazyHost(MessageExt._born_host)  # type: ignore[attr-defined]
-MessageExt.store_host = _LazyHost(MessageExt._store_host)  # type: ignore[attr-defined]
+# Reading a slot through the class gives its member descriptor, which _LazyHost wraps: a
+# deliberate class-level access to a slot, which the checker reports as a conflict.
+MessageExt.born_host = _LazyHost(MessageExt._born_host)  # type: ignore[misc]
+MessageExt.store_host = _LazyHost(MessageExt._store_host)  # type: ignore[misc]
 
 
 @dataclass(frozen=True, order=True, slots=True)
