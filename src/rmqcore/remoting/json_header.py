@@ -170,7 +170,8 @@ def decode_json_header(data: bytes | bytearray | memoryview) -> RemotingCommand:
     )
 
 
-_scan_object = json.JSONDecoder().scan_once  # what raw_decode runs, without its whitespace skip
+# what raw_decode runs, without its whitespace skip (set in JSONDecoder.__init__; the stubs omit it)
+_scan_object = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def decode_common_json_header(data: bytes) -> RemotingCommand | None:

@@ -98,7 +98,7 @@ _TAG_ARRAYS_MAX = 4096  # subscriptions' tag-code arrays kept (cleared when full
 _unpack = ffi.unpack
 _from_buffer = ffi.from_buffer
 _NO_KEYS = b""
-_SINGLE_TAG_CACHE: dict[str, tuple[bytes, int, bytes]] = {}
+_SINGLE_TAG_CACHE: dict[str | None, tuple[bytes, int, bytes]] = {}  # looked up with props.get(TAGS)
 _tags_code = java_string_hash  # tags_code() without its empty check (callers check); lru-cached
 _SYNC_THREADS = 8  # ConsumeQueue msyncs of one logics flush in flight at once
 _INDEX_FILE_NAME = re.compile(r"^\d{17}$")  # index/yyyyMMddHHmmssSSS, as index.py loads them
@@ -353,20 +353,20 @@ class MessageStore:
             if simple:
                 phys = _put_simple(self._cl, target.ptr, body, blen, pb, plen, msg.flag, now, code, kb, len(kb))
             else:
-                phys = self._put_ext(msg, target, queue_id, body, blen, pb, plen, now, code, kb)
+                phys = self._put_ext(msg, target, queue_id, body, blen, pb, plen, now, code, kb)  # type: ignore[arg-type]  # not simple: a MessageExt
             queue_offset = self._cl.last_queue_offset
         finally:
             self._release()
         if phys < 0:
             return self._put_failed(phys, msg.topic)
         wrote = target.overhead + blen + plen
-        if not simple and msg.born_host and ":" in msg.born_host[0]:
+        if not simple and msg.born_host and ":" in msg.born_host[0]:  # type: ignore[attr-defined]  # a MessageExt
             wrote += 12
         status = _PUT_OK
         if self._sync and wait_for_flush and not self._flusher.wait_durable(phys + wrote, self._sync_timeout_s):
             if props.get(C.PROPERTY_WAIT_STORE_MSG_OK) != "false":
                 status = PutStatus.FLUSH_DISK_TIMEOUT
-        if self._listeners and (simple or (msg.sys_flag & _TX_MASK) in _DISPATCHED_TX):
+        if self._listeners and (simple or (msg.sys_flag & _TX_MASK) in _DISPATCHED_TX):  # type: ignore[attr-defined]
             self._notify(msg.topic, queue_id, queue_offset)
         return _new_put_result(PutResult, (status, phys, queue_offset, wrote, now, self._store_host, 1, None, None, phys + wrote))
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any
 
 import anyio
@@ -409,7 +409,7 @@ class BrokerController:
             return self._crashed(cmd, channel, exc)
         if result is None or result.__class__ is RemotingCommand:
             return result
-        return self._guard(channel, cmd, result)
+        return self._guard(channel, cmd, result)  # type: ignore[arg-type]  # not a response: an awaitable
 
     async def _guard(self, channel: Any, cmd: RemotingCommand, pending: Awaitable[Any]) -> Any:
         try:
@@ -636,7 +636,7 @@ class BrokerController:
             except RuntimeError:
                 log.debug("broker_loop_closed", func=getattr(func, "__name__", repr(func)))
 
-    def _spawn(self, func: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    def _spawn(self, func: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         tg = self._task_group
         if tg is None:
             return

@@ -250,9 +250,10 @@ class SendProcessor:
             or topic in NOT_ALLOWED_SEND_TOPICS
             or (queue_id >= config.write_queue_nums and queue_id >= config.read_queue_nums)
         ):
-            config = self._check_topic(cmd, header)
-            if config.__class__ is RemotingCommand:
-                return config
+            checked = self._check_topic(cmd, header)
+            if checked.__class__ is RemotingCommand:
+                return checked
+            config = checked  # type: ignore[assignment]  # not the error response: a TopicConfig
         body = cmd.body or b""
         if len(body) > self._max_message_size:
             return self._body_too_large(cmd)
