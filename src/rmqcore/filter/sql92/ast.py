@@ -27,6 +27,7 @@ class Node:
     """Base node. ``depth`` is the height of the subtree (a leaf is 1)."""
 
     __slots__ = ("depth",)
+    depth: int
     level: ClassVar[int] = PRIMARY_LEVEL
     is_boolean: ClassVar[bool] = True  # RocketMQ's BooleanExpression marker
 
@@ -124,11 +125,12 @@ class BoolCast(Node):
 
 class _Logic(Node):
     __slots__ = ("operands",)
+    operands: tuple[Node, ...]
 
     def __init__(self, operands: tuple[Node, ...]) -> None:
         flat: list[Node] = []
         for op in operands:
-            flat.extend(op.operands if type(op) is type(self) else (op,))  # type: ignore[attr-defined]
+            flat.extend(op.operands if type(op) is type(self) else (op,))
         self.operands = tuple(flat)
         self._set_depth()
 

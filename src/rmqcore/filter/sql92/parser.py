@@ -17,6 +17,7 @@ expression.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from lark import Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
@@ -249,7 +250,7 @@ def _after(history: list[Token]) -> str:
 
 
 def _lexical_error(text: str, exc: UnexpectedCharacters) -> SelectorSyntaxError:
-    pos = exc.pos_in_stream
+    pos = cast(int, exc.pos_in_stream)  # optional in lark, always set by the lexer
     ch = text[pos]
     if ch == "'":
         reason = "unterminated string literal"
@@ -289,7 +290,8 @@ def _parse_prefix(text: str, allow_trailing: bool) -> ast.Node:
         return interactive.feed_eof(history[-1] if history else None)
     except UnexpectedToken as exc:
         if allow_trailing and history and history[-1].type == "NOT":
-            return _complete_prefix(text, history[-1].start_pos, history, len(text), set(exc.expected))
+            # Tokens that come out of the lexer carry their position (optional in lark's Token).
+            return _complete_prefix(text, cast(int, history[-1].start_pos), history, len(text), set(exc.expected))
         raise SelectorSyntaxError(
             f"expected {_describe_expected(set(exc.expected))} {_after(history)}, but the selector ends", text, len(text)
         ) from None
@@ -299,8 +301,10 @@ def _refused(text: str, token: Token, expected: set[str], history: list[Token], 
     if not allow_trailing:
         raise SelectorSyntaxError(f"expected {_describe_expected(expected)} {_after(history)}", text, token.start_pos)
     # A refused token right after a comparison NOT: JavaCC's LOOKAHEAD(2) fails, the NOT is trailing too.
-    cut = history[-1].start_pos if history and history[-1].type == "NOT" else token.start_pos
-    return _complete_prefix(text, cut, history, token.start_pos, expected)
+    # Lexed tokens carry their position (optional in lark's Token).
+    error_pos = cast(int, token.start_pos)
+    cut = cast(int, history[-1].start_pos) if history and history[-1].type == "NOT" else error_pos
+    return _complete_prefix(text, cut, history, error_pos, expected)
 
 
 def _complete_prefix(text: str, cut: int, history: list[Token], error_pos: int, expected: set[str]) -> ast.Node:
