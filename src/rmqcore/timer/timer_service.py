@@ -72,7 +72,7 @@ class TimerMessageService:
         self._clock = clock
         self._precision = precision_ms
         self._max_delay_sec = max_delay_sec
-        self._wheel = TimerWheel(clock, precision_ms=precision_ms, max_delay_sec=max_delay_sec)
+        self._wheel: TimerWheel[TimerHandle] = TimerWheel(clock, precision_ms=precision_ms, max_delay_sec=max_delay_sec)
         self._file = TimerCheckpointFile(checkpoint_file)
         self._pending_heap: list[int] = []  # queue offsets in the wheel (lazy deletion)
         self._pending: set[int] = set()
@@ -162,6 +162,7 @@ class TimerMessageService:
         if token is None or not self._wheel.cancel(token):
             log.info("timer_delete_target_not_pending", key=key)
             return
+        assert queue_offset is not None  # the token was found under it
         self._pending.discard(queue_offset)
         self._behind.pop(queue_offset, None)
         log.info("timer_message_deleted", key=key, queue_offset=queue_offset)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from heapq import heappop, heappush
-from typing import NewType
+from typing import Any, Final, Generic, NewType, TypeVar
 
 from rmqcore.clock import SYSTEM_CLOCK, Clock
 
@@ -56,7 +56,11 @@ _LEVEL_BITS = 6  # each higher level: 64 buckets per window
 _LEVEL0_WINDOW = 1 << _LEVEL0_BITS
 _LEVEL_TAG_BITS = 4  # heap items are (start_tick << 4) | (15 - level)
 _MAX_LEVELS = 1 << _LEVEL_TAG_BITS
-_MISSING = object()
+# A default for dict.pop that no handle is; Any, so that such a pop keeps the handle type.
+_MISSING: Final[Any] = object()
+
+HandleT = TypeVar("HandleT", bound=Hashable)
+"""The type of a wheel's handles (the timer service's: its TimerHandle records)."""
 
 
 class TimerError(ValueError):
@@ -79,7 +83,7 @@ def round_deliver_ms(deliver_ms: int, precision_ms: int = DEFAULT_PRECISION_MS) 
     return deliver_ms - precision_ms if remainder == 0 else deliver_ms - remainder
 
 
-class TimerWheel:
+class TimerWheel(Generic[HandleT]):
     """Hierarchical timing wheel: ``schedule``, ``cancel``, ``advance_to``, ``snapshot``/``restore``.
 
     Not thread-safe: one owner drives it (the delay service's loop).
@@ -118,7 +122,7 @@ class TimerWheel:
         self._levels: list[dict[int, list[int]]] = [{} for _ in range(levels)]
         self._shifts = [0] + [_window_bits(level - 1) for level in range(1, levels)]  # bucket span bits
         self._heap: list[int] = []
-        self._live: dict[int, Hashable] = {}  # token -> handle; cancel is a pop (buckets are lazy)
+        self._live: dict[int, HandleT] = {}  # token -> handle; cancel is a pop (buckets are lazy)
         self._ready: list[int] = []  # due at schedule time; returned by the next advance_to
         self._cursor_tick = clock.now_ms() // precision_ms  # every tick ≤ this has been fired
         self._seq = 0
@@ -146,7 +150,7 @@ class TimerWheel:
         return token in self._live
 
     # -- scheduling -----------------------------------------------------------------------
-    def schedule(self, deliver_ms: int, handle: Hashable) -> TimerId:
+    def schedule(self, deliver_ms: int, handle: HandleT) -> TimerId:
         """Arrange for ``handle`` to come out of ``advance_to`` at ``deliver_ms`` (rounded per section 7).
 
         Raises ``TimerDelayTooLongError`` if ``deliver_ms`` is more than ``max_delay_sec`` ahead of
@@ -160,7 +164,7 @@ class TimerWheel:
             )
         return self._insert(deliver_ms, handle, now)
 
-    def restore(self, entries: Iterable[tuple[int, Hashable]]) -> list[TimerId]:
+    def restore(self, entries: Iterable[tuple[int, HandleT]]) -> list[TimerId]:
         """Re-schedule ``(deliver_ms, handle)`` pairs after a restart, e.g. from ``snapshot()``.
 
         The max-delay check is skipped: these were accepted when first scheduled.  Entries already
@@ -175,12 +179,12 @@ class TimerWheel:
         # Its token stays in a bucket until that bucket comes due, and is skipped then.
         return self._live.pop(token, _MISSING) is not _MISSING
 
-    def snapshot(self) -> list[tuple[int, Hashable]]:
+    def snapshot(self) -> list[tuple[int, HandleT]]:
         """Every pending ``(deliver_ms, handle)``, in deliver order; ``restore`` takes it back."""
         epoch = self._epoch_ms
         return [((token >> _SEQ_BITS) + epoch, handle) for token, handle in sorted(self._live.items(), key=_first)]
 
-    def _insert(self, deliver_ms: int, handle: Hashable, now: int) -> TimerId:
+    def _insert(self, deliver_ms: int, handle: HandleT, now: int) -> TimerId:
         token = ((deliver_ms - self._epoch_ms) << _SEQ_BITS) | self._seq
         self._seq = (self._seq + 1) & _SEQ_MASK
         while token in self._live:  # only after 2**32 schedules with one still pending
@@ -221,7 +225,7 @@ class TimerWheel:
             bucket.append(token)
 
     # -- firing ---------------------------------------------------------------------------
-    def advance_to(self, now_ms: int | None = None) -> list[tuple[int, Hashable]]:
+    def advance_to(self, now_ms: int | None = None) -> list[tuple[int, HandleT]]:
         """Move the wheel to ``now_ms`` (default: the clock) and return the due ``(deliver_ms, handle)``.
 
         Returned in deliver-time order (ties in schedule order).  Going backwards does nothing
@@ -254,7 +258,7 @@ class TimerWheel:
         # Tokens sort by (deliver_ms, sequence).  Buckets came out in time order, so this sorts
         # short runs (one slot each) rather than the whole batch.
         fired.sort()
-        due = []
+        due: list[tuple[int, HandleT]] = []
         pop = live.pop
         for token in fired:
             handle = pop(token, _MISSING)
