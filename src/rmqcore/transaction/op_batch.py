@@ -49,6 +49,7 @@ class OpBatch:
     def flush(self) -> int:
         """Write everything buffered; returns the number of op messages written."""
         written = 0
+        chunk: list[int]
         while self._pending:
             chunk, size = [], 0
             for offset in self._pending:

@@ -37,7 +37,7 @@ rmqcore.transaction.errors.TransactionError: The producer group wrong: ...
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import structlog
@@ -230,7 +230,7 @@ class TransactionalMessageService:
         return half
 
     # -- ops ------------------------------------------------------------------------------
-    def _write_op(self, half_queue_offsets: list[int]) -> bool:
+    def _write_op(self, half_queue_offsets: Sequence[int]) -> bool:
         try:
             result = self.store.put(op_message(half_queue_offsets), HALF_QUEUE_ID)
         except Exception as exc:  # kept buffered and written by a later flush; the commit already stands
