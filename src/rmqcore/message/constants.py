@@ -115,6 +115,9 @@ TRANS_CHECK_MAX_TIME_TOPIC: Final = "TRANS_CHECK_MAXTIME_TOPIC"
 AUTO_CREATE_TOPIC_KEY_TOPIC: Final = "TBW102"
 RETRY_GROUP_TOPIC_PREFIX: Final = "%RETRY%"
 DLQ_GROUP_TOPIC_PREFIX: Final = "%DLQ%"
+# Request-reply (MixAll): a reply goes to "<cluster>_REPLY_TOPIC" with MSG_TYPE=reply.
+REPLY_TOPIC_POSTFIX: Final = "REPLY_TOPIC"
+REPLY_MESSAGE_FLAG: Final = "reply"
 
 # Largest topic that still fits the V1 one-byte topic length (reference section 4/12).
 MAX_V1_TOPIC_LENGTH: Final = 127

@@ -100,6 +100,7 @@ class RequestCode(IntEnum):
     QUERY_DATA_VERSION = 322
     SEND_REPLY_MESSAGE = 324
     SEND_REPLY_MESSAGE_V2 = 325
+    PUSH_REPLY_MESSAGE_TO_CLIENT = 326  # broker -> the requesting client (ReplyMessageProcessor)
     LITE_PULL_MESSAGE = 361
     QUERY_ASSIGNMENT = 400
     BROKER_HEARTBEAT = 904

@@ -147,6 +147,10 @@ class BrokerConfig:
     reject_transaction_message: bool = field(
         default=False, metadata=_opt("rejectTransactionMessage", parse=_parse_bool)
     )
+    # A reply (SEND_REPLY_MESSAGE) is pushed to its requester and also stored in the reply topic.
+    store_reply_message_enable: bool = field(
+        default=True, metadata=_opt("storeReplyMessageEnable", parse=_parse_bool)
+    )
     long_polling_enable: bool = field(default=True, metadata=_opt("longPollingEnable", parse=_parse_bool))
     short_polling_time_mills: int = field(default=1000, metadata=_opt("shortPollingTimeMills", parse=_positive))
     flush_consumer_offset_interval: int = field(

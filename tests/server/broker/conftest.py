@@ -126,7 +126,7 @@ class RawClient:
             properties=encode_properties(props), reconsume_times=reconsume_times,
             max_reconsume_times=max_reconsume_times,
         )  # fmt: skip
-        ext = encode_send_request_ext(header, v2=code != RequestCode.SEND_MESSAGE)
+        ext = encode_send_request_ext(header, v2=code not in (RequestCode.SEND_MESSAGE, RequestCode.SEND_REPLY_MESSAGE))
         return await self.request(code, ext, body)
 
     async def send_batch(self, topic: str, messages: list[Message], *, queue_id: int = 0) -> RemotingCommand:

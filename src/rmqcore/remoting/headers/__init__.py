@@ -26,6 +26,7 @@ from rmqcore.remoting.headers.client import (
     GetConsumerListByGroupRequestHeader,
     GetConsumerRunningInfoRequestHeader,
     NotifyConsumerIdsChangedRequestHeader,
+    ReplyMessageRequestHeader,
     UnregisterClientRequestHeader,
 )
 from rmqcore.remoting.headers.namesrv import (
@@ -105,6 +106,7 @@ REQUEST_HEADER_CLASSES: tuple[type[ExtHeader], ...] = (
     ConsumeMessageDirectlyResultRequestHeader,
     QueryDataVersionRequestHeader,
     BrokerHeartbeatRequestHeader,
+    ReplyMessageRequestHeader,
 )
 
 RESPONSE_HEADER_CLASSES: tuple[type[ExtHeader], ...] = (
@@ -145,7 +147,16 @@ def decode_request_header(code: int, ext: Mapping[str, Any]) -> ExtHeader:
     return cls.from_ext(ext)
 
 
-_SEND_CODES = frozenset({int(RequestCode.SEND_MESSAGE), int(RequestCode.SEND_MESSAGE_V2), int(RequestCode.SEND_BATCH_MESSAGE)})
+_SEND_CODES = frozenset(
+    int(code)
+    for code in (
+        RequestCode.SEND_MESSAGE,
+        RequestCode.SEND_MESSAGE_V2,
+        RequestCode.SEND_BATCH_MESSAGE,
+        RequestCode.SEND_REPLY_MESSAGE,
+        RequestCode.SEND_REPLY_MESSAGE_V2,
+    )
+)
 
 __all__ = [
     "IS_SUB_CHANGE",
@@ -189,6 +200,7 @@ __all__ = [
     "QueryMessageResponseHeader",
     "RegisterBrokerRequestHeader",
     "RegisterBrokerResponseHeader",
+    "ReplyMessageRequestHeader",
     "SearchOffsetRequestHeader",
     "SearchOffsetResponseHeader",
     "SendMessageRequestHeader",

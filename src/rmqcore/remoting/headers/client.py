@@ -1,6 +1,6 @@
 """Client management (reference section 3): UNREGISTER_CLIENT (35), CONSUMER_SEND_MSG_BACK (36),
 GET_CONSUMER_LIST_BY_GROUP (38), NOTIFY_CONSUMER_IDS_CHANGED (40), GET_CONSUMER_RUNNING_INFO (307),
-CONSUME_MESSAGE_DIRECTLY (309), and HEART_BEAT (34) response keys."""
+CONSUME_MESSAGE_DIRECTLY (309), PUSH_REPLY_MESSAGE_TO_CLIENT (326) and HEART_BEAT (34) response keys."""
 
 from __future__ import annotations
 
@@ -76,3 +76,36 @@ class ConsumeMessageDirectlyResultRequestHeader(ExtHeader):
     topic: str | None = None
     topic_sys_flag: JavaInt | None = None
     group_sys_flag: JavaInt | None = None
+
+
+@record
+class ReplyMessageRequestHeader(ExtHeader):
+    """PUSH_REPLY_MESSAGE_TO_CLIENT (326): a reply pushed by the broker to the client that sent
+    the request (``ReplyMessageRequestHeader``); the body is the reply's body.
+
+    The send header's fields in long keys, plus where the reply came from: ``born_host`` and
+    ``store_host`` as Java's ``InetSocketAddress.toString()`` renders them (``/127.0.0.1:10911``)
+    and the broker's clock at the push.
+
+    >>> h = ReplyMessageRequestHeader("PG", "C_REPLY_TOPIC", "TBW102", 4, 0, 0, 1700000000000, 0,
+    ...     born_host="/127.0.0.1:50000", store_host="/127.0.0.1:10911", store_timestamp=1700000000005)
+    >>> h.to_ext()["storeHost"], ReplyMessageRequestHeader.from_ext(h.to_ext()) == h
+    ('/127.0.0.1:10911', True)
+    """
+
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.PUSH_REPLY_MESSAGE_TO_CLIENT,)
+
+    producer_group: str
+    topic: str
+    default_topic: str
+    default_topic_queue_nums: JavaInt
+    queue_id: JavaInt
+    sys_flag: JavaInt
+    born_timestamp: JavaLong
+    flag: JavaInt
+    properties: str | None = None
+    reconsume_times: JavaInt | None = None
+    unit_mode: bool = False
+    born_host: str = ""
+    store_host: str = ""
+    store_timestamp: JavaLong = 0

@@ -1,5 +1,6 @@
 """SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320) and the send
-response header (reference section 3).
+response header (reference section 3). SEND_REPLY_MESSAGE (324) and _V2 (325) carry the
+same headers as 10 and 310 (``MQClientAPIImpl.sendMessage`` picks the code by MSG_TYPE).
 
 V1 uses long key names, V2 single letters ``a``..``n``; both classes have the
 same attributes, so ``to_v1``/``from_v1`` are field copies. A broker calls
@@ -28,7 +29,7 @@ class SendMessageRequestHeader(ExtHeader):
     (1, 4, False)
     """
 
-    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.SEND_MESSAGE,)
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.SEND_MESSAGE, RequestCode.SEND_REPLY_MESSAGE)
 
     producer_group: str
     topic: str
@@ -58,7 +59,11 @@ class SendMessageRequestHeaderV2(ExtHeader):
     ('true', 'true')
     """
 
-    REQUEST_CODES: ClassVar[tuple[int, ...]] = (RequestCode.SEND_MESSAGE_V2, RequestCode.SEND_BATCH_MESSAGE)
+    REQUEST_CODES: ClassVar[tuple[int, ...]] = (
+        RequestCode.SEND_MESSAGE_V2,
+        RequestCode.SEND_BATCH_MESSAGE,
+        RequestCode.SEND_REPLY_MESSAGE_V2,
+    )
 
     producer_group: str = ext_key("a")
     topic: str = ext_key("b")
@@ -91,17 +96,17 @@ _FIELDS = (
 
 
 def decode_send_request_header(code: int, ext: Mapping[str, Any]) -> SendMessageRequestHeader:
-    """The send header of a 10, 310 or 320 request, always in the V1 shape.
+    """The send header of a 10, 310 or 320 request (or 324/325, a reply), always in the V1 shape.
 
     >>> h = decode_send_request_header(310, {"a": "PG", "b": "T", "c": "TBW102", "d": "4", "e": "0",
     ...     "f": "0", "g": "1", "h": "0", "m": "true"})
     >>> (h.producer_group, h.topic, h.batch)
     ('PG', 'T', True)
     """
-    if code == RequestCode.SEND_MESSAGE_V2 or code == RequestCode.SEND_BATCH_MESSAGE:
+    if code == RequestCode.SEND_MESSAGE_V2 or code == RequestCode.SEND_BATCH_MESSAGE or code == RequestCode.SEND_REPLY_MESSAGE_V2:
         # Read letter keys straight into the V1 class: one object on the hot path.
         return parse_ext(SendMessageRequestHeader, SendMessageRequestHeaderV2, ext)
-    if code == RequestCode.SEND_MESSAGE:
+    if code == RequestCode.SEND_MESSAGE or code == RequestCode.SEND_REPLY_MESSAGE:
         return SendMessageRequestHeader.from_ext(ext)
     raise HeaderError("code", f"request code {code} is not a send request")
 

@@ -249,6 +249,7 @@ class BrokerController:
         from rmqcore.server.broker.processors.lock import LockProcessor
         from rmqcore.server.broker.processors.pull import PullProcessor
         from rmqcore.server.broker.processors.query import QueryProcessor
+        from rmqcore.server.broker.processors.reply import ReplyProcessor
         from rmqcore.server.broker.processors.send import SendProcessor
         from rmqcore.server.broker.processors.send_back import SendBackProcessor
         from rmqcore.server.broker.processors.transaction import EndTransactionProcessor
@@ -256,6 +257,7 @@ class BrokerController:
         table: dict[int, Handler] = {}
         for processor_cls in (
             SendProcessor,
+            ReplyProcessor,
             PullProcessor,
             QueryProcessor,
             ClientManageProcessor,

@@ -1,8 +1,10 @@
 """Live producers by group (RocketMQ's ``ProducerManager``).
 
-The broker needs them for one thing: asking a producer of group PGROUP for the state
-of a half transaction message (CHECK_TRANSACTION_STATE, reference section 8). Channels
-leave on close or after 120 s without a heartbeat (:meth:`ProducerManager.scan_not_active`).
+The broker needs them for two things: asking a producer of group PGROUP for the state
+of a half transaction message (CHECK_TRANSACTION_STATE, reference section 8), and
+pushing a reply to the client that sent the request (:meth:`ProducerManager.find_channel`
+by client id, PUSH_REPLY_MESSAGE_TO_CLIENT). Channels leave on close or after 120 s
+without a heartbeat (:meth:`ProducerManager.scan_not_active`).
 """
 
 from __future__ import annotations
@@ -83,3 +85,12 @@ class ProducerManager:
         if not open_members:
             return None
         return open_members[next(self._round_robin) % len(open_members)]
+
+    def find_channel(self, client_id: str) -> Hashable | None:
+        """An open channel of the client ``client_id`` in any group, or None (``findChannel``)."""
+        with self._lock:
+            found = [ch for members in self._groups.values() for ch, c in members.items() if c.client_id == client_id]
+        for channel in found:
+            if not getattr(channel, "closed", False):
+                return channel
+        return None

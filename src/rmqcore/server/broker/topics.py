@@ -63,6 +63,8 @@ def system_topic_configs(
         TopicConfig(C.TRANS_HALF_TOPIC, 1, 1),
         TopicConfig(C.TRANS_OP_HALF_TOPIC, 1, 1),
         TopicConfig(C.TRANS_CHECK_MAX_TIME_TOPIC, 1, 1),
+        # Request-reply: replies are stored in "<cluster>_REPLY_TOPIC", one queue.
+        TopicConfig(f"{cluster_name}_{C.REPLY_TOPIC_POSTFIX}", 1, 1),
         # Cluster and broker-name topics: INHERIT|R|W (cluster/broker topic enabled by default).
         TopicConfig(cluster_name, 16, 16, C.PERM_INHERIT | PERM_RW),
         TopicConfig(broker_name, 1, 1, C.PERM_INHERIT | PERM_RW),
