@@ -88,10 +88,10 @@ async def _run(args: argparse.Namespace) -> int:
             rows = await admin.consumer_progress(args.group, args.topic)
             print(f"{'#Topic':<32}  {'#Broker Name':<32}  {'#QID':<4}  {'#Broker Offset':<20}  {'#Consumer Offset':<20}  {'#Diff':<18}")
             total = 0
-            for row in rows:
-                mq = row.message_queue
-                total += row.lag
-                print(f"{mq.topic:<32}  {mq.broker_name:<32}  {mq.queue_id:<4}  {row.broker_offset:<20}  {row.consumer_offset:<20}  {row.lag:<18}")
+            for progress in rows:
+                mq = progress.message_queue
+                total += progress.lag
+                print(f"{mq.topic:<32}  {mq.broker_name:<32}  {mq.queue_id:<4}  {progress.broker_offset:<20}  {progress.consumer_offset:<20}  {progress.lag:<18}")
             print()
             print(f"Diff Total: {total}")
         elif cmd == "queryMsgByKey":

@@ -122,7 +122,7 @@ class Admin(ClientLifecycle):
         Without ``topics``, every non-system topic where the group has a committed offset.
         """
         explicit = topics is not None
-        candidates = list(topics) if explicit else [t for t in await self.topic_list() if not _is_system_topic(t)]
+        candidates = list(topics) if topics is not None else [t for t in await self.topic_list() if not _is_system_topic(t)]
         out: list[QueueProgress] = []
         for topic in candidates:
             try:

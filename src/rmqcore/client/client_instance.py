@@ -12,8 +12,9 @@ so tests and callers can run it now instead of waiting for its period.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -23,7 +24,7 @@ from rmqcore.client.client_api import ClientAPI, check, request
 from rmqcore.client.config import ClientConfig
 from rmqcore.client.errors import MQClientError, NoRouteError
 from rmqcore.client.fault_tolerance import BrokerAvailability
-from rmqcore.client.remoting_client import RemotingClient
+from rmqcore.client.remoting_client import ClientChannel, RemotingClient
 from rmqcore.client.route import MASTER_ID, TopicPublishInfo, subscribe_queues
 from rmqcore.message import MessageExt, MessageQueue, decode_stored_message
 from rmqcore.message import constants as C
@@ -33,7 +34,6 @@ from rmqcore.remoting.bodies._json import dumps
 from rmqcore.remoting.bodies.client import ConsumeMessageDirectlyResult, ConsumerListBody
 from rmqcore.remoting.bodies.heartbeat import ConsumerData, HeartbeatData, ProducerData
 from rmqcore.remoting.bodies.route import TopicRouteData
-from rmqcore.transport import Channel
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +63,8 @@ class DirectConsumer(Protocol):
 # (client id, group) of every consumer alive in this process.
 _CONSUMERS_IN_PROCESS: set[tuple[str, str]] = set()
 
-TransactionChecker = Callable[[str, MessageExt, H.CheckTransactionStateRequestHeader], Awaitable[None]]
+# A coroutine function: the instance runs each check as a task of its task group.
+TransactionChecker = Callable[[str, MessageExt, H.CheckTransactionStateRequestHeader], Coroutine[Any, Any, None]]
 
 
 class ClientInstance:
@@ -98,7 +99,9 @@ class ClientInstance:
         self.started = True
         return self
 
-    async def __aexit__(self, *exc_info: object) -> bool | None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
         self.started = False
         for group in self.consumers:
             _CONSUMERS_IN_PROCESS.discard((self.client_id, group))
@@ -109,7 +112,7 @@ class ClientInstance:
         try:
             await self._task_group.__aexit__(None, None, None)
         finally:
-            await self.remoting.__aexit__(*exc_info)
+            await self.remoting.__aexit__(exc_type, exc, tb)
         return None
 
     @property
@@ -301,7 +304,7 @@ class ClientInstance:
         return list(ConsumerListBody.decode(response.body).consumer_id_list)
 
     # -- requests from brokers ---------------------------------------------------------------
-    def _on_check_transaction_state(self, channel: Channel, cmd: RemotingCommand) -> None:
+    def _on_check_transaction_state(self, channel: ClientChannel, cmd: RemotingCommand) -> None:
         try:
             header = H.CheckTransactionStateRequestHeader.from_ext(cmd.ext_fields)
             msg, _ = decode_stored_message(cmd.body or b"")
@@ -316,7 +319,7 @@ class ClientInstance:
         self.task_group.start_soon(checker, channel.remote_addr, msg, header)
         return None
 
-    def _on_consumer_ids_changed(self, channel: Channel, cmd: RemotingCommand) -> None:
+    def _on_consumer_ids_changed(self, channel: ClientChannel, cmd: RemotingCommand) -> None:
         group = cmd.ext_fields.get("consumerGroup")
         consumer = self.consumers.get(group or "")
         if consumer is not None:
@@ -332,7 +335,7 @@ class ClientInstance:
             return group, None
         return group, consumer  # type: ignore[return-value]
 
-    def _on_consume_message_directly(self, channel: Channel, cmd: RemotingCommand):  # type: ignore[no-untyped-def]
+    def _on_consume_message_directly(self, channel: ClientChannel, cmd: RemotingCommand) -> RemotingCommand | Awaitable[RemotingCommand]:
         """An admin asks us (through the broker) to consume one message now and say how it went."""
         group, consumer = self._direct_consumer(cmd)
         if consumer is None:
@@ -349,7 +352,7 @@ class ClientInstance:
 
         return consume()
 
-    def _on_get_consumer_running_info(self, channel: Channel, cmd: RemotingCommand) -> RemotingCommand:
+    def _on_get_consumer_running_info(self, channel: ClientChannel, cmd: RemotingCommand) -> RemotingCommand:
         group, consumer = self._direct_consumer(cmd)
         if consumer is None:
             return make_response(cmd, ResponseCode.SYSTEM_ERROR, remark=f"The Consumer Group <{group}> not exist in this consumer")

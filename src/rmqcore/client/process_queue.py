@@ -88,7 +88,7 @@ class ProcessQueue:
     def take_messages(self, batch_size: int) -> list[MessageExt]:
         """Move up to ``batch_size`` lowest-offset messages to the consuming set (orderly)."""
         self.last_consume_ms = self._clock.now_ms()
-        taken = []
+        taken: list[MessageExt] = []
         while self._offsets and len(taken) < batch_size:
             offset = self._offsets.pop(0)
             msg = self._messages.pop(offset)

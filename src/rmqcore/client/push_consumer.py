@@ -141,6 +141,7 @@ class PushConsumer(RebalancingConsumer):
         mq = MessageQueue(msg.topic, broker_name or "", msg.queue_id)
         context: Any = ConsumeOrderlyContext(mq) if self._orderly else ConsumeConcurrentlyContext(mq)
         started = time.perf_counter()
+        remark: str | None
         try:
             status = await call_listener(self._listener, [msg], context, anyio.CapacityLimiter(1))
         except Exception as exc:

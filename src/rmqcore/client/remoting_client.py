@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import Union
 
 import anyio
@@ -90,11 +91,13 @@ class RemotingClient:
         await self._task_group.__aenter__()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> bool | None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
         await self.close()
         assert self._task_group is not None
         self._task_group.cancel_scope.cancel()
-        return await self._task_group.__aexit__(*exc_info)
+        return await self._task_group.__aexit__(exc_type, exc, tb)
 
     async def close(self) -> None:
         self._closed = True

@@ -21,9 +21,13 @@ MASTER_ID = 0
 
 
 class RouteLike(Protocol):
-    queue_datas: Sequence[Any]
-    broker_datas: Sequence[Any]
-    order_topic_conf: str | None
+    # Read-only members, so that a route whose fields are lists (TopicRouteData) conforms.
+    @property
+    def queue_datas(self) -> Sequence[Any]: ...
+    @property
+    def broker_datas(self) -> Sequence[Any]: ...
+    @property
+    def order_topic_conf(self) -> str | None: ...
 
 
 def master_addrs(route: RouteLike) -> dict[str, str]:
@@ -43,7 +47,7 @@ def _addrs(bd: Any) -> dict[int, str]:
 def publish_queues(topic: str, route: RouteLike) -> tuple[list[MessageQueue], bool]:
     """The writable queues of ``topic`` in route order, and whether the topic is ordered."""
     if route.order_topic_conf:
-        queues = []
+        queues: list[MessageQueue] = []
         for part in route.order_topic_conf.split(";"):
             name, _, count = part.partition(":")
             if name and count:
