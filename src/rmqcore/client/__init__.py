@@ -19,6 +19,8 @@ Async first (anyio); every client is an async context manager::
 * :class:`Producer`: ``send`` (one message, a list = one batch, ``selector=``/``arg=`` or ``mq=``
   for ordered sends), ``send_async`` (callbacks and an awaitable handle), ``send_oneway``;
   :func:`split_batch` keeps batches under the size limit.
+  ``request`` sends a request and returns its reply; a consumer answers with
+  :func:`create_reply_message` (request-reply, ``rmqcore.client.request_reply``).
 * :class:`TransactionProducer`: ``send_in_transaction`` with a :class:`TransactionListener`.
 * :class:`PushConsumer`, :class:`LitePullConsumer` (``poll``, ``assign``, ``seek``, ``commit``),
   :class:`PullConsumer` (raw ``pull``), :class:`Admin`.
@@ -38,6 +40,7 @@ from rmqcore.client.errors import (
     RemotingConnectError,
     RemotingError,
     RemotingTimeoutError,
+    RequestTimeoutError,
 )
 from rmqcore.client.listener import (
     ConsumeConcurrentlyContext,
@@ -51,6 +54,7 @@ from rmqcore.client.pull_consumer import PullConsumer
 from rmqcore.client.pull_result import PullResult, PullStatus
 from rmqcore.client.push_consumer import PushConsumer
 from rmqcore.client.remoting_client import RemotingClient
+from rmqcore.client.request_reply import create_reply_message
 from rmqcore.client.selectors import MessageQueueSelector, select_by_hash, select_by_random
 from rmqcore.client.send_result import SendResult, SendStatus
 from rmqcore.client.subscription import MessageSelector
@@ -93,12 +97,14 @@ __all__ = [
     "RemotingConnectError",
     "RemotingError",
     "RemotingTimeoutError",
+    "RequestTimeoutError",
     "SendHandle",
     "SendResult",
     "SendStatus",
     "TransactionListener",
     "TransactionProducer",
     "TransactionSendResult",
+    "create_reply_message",
     "message_size",
     "select_by_hash",
     "select_by_random",

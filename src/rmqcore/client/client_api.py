@@ -18,6 +18,7 @@ import structlog
 from rmqcore.client.errors import MQBrokerError, MQClientError, RemotingError
 from rmqcore.client.pull_result import PullResult, pull_status_for_code
 from rmqcore.client.remoting_client import RemotingClient
+from rmqcore.client.request_reply import is_reply_property_string
 from rmqcore.client.send_result import SendResult, send_status_for_code
 from rmqcore.message import MessageExt, MessageQueue, decode_stored_message, decode_stored_messages
 from rmqcore.remoting import CURRENT_VERSION, LanguageCode, RemotingCommand, RequestCode, ResponseCode, make_request
@@ -28,6 +29,7 @@ log = structlog.get_logger(__name__)
 LANGUAGE = LanguageCode.PYTHON
 _SEND_V2 = int(RequestCode.SEND_MESSAGE_V2)
 _SEND_BATCH = int(RequestCode.SEND_BATCH_MESSAGE)
+_SEND_REPLY_V2 = int(RequestCode.SEND_REPLY_MESSAGE_V2)
 
 
 def request(code: int, header: Any = None, body: bytes | None = None) -> RemotingCommand:
@@ -35,8 +37,13 @@ def request(code: int, header: Any = None, body: bytes | None = None) -> Remotin
 
 
 def send_request(ext: dict[str, str], body: bytes, batch: bool) -> RemotingCommand:
-    """SEND_MESSAGE_V2 (or SEND_BATCH_MESSAGE) with its extFields already written."""
-    return RemotingCommand(_SEND_BATCH if batch else _SEND_V2, LANGUAGE, CURRENT_VERSION, 0, 0, None, ext, body)
+    """SEND_MESSAGE_V2 (SEND_BATCH_MESSAGE for a batch) with its extFields already written;
+    a reply (MSG_TYPE=reply in the properties, see request_reply.py) goes as SEND_REPLY_MESSAGE_V2."""
+    if batch:
+        code = _SEND_BATCH
+    else:
+        code = _SEND_REPLY_V2 if is_reply_property_string(ext.get("i") or "") else _SEND_V2
+    return RemotingCommand(code, LANGUAGE, CURRENT_VERSION, 0, 0, None, ext, body)
 
 
 def check(response: RemotingCommand, addr: str, *ok: int) -> RemotingCommand:
@@ -106,8 +113,7 @@ class ClientAPI:
         await self.send_message_oneway_ext(addr, H.encode_send_request_ext(header, v2=True), body, batch)
 
     async def send_message_oneway_ext(self, addr: str, ext: dict[str, str], body: bytes, batch: bool = False) -> None:
-        code = RequestCode.SEND_BATCH_MESSAGE if batch else RequestCode.SEND_MESSAGE_V2
-        await self.remoting.invoke_oneway(addr, request(code, ext, body))
+        await self.remoting.invoke_oneway(addr, send_request(ext, body, batch))
 
     @staticmethod
     def process_send_response(addr: str, mq: MessageQueue, response: RemotingCommand, uniq_id: str | None) -> SendResult:

@@ -25,6 +25,7 @@ from rmqcore.client.config import ClientConfig
 from rmqcore.client.errors import MQClientError, NoRouteError
 from rmqcore.client.fault_tolerance import BrokerAvailability
 from rmqcore.client.remoting_client import ClientChannel, RemotingClient
+from rmqcore.client.request_reply import PendingReplies
 from rmqcore.client.route import MASTER_ID, TopicPublishInfo, subscribe_queues
 from rmqcore.message import MessageExt, MessageQueue, decode_stored_message
 from rmqcore.message import constants as C
@@ -88,6 +89,9 @@ class ClientInstance:
         self.remoting.register_processor(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED, self._on_consumer_ids_changed)
         self.remoting.register_processor(RequestCode.CONSUME_MESSAGE_DIRECTLY, self._on_consume_message_directly)
         self.remoting.register_processor(RequestCode.GET_CONSUMER_RUNNING_INFO, self._on_get_consumer_running_info)
+        # Replies the broker pushes for this client's requests (Producer.request).
+        self.replies = PendingReplies(config.clock.now_ms)
+        self.remoting.register_processor(RequestCode.PUSH_REPLY_MESSAGE_TO_CLIENT, self.replies.on_push_reply)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> ClientInstance:

@@ -59,3 +59,10 @@ class NoRouteError(MQClientError):
 
 class ClientStateError(MQClientError):
     """The producer or consumer is not in a state that allows the call (not started, shut down)."""
+
+
+class RequestTimeoutError(MQClientError, TimeoutError):
+    """A request (:meth:`Producer.request`) was sent, but no reply came within its timeout
+    (``RequestTimeoutException``, client error code 10006)."""
+
+    code = 10006

@@ -15,6 +15,7 @@ Use it as ``async with Producer("group", namesrv_addr="127.0.0.1:9876") as produ
 from __future__ import annotations
 
 import functools
+import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -27,13 +28,13 @@ from rmqcore.client.batch import encode_batch
 from rmqcore.client.client_api import send_request
 from rmqcore.client.client_instance import ClientInstance, TransactionChecker
 from rmqcore.client.config import ClientConfig
-from rmqcore.client.errors import MQBrokerError, MQClientError, RemotingError
+from rmqcore.client.errors import MQBrokerError, MQClientError, RemotingError, RequestTimeoutError
 from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.route import MASTER_ID, TopicPublishInfo
 from rmqcore.client.selectors import MessageQueueSelector
 from rmqcore.client.send_attempts import RETRY_RESPONSE_CODES, SendAttempts
 from rmqcore.client.send_result import SendResult
-from rmqcore.message import Message, MessageQueue, encode_properties, new_uniq_key
+from rmqcore.message import Message, MessageExt, MessageQueue, encode_properties, new_uniq_key
 from rmqcore.message import constants as C
 
 __all__ = ["RETRY_RESPONSE_CODES", "Producer", "SendHandle"]
@@ -99,6 +100,7 @@ class Producer(ClientLifecycle):
         self.create_topic_key = create_topic_key
         self.compress_msg_body_over = compress_msg_body_over
         self.max_message_size = max_message_size
+        self._request_topics: set[str] = set()  # topics request() has heartbeated for
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -138,6 +140,55 @@ class Producer(ClientLifecycle):
         timeout = self.send_msg_timeout if timeout is None else timeout
         carrier, batch_ids = self._wire_message(msg)
         return await self._send_default(carrier, timeout, batch_ids=batch_ids, selector=selector, arg=arg, mq=mq)
+
+    async def request(
+        self,
+        msg: Message,
+        timeout: float = 3.0,
+        *,
+        selector: MessageQueueSelector | None = None,
+        arg: Any = None,
+        mq: MessageQueue | None = None,
+    ) -> MessageExt:
+        """Send ``msg`` as a request and return the reply a consumer sends back with
+        :func:`~rmqcore.client.request_reply.create_reply_message` (``DefaultMQProducer.request``).
+
+        The message gets CORRELATION_ID, REPLY_TO_CLIENT (this client's id) and TTL (``timeout``
+        in ms); the broker pushes the reply to this client. ``timeout`` (seconds) covers the
+        send and the wait. ``selector``/``arg`` or ``mq`` choose the queue as for :meth:`send`.
+        Raises :class:`RequestTimeoutError` when the request was sent but no reply came in
+        time, :class:`MQClientError` (the send's error as its cause) when the send failed.
+        """
+        self._check_message(msg)
+        instance = self.instance
+        begin = anyio.current_time()
+        correlation_id = str(uuid.uuid4())
+        timeout_ms = int(timeout * 1000)
+        props = msg.properties
+        props[C.PROPERTY_CORRELATION_ID] = correlation_id
+        props[C.PROPERTY_MESSAGE_REPLY_TO_CLIENT] = instance.client_id
+        props[C.PROPERTY_MESSAGE_TTL] = str(timeout_ms)
+        if msg.topic not in self._request_topics:
+            # The broker pushes the reply to the connection this client heartbeats on: make
+            # sure every broker of the topic has had a heartbeat before the first request.
+            await self._publish_info(msg.topic)
+            await instance.send_heartbeat_to_all_brokers()
+            self._request_topics.add(msg.topic)
+        replies = instance.replies
+        replies.open(correlation_id)
+        try:
+            try:
+                await self._send_default(msg, timeout, selector=selector, arg=arg, mq=mq)
+            except MQClientError as exc:
+                raise MQClientError(f"send request message to <{msg.topic}> fail: {exc}") from exc
+            reply = await replies.wait(correlation_id, timeout - (anyio.current_time() - begin))
+        finally:
+            replies.close(correlation_id)
+        if reply is None:
+            raise RequestTimeoutError(
+                f"send request message to <{msg.topic}> OK, but wait reply message timeout, {timeout_ms} ms."
+            )
+        return reply
 
     def _wire_message(self, msg: Message | Sequence[Message]) -> tuple[Message, str | None]:
         """The message a send puts on the wire, and for a batch its messages' UNIQ_KEYs."""
