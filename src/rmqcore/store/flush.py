@@ -125,7 +125,7 @@ class FlushService:
         flusher: CommitLogFlusher,
         commitlog: CommitLog,
         flush_logics: Callable[[], None],
-        check_disk: Callable[[], None],
+        check_disk: Callable[[], object],  # its result (the disk usage) is not used here
         name: str = "rmqcore-store-flush",
     ) -> None:
         self._config = config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 import anyio
 import anyio.abc
@@ -25,8 +26,8 @@ class RemotingServer:
         port: int = 0,
         *,
         max_frame_size: int = 16 * 1024 * 1024,
-        on_connect: Callable[[Channel], None] | None = None,
-        on_close: Callable[[Channel], None] | None = None,
+        on_connect: Callable[[Channel], object] | None = None,
+        on_close: Callable[[Channel], object] | None = None,  # what it returns is ignored
     ) -> None:
         self._handler = handler
         self.host = host
@@ -93,7 +94,9 @@ class RemotingServer:
 
     async def _serve_connection(self, stream: anyio.abc.SocketStream) -> None:
         try:
-            host, port = stream.extra(anyio.abc.SocketAttribute.remote_address)[:2]
+            # A TCP listener's streams: the peer is an IP socket address, never a UNIX path.
+            addr = cast("anyio.abc.IPSockAddrType", stream.extra(anyio.abc.SocketAttribute.remote_address))
+            host, port = addr[:2]
             remote = f"{host}:{port}"
         except Exception:
             remote = "?"

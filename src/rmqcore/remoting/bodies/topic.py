@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import field
-from typing import Any
+from typing import Any, Self
 
 from rmqcore.remoting._javanum import parse_java_int
 from rmqcore.remoting._records import record
@@ -53,7 +53,7 @@ class TopicConfig(JsonBody):
         }
 
     @classmethod
-    def from_json(cls, obj: Any) -> TopicConfig:
+    def from_json(cls, obj: Any) -> Self:  # the broker's TopicConfig subclass gets its own type
         obj = as_dict(obj)
         return cls(
             as_str(obj["topicName"]),
@@ -242,7 +242,7 @@ class _InflatingReader:
         """Up to ``want`` more inflated bytes; b"" at the end of the stream or of the input."""
         z = self._z
         while not z.eof:
-            src = z.unconsumed_tail
+            src: bytes | memoryview = z.unconsumed_tail
             if not src:
                 if self._in_pos >= len(self._input):
                     return z.decompress(b"", want)  # what zlib still holds; b"" = truncated

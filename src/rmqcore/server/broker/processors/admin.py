@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import structlog
@@ -41,6 +41,7 @@ REGISTER_ON_CREATE_TIMEOUT_S = 3.0
 
 if TYPE_CHECKING:
     from rmqcore.server.broker.controller import BrokerController
+    from rmqcore.transport import Channel, ProtocolChannel
 
 log = structlog.get_logger(__name__)
 
@@ -178,7 +179,8 @@ class AdminProcessor:
         if info is not None:
             for member in list(info.channels.values()):
                 if member.client_id == header.client_id:
-                    target = member.channel
+                    # The consumer's connection (the consumer table keeps its channels opaque).
+                    target = cast("Channel | ProtocolChannel", member.channel)
         if target is None or getattr(target, "closed", False):
             return make_response(
                 cmd, ResponseCode.SYSTEM_ERROR, f"The Consumer <{header.consumer_group}> <{header.client_id}> not online"

@@ -174,6 +174,7 @@ class PullProcessor:
                 f"queueId[{header.queue_id}] is illegal, topic:[{header.topic}] "
                 f"topicConfig.readQueueNums:[{topic_config.read_queue_nums}] consumer:[{getattr(channel, 'remote_addr', '')}]",
             )
+        subscription: SubscriptionFilter | None  # the consumer table holds the heartbeats' filters
         if header.sys_flag & _PULL_FLAG_SUBSCRIPTION:
             try:
                 subscription = self._header_filter(header)
