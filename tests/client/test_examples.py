@@ -221,3 +221,20 @@ def test_transaction_producer_five_tags(cluster: Cluster) -> None:
     received = sorted(re.findall(r"Hello RocketMQ (\d+) tags=(\w+)", "\n".join(lines)))
     # i = 0..9, tags cycle A..E: TagA → 0, 5 (committed at once); TagC → 2, 7 (committed on check).
     assert sorted((int(i), t) for i, t in received) == [(0, "TagA"), (2, "TagC"), (5, "TagA"), (7, "TagC")]
+
+
+def test_request_producer_and_response_consumer(cluster: Cluster) -> None:
+    topic = cluster.name("RequestTopic")
+
+    async def create_topic() -> None:
+        async with Admin(cluster.namesrv_addr) as admin:
+            await admin.create_topic(topic, read_queue_nums=4, write_queue_nums=4)
+
+    anyio.run(create_topic)
+    consumer = Background(cluster, "rpc/response_consumer.py", "--topic", topic, "--group", cluster.name("rpc"),
+                          "--reply-group", cluster.name("reply"), "--count", 3, "--timeout", 40)  # fmt: skip
+    consumer.wait_for_line("Consumer Started.")
+    out = run(cluster, "rpc/request_producer.py", "--topic", topic, "--count", 3, "--ttl", 20)
+    assert re.findall(r"replyMessage: (.*)", out) == [f"reply to Hello world {i}" for i in range(3)]
+    lines = consumer.finish()
+    assert [l for l in lines if l.startswith("Answered")] == [f"Answered 'Hello world {i}': SEND_OK" for i in range(3)]
