@@ -353,3 +353,49 @@ def test_pull_32_redis_xreadgroup(benchmark: Any, redis_url: str, count: int) ->
     r.close()
     n = calls * count
     benchmark.extra_info.update(messages=n, bytes=n * 128, backlog=BACKLOG)
+
+
+# ---- request-reply -----------------------------------------------------------------------------------
+REQUESTS_PER_ROUND = 50
+
+
+def test_request_reply_round_trip(benchmark: Any, client: dict[str, Any], servers: dict[str, Any]) -> None:
+    """``Producer.request`` answered by a push consumer that replies with ``create_reply_message``:
+    send, long-polled delivery to the consumer, the reply's send, the broker's push back. No
+    Redis counterpart (a Streams request-reply needs two streams and a blocking read); reported
+    for its own p50/p99."""
+    from rmqcore.client import Admin, ConsumeConcurrentlyStatus, Message, Producer, PushConsumer, create_reply_message
+
+    requester, portal = client["producer"], client["portal"]
+    topic = f"PyBenchRequest{id(client) % 10_000}"
+    lat: list[int] = []
+    replier = Producer("bench_reply_group", namesrv_addr=servers["namesrv"], instance_name=f"bench-replier-{topic}")
+    responder = PushConsumer(f"bench_rpc_{topic}", namesrv_addr=servers["namesrv"], instance_name=f"bench-rpc-{topic}")
+    responder.subscribe(topic, "*")
+
+    async def answer(msgs: list[Any], context: object) -> ConsumeConcurrentlyStatus:
+        for msg in msgs:
+            await replier.send(create_reply_message(msg, msg.body))
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    responder.register_message_listener(answer)
+
+    async def round_() -> None:
+        clock = time.perf_counter_ns
+        for i in range(REQUESTS_PER_ROUND):
+            s = clock()
+            reply = await requester.request(Message(topic, b"r%06d" % i), timeout=10)
+            lat.append(clock() - s)
+            assert reply.body == b"r%06d" % i
+
+    async def create_topic() -> None:
+        async with Admin(servers["namesrv"]) as admin:
+            await admin.create_topic(topic, read_queue_nums=4, write_queue_nums=4)
+
+    portal.call(create_topic)
+    with portal.wrap_async_context_manager(replier), portal.wrap_async_context_manager(responder):
+        portal.call(round_)  # warm-up: routes, heartbeats, the consumer's queues
+        lat.clear()
+        benchmark.pedantic(portal.call, args=(round_,), rounds=ROUNDS, iterations=1)
+    benchmark.extra_info.update(messages=REQUESTS_PER_ROUND, p50_us=_p(lat, 0.5), p99_us=_p(lat, 0.99))
+    print(f"\nrequest-reply round trip: p50 {_p(lat, 0.5):.0f} us, p99 {_p(lat, 0.99):.0f} us")
