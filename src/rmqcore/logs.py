@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(level: str = "info", stream=None) -> None:
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=stream or sys.stderr, format="%(message)s")
     structlog.configure(
         processors=[
