@@ -63,3 +63,38 @@ def test_admin_commands(cluster: Cluster) -> None:
 
     failed = rmqcore(cluster, "admin", "-n", n, "topicStatus", "-t", cluster.name("NoSuchTopic"), ok=False)
     assert "topicStatus command failed" in failed
+
+
+def test_admin_has_a_consumer_consume_a_message_directly(cluster: Cluster) -> None:
+    """queryMsgById -g GROUP -d CLIENT_ID (Admin.consume_message_directly): the broker forwards the
+    stored message to that consumer, whose listener runs on it and whose verdict comes back."""
+    import threading
+
+    from rmqcore.client import Admin, ConsumeConcurrentlyStatus, Message, sync
+
+    n = cluster.namesrv_addr
+    topic, group = cluster.name("DirectTopic"), cluster.name("direct_cg")
+    seen: list[bytes] = []
+    consumed = threading.Event()
+
+    def listener(msgs: list, context: object) -> ConsumeConcurrentlyStatus:
+        seen.extend(m.body for m in msgs)
+        consumed.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    with sync.Producer(cluster.name("direct_pg"), namesrv_addr=n) as producer:
+        result = producer.send(Message(topic, b"consume me again"))
+    consumer = sync.PushConsumer(group, namesrv_addr=n, instance_name=cluster.name("direct"))
+    consumer.subscribe(topic, "*")
+    consumer.register_message_listener(listener)
+    with consumer:
+        assert consumed.wait(30), "the consumer did not get the message"
+        client_id = consumer.config.client_id
+        with sync.SyncClient(Admin(n)) as admin:
+            verdict = admin.consume_message_directly(group, client_id, result.offset_msg_id)
+        assert (verdict.consume_result, verdict.order, verdict.auto_commit) == ("CR_SUCCESS", False, True)
+        out = rmqcore(cluster, "admin", "-n", n, "queryMsgById", "-i", result.msg_id, "-t", topic, "-g", group, "-d", client_id)
+        assert "consumeResult=CR_SUCCESS" in out, out
+        offline = rmqcore(cluster, "admin", "-n", n, "queryMsgById", "-i", result.offset_msg_id, "-g", group, "-d", "10.0.0.9@gone", ok=False)
+        assert f"The Consumer <{group}> <10.0.0.9@gone> not online" in offline
+    assert seen == [b"consume me again"] * 3

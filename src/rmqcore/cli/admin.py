@@ -2,7 +2,8 @@
 
 updateTopic, topicList, topicStatus, consumerProgress, queryMsgByKey, queryMsgById, clusterList;
 options follow mqadmin's letters (-n name servers, -t topic, -g group, -c cluster, -b broker,
--r/-w queue counts, -k key, -i id).
+-r/-w queue counts, -k key, -i id; queryMsgById -g group -d clientId has that consumer
+consume the message now, as mqadmin's does).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("queryMsgById", help="a message by offset message id (or by UNIQ_KEY with -t)")
     p.add_argument("-i", "--id", required=True)
     p.add_argument("-t", "--topic", default=None)
+    p.add_argument("-g", "--group", default=None, help="with -d: have this group's consumer consume the message now")
+    p.add_argument("-d", "--client-id", default=None, help="with -g: the consumer's client id")
     sub.add_parser("clusterList", help="clusters, their brokers and addresses")
 
 
@@ -98,6 +101,13 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"{'#Message ID':<40}  {'#QID':<4}  {'#Offset':<10}")
             for msg in await admin.query_msg_by_key(args.topic, args.key):
                 print(f"{msg.msg_id or '':<40}  {msg.queue_id:<4}  {msg.queue_offset:<10}")
+        elif cmd == "queryMsgById" and args.group and args.client_id:
+            result = await admin.consume_message_directly(args.group, args.client_id, args.id, args.topic)
+            print(
+                f"ConsumeMessageDirectlyResult [order={str(result.order).lower()}, "
+                f"autoCommit={str(result.auto_commit).lower()}, consumeResult={result.consume_result}, "
+                f"remark={result.remark}, spentTimeMills={result.spent_time_mills}]"
+            )
         elif cmd == "queryMsgById":
             _print_message(await admin.query_msg_by_id(args.id, args.topic))
         elif cmd == "clusterList":

@@ -20,6 +20,7 @@ from rmqcore.message import MessageExt, MessageIdError, MessageQueue, decode_off
 from rmqcore.message import constants as C
 from rmqcore.remoting import RequestCode, ResponseCode
 from rmqcore.remoting import headers as H
+from rmqcore.remoting.bodies.client import ConsumeMessageDirectlyResult
 from rmqcore.remoting.bodies.route import ClusterInfo
 from rmqcore.remoting.bodies.topic import TopicList
 
@@ -173,6 +174,29 @@ class Admin(ClientLifecycle):
                 if m.uniq_key == msg_id:
                     return m
         raise MQBrokerError(ResponseCode.QUERY_NOT_FOUND, f"no message with id {msg_id} in topic {topic}")
+
+    async def consume_message_directly(
+        self, consumer_group: str, client_id: str, msg_id: str, topic: str | None = None
+    ) -> ConsumeMessageDirectlyResult:
+        """Have consumer ``client_id`` of ``consumer_group`` consume message ``msg_id`` now and
+        say how it went (``DefaultMQAdminExt.consumeMessageDirectly``): the message's broker
+        forwards it to the consumer's connection. ``msg_id`` is an offset message id, or a
+        UNIQ_KEY of ``topic``. The consumer answers with its listener's verdict
+        (``consume_result`` CR_SUCCESS, CR_LATER, ...); the message's stored progress is not touched."""
+        msg = await self.query_msg_by_id(msg_id, topic)
+        offset_msg_id = msg.offset_msg_id
+        if offset_msg_id is None:
+            raise MQClientError(f"message {msg_id} has no offset message id to find its broker by")
+        (host, port), _offset = decode_offset_message_id(offset_msg_id)
+        header = H.ConsumeMessageDirectlyResultRequestHeader(
+            consumer_group, client_id, offset_msg_id, topic=topic or msg.topic
+        )
+        addr = f"{host}:{port}"
+        response = check(
+            await self.instance.remoting.invoke(addr, request(RequestCode.CONSUME_MESSAGE_DIRECTLY, header), self.instance.api.timeout),
+            addr,
+        )
+        return ConsumeMessageDirectlyResult.decode(response.body or b"{}")
 
     async def _topic_masters(self, topic: str) -> list[str]:
         await self.instance.subscribe_queues(topic)

@@ -458,6 +458,44 @@ async def test_consumer_running_info_is_forwarded_to_the_consumer(tmp_path: Path
         assert offline.code == ResponseCode.SYSTEM_ERROR and "not online" in offline.remark
 
 
+async def test_consume_message_directly_forwards_the_stored_message_to_the_consumer(tmp_path: Path) -> None:
+    from rmqcore.message import decode_stored_message
+    from rmqcore.remoting import make_response
+    from rmqcore.remoting.headers.client import ConsumeMessageDirectlyResultRequestHeader
+
+    def answer(cmd):  # the consumer side: consume the forwarded message, say how it went
+        if cmd.code == RequestCode.CONSUME_MESSAGE_DIRECTLY:
+            msg, _ = decode_stored_message(cmd.body)
+            result = f'{{"autoCommit":true,"consumeResult":"CR_SUCCESS","order":false,"remark":"{msg.body.decode()}","spentTimeMills":1}}'
+            return make_response(cmd, 0, body=result.encode())
+        return None
+
+    async with running_broker(tmp_path) as broker, connect(broker.port, answer) as consumer, connect(broker.port) as admin:
+        await consumer.heartbeat("c1", consumer_group=GROUP, topics={TOPIC: "*"})
+        sent = await admin.send(TOPIC, b"consume me now", queue_id=2)
+        msg_id = sent.ext_fields["msgId"]
+        header = ConsumeMessageDirectlyResultRequestHeader(GROUP, "c1", msg_id, topic=TOPIC)
+        response = await admin.request(RequestCode.CONSUME_MESSAGE_DIRECTLY, header)
+        assert response.code == 0 and b'"remark":"consume me now"' in response.body
+        [forwarded] = await consumer.requests.wait_for(RequestCode.CONSUME_MESSAGE_DIRECTLY)
+        assert forwarded.ext_fields["brokerName"] == broker.broker_name
+        assert forwarded.ext_fields["msgId"] == msg_id
+
+        offline = await admin.request(
+            RequestCode.CONSUME_MESSAGE_DIRECTLY, ConsumeMessageDirectlyResultRequestHeader(GROUP, "nobody", msg_id)
+        )
+        assert offline.code == ResponseCode.SYSTEM_ERROR and offline.remark == f"The Consumer <{GROUP}> <nobody> not online"
+        missing_id = msg_id[:-16] + f"{10**9:016X}"
+        missing = await admin.request(
+            RequestCode.CONSUME_MESSAGE_DIRECTLY, ConsumeMessageDirectlyResultRequestHeader(GROUP, "c1", missing_id)
+        )
+        assert missing.code == ResponseCode.SYSTEM_ERROR and missing.remark == f"message <{missing_id}> not found in this broker"
+        garbage = await admin.request(
+            RequestCode.CONSUME_MESSAGE_DIRECTLY, ConsumeMessageDirectlyResultRequestHeader(GROUP, "c1", "not-an-id")
+        )
+        assert garbage.code == ResponseCode.SYSTEM_ERROR and "not found" in garbage.remark
+
+
 async def test_many_parked_pulls_each_woken_by_its_queue(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as broker, connect(broker.port) as consumer, connect(broker.port) as producer:
         await producer.send(TOPIC, b"create", queue_id=0)

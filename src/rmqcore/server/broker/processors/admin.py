@@ -3,8 +3,10 @@
 UPDATE_AND_CREATE_TOPIC (17), GET_ALL_TOPIC_CONFIG (21), SEARCH_OFFSET_BY_TIMESTAMP (29),
 GET_MAX_OFFSET (30), GET_MIN_OFFSET (31), GET_EARLIEST_MSG_STORETIME (32),
 GET_ALL_CONSUMER_OFFSET (43), GET_ALL_DELAY_OFFSET (45), QUERY_BROKER_OFFSET (13),
-UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200) and GET_CONSUMER_RUNNING_INFO (307, forwarded
-to the consumer's own channel).
+UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), and GET_CONSUMER_RUNNING_INFO (307) and
+CONSUME_MESSAGE_DIRECTLY (309), both forwarded to the consumer's own channel (the latter
+with the stored message as body, so that an admin can have one consumer consume one
+message now: ``consumeMessageDirectly``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import anyio
 import structlog
 
 from rmqcore.message import constants as C
+from rmqcore.message import decode_offset_message_id
 from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode, make_response
 from rmqcore.remoting.bodies.offset import DelayOffsetSerializeWrapper
 from rmqcore.remoting.command import make_request
 from rmqcore.remoting.headers.admin import CreateTopicRequestHeader
-from rmqcore.remoting.headers.client import GetConsumerRunningInfoRequestHeader
+from rmqcore.remoting.headers.client import ConsumeMessageDirectlyResultRequestHeader, GetConsumerRunningInfoRequestHeader
 from rmqcore.remoting.headers.offset import (
     GetEarliestMsgStoretimeRequestHeader,
     GetEarliestMsgStoretimeResponseHeader,
@@ -48,6 +51,8 @@ log = structlog.get_logger(__name__)
 # TopicValidator: only these characters; blank and over-long names are refused too.
 _VALID_TOPIC = re.compile(r"^[%|a-zA-Z0-9_-]+$")
 CONSUMER_RUNNING_INFO_TIMEOUT_S = 5.0
+# Broker2Client.callClient: how long a consumer may take to consume the message it is given.
+CONSUME_MESSAGE_DIRECTLY_TIMEOUT_S = 10.0
 
 
 def validate_topic(topic: str) -> str | None:
@@ -89,6 +94,7 @@ class AdminProcessor:
             RequestCode.QUERY_BROKER_OFFSET: self.query_broker_offset,
             RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: self.update_and_create_subscription_group,
             RequestCode.GET_CONSUMER_RUNNING_INFO: self.get_consumer_running_info,
+            RequestCode.CONSUME_MESSAGE_DIRECTLY: self.consume_message_directly,
         }
 
     # -- topics ---------------------------------------------------------------------------
@@ -174,20 +180,47 @@ class AdminProcessor:
     # -- pass-through to a consumer --------------------------------------------------------------
     async def get_consumer_running_info(self, channel: Any, cmd: RemotingCommand) -> RemotingCommand:
         header = GetConsumerRunningInfoRequestHeader.from_ext(cmd.ext_fields)
+        return await self._call_consumer(
+            cmd, header.consumer_group, header.client_id, dict(cmd.ext_fields), cmd.body, CONSUMER_RUNNING_INFO_TIMEOUT_S
+        )
+
+    async def consume_message_directly(self, channel: Any, cmd: RemotingCommand) -> RemotingCommand:
+        """The message ``msgId`` (an offset message id of this broker) goes to consumer
+        ``clientId`` of ``consumerGroup`` as stored, with ``brokerName`` added; the consumer's
+        answer (a ConsumeMessageDirectlyResult) comes back as it is."""
+        header = ConsumeMessageDirectlyResultRequestHeader.from_ext(cmd.ext_fields)
+        record = None
+        try:
+            _host, commitlog_offset = decode_offset_message_id(header.msg_id or "")
+        except ValueError:
+            commitlog_offset = -1
+        if commitlog_offset >= 0:
+            record = self.broker.stored_record(commitlog_offset)
+        if record is None:
+            return make_response(cmd, ResponseCode.SYSTEM_ERROR, f"message <{header.msg_id}> not found in this broker")
+        ext = dict(cmd.ext_fields)
+        ext["brokerName"] = self.broker.broker_name
+        return await self._call_consumer(
+            cmd, header.consumer_group, header.client_id or "", ext, record, CONSUME_MESSAGE_DIRECTLY_TIMEOUT_S
+        )
+
+    async def _call_consumer(
+        self, cmd: RemotingCommand, group: str, client_id: str, ext: dict[str, str], body: bytes | None, timeout: float
+    ) -> RemotingCommand:
+        """``callConsumer``: forward ``cmd``'s code to consumer ``client_id`` of ``group`` on its
+        own connection and answer with what it answered."""
         target = None
-        info = self.broker.consumers.group(header.consumer_group)
+        info = self.broker.consumers.group(group)
         if info is not None:
             for member in list(info.channels.values()):
-                if member.client_id == header.client_id:
+                if member.client_id == client_id:
                     # The consumer's connection (the consumer table keeps its channels opaque).
                     target = cast("Channel | ProtocolChannel", member.channel)
         if target is None or getattr(target, "closed", False):
-            return make_response(
-                cmd, ResponseCode.SYSTEM_ERROR, f"The Consumer <{header.consumer_group}> <{header.client_id}> not online"
-            )
-        forward = make_request(RequestCode.GET_CONSUMER_RUNNING_INFO, dict(cmd.ext_fields), cmd.body)
+            return make_response(cmd, ResponseCode.SYSTEM_ERROR, f"The Consumer <{group}> <{client_id}> not online")
+        forward = make_request(cmd.code, ext, body)
         try:
-            answer = await target.request(forward, CONSUMER_RUNNING_INFO_TIMEOUT_S)
+            answer = await target.request(forward, timeout)
         except Exception as exc:  # timeout or the consumer's connection dropped
-            return make_response(cmd, ResponseCode.SYSTEM_ERROR, f"invoke consumer <{header.client_id}> failed: {exc}")
+            return make_response(cmd, ResponseCode.SYSTEM_ERROR, f"invoke consumer <{client_id}> failed: {exc}")
         return make_response(cmd, answer.code, answer.remark, ext=answer.ext_fields, body=answer.body)
