@@ -20,12 +20,11 @@ from collections.abc import Callable
 import anyio
 import structlog
 
+from rmqcore.client.errors import MQClientError
 from rmqcore.message import Message, MessageExt, decode_properties
 from rmqcore.message import constants as C
 from rmqcore.remoting import RemotingCommand, ResponseCode, make_response
 from rmqcore.remoting.headers.client import ReplyMessageRequestHeader
-
-from rmqcore.client.errors import MQClientError
 
 log = structlog.get_logger(__name__)
 
