@@ -43,7 +43,10 @@ NAMESRV_CODES = [RequestCode.PUT_KV_CONFIG, RequestCode.GET_KV_CONFIG, RequestCo
                  RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER, RequestCode.BROKER_HEARTBEAT,
                  RequestCode.QUERY_DATA_VERSION, RequestCode.GET_ROUTEINFO_BY_TOPIC, RequestCode.GET_BROKER_CLUSTER_INFO,
                  RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, RequestCode.GET_TOPICS_BY_CLUSTER]
-BROKER_CODES = [int(c) for c in RequestCode if c < 100 or c in (200, 307, 310, 320, 361, 400, 200050, 200051)]
+BROKER_CODES = [int(c) for c in RequestCode if c < 100 or c in (200, 307, 309, 310, 320, 324, 325, 361, 400, 200050, 200051)]
+# A reply for a requester that is not connected: the broker answers SYSTEM_ERROR after msgCheck.
+REPLY_PROPERTIES = {C.PROPERTY_MESSAGE_TYPE: C.REPLY_MESSAGE_FLAG, C.PROPERTY_CORRELATION_ID: "fuzz",
+                    C.PROPERTY_MESSAGE_REPLY_TO_CLIENT: "10.0.0.1@fuzz-requester"}
 
 
 def register_body(topics: dict[str, int]) -> bytes:
@@ -129,6 +132,9 @@ def broker_templates() -> list[Template]:
         (RequestCode.END_TRANSACTION, EndTransactionRequestHeader("FuzzPG", 0, 0, 8, "id").to_ext(), None),
         (RequestCode.CONSUMER_SEND_MSG_BACK, {"offset": "0", "group": "FuzzCG", "delayLevel": "0", "originMsgId": "x", "originTopic": FUZZ_TOPIC}, None),
         (RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, {"topic": FUZZ_TOPIC, "queueId": "0", "timestamp": "0"}, None),
+        (RequestCode.SEND_REPLY_MESSAGE_V2, send_ext(props=REPLY_PROPERTIES), b"fuzz reply"),
+        (RequestCode.SEND_REPLY_MESSAGE, send_ext(v2=False, props=REPLY_PROPERTIES), b"fuzz reply v1"),
+        (RequestCode.CONSUME_MESSAGE_DIRECTLY, {"consumerGroup": "FuzzCG", "clientId": "fuzz-client", "msgId": "0" * 32}, None),
     ]
 
 
