@@ -370,7 +370,10 @@ def test_request_reply_round_trip(benchmark: Any, client: dict[str, Any], server
     topic = f"PyBenchRequest{id(client) % 10_000}"
     lat: list[int] = []
     replier = Producer("bench_reply_group", namesrv_addr=servers["namesrv"], instance_name=f"bench-replier-{topic}")
-    responder = PushConsumer(f"bench_rpc_{topic}", namesrv_addr=servers["namesrv"], instance_name=f"bench-rpc-{topic}")
+    responder = PushConsumer(
+        f"bench_rpc_{topic}", namesrv_addr=servers["namesrv"], instance_name=f"bench-rpc-{topic}",
+        consume_from_where="CONSUME_FROM_FIRST_OFFSET",  # a request sent during its first rebalance is not skipped
+    )
     responder.subscribe(topic, "*")
 
     async def answer(msgs: list[Any], context: object) -> ConsumeConcurrentlyStatus:

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from rmqcore.client import (
+    Admin,
     ConsumeConcurrentlyStatus,
     MQBrokerError,
     MQClientError,
@@ -33,6 +34,9 @@ from rmqcore.remoting import RequestCode, ResponseCode, make_request
 from rmqcore.remoting.headers.client import ReplyMessageRequestHeader
 from tests.client.conftest import Cluster
 
+# A new responder group reads its (new) topic from the start: with CONSUME_FROM_LAST_OFFSET, a
+# request stored between the consumer's offset query and its max-offset query would be skipped.
+FROM_FIRST = "CONSUME_FROM_FIRST_OFFSET"
 REQUEST_PROPS = {
     C.PROPERTY_CLUSTER: "DefaultCluster",
     C.PROPERTY_CORRELATION_ID: "c-1",
@@ -131,17 +135,22 @@ class Responder:
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
 
+async def create_topic(cluster: Cluster, topic: str) -> None:
+    """The topic exists before the consumer starts, so it owns its queues from the start."""
+    async with Admin(cluster.namesrv_addr) as admin:
+        await admin.create_topic(topic, read_queue_nums=4, write_queue_nums=4)
+
+
 @pytest.mark.integration
 async def test_request_returns_the_reply_of_the_consumer(cluster: Cluster) -> None:
     topic = cluster.name("RpcTopic")
+    await create_topic(cluster, topic)
     async with Producer(cluster.name("reply_pg"), namesrv_addr=cluster.namesrv_addr) as reply_producer:
-        consumer = PushConsumer(cluster.name("rpc_cg"), namesrv_addr=cluster.namesrv_addr)
+        consumer = PushConsumer(cluster.name("rpc_cg"), namesrv_addr=cluster.namesrv_addr, consume_from_where=FROM_FIRST)
         consumer.subscribe(topic, "*")
         responder = Responder(reply_producer)
         consumer.register_message_listener(responder)
         async with Producer(cluster.name("request_pg"), namesrv_addr=cluster.namesrv_addr) as requester:
-            # The topic exists before the consumer starts, so it owns its queues from the start.
-            await requester.send(Message(topic, b"warm-up"))
             async with consumer:
                 with anyio.fail_after(30):
                     reply = await requester.request(Message(topic, b"ping"), timeout=20)
@@ -161,6 +170,27 @@ async def test_request_returns_the_reply_of_the_consumer(cluster: Cluster) -> No
                             tg.start_soon(ask, i)
                     assert got == {i: f"re:q{i}".encode() for i in range(8)}
             assert len(requester.instance.replies) == 0  # every request closed its entry
+
+
+@pytest.mark.integration
+async def test_request_async_hands_the_reply_or_the_error_to_callbacks(cluster: Cluster) -> None:
+    topic, unanswered = cluster.name("AsyncRpcTopic"), cluster.name("AsyncUnanswered")
+    await create_topic(cluster, topic)
+    replies: list[bytes] = []
+    errors: list[BaseException] = []
+    async with Producer(cluster.name("reply_pg"), namesrv_addr=cluster.namesrv_addr) as reply_producer:
+        consumer = PushConsumer(cluster.name("rpc_cg"), namesrv_addr=cluster.namesrv_addr, consume_from_where=FROM_FIRST)
+        consumer.subscribe(topic, "*")
+        consumer.register_message_listener(Responder(reply_producer))
+        async with Producer(cluster.name("request_pg"), namesrv_addr=cluster.namesrv_addr) as requester, consumer:
+            with anyio.fail_after(30):
+                answered = requester.request_async(Message(topic, b"callback"), lambda r: replies.append(r.body), errors.append, timeout=20)
+                assert (await answered.result()).body == b"re:callback"
+                lost = requester.request_async(Message(unanswered, b"nobody"), replies.append, errors.append, timeout=0.3)
+                with pytest.raises(RequestTimeoutError):
+                    await lost.result()
+    assert replies == [b"re:callback"]
+    assert [type(e) for e in errors] == [RequestTimeoutError]
 
 
 @pytest.mark.integration
@@ -185,8 +215,9 @@ async def test_reply_for_a_requester_that_is_gone_fails_the_responders_send(clus
 @pytest.mark.integration
 def test_synchronous_request(cluster: Cluster) -> None:
     topic = cluster.name("SyncRpcTopic")
+    anyio.run(create_topic, cluster, topic)
     with sync.Producer(cluster.name("reply_pg"), namesrv_addr=cluster.namesrv_addr) as reply_producer:
-        consumer = sync.PushConsumer(cluster.name("rpc_cg"), namesrv_addr=cluster.namesrv_addr)
+        consumer = sync.PushConsumer(cluster.name("rpc_cg"), namesrv_addr=cluster.namesrv_addr, consume_from_where=FROM_FIRST)
         consumer.subscribe(topic, "*")
 
         def answer(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
@@ -196,7 +227,9 @@ def test_synchronous_request(cluster: Cluster) -> None:
 
         consumer.register_message_listener(answer)
         with sync.Producer(cluster.name("request_pg"), namesrv_addr=cluster.namesrv_addr) as requester:
-            requester.send(Message(topic, b"warm-up"))
             with consumer:
                 reply = requester.request(Message(topic, b"shout"), timeout=20)
+                handle = requester.request_async(Message(topic, b"later"), timeout=20)
+                later = requester.call(handle.result)
     assert reply.body == b"SHOUT"
+    assert later.body == b"LATER"

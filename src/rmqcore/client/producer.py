@@ -17,9 +17,9 @@ from __future__ import annotations
 import functools
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import structlog
@@ -46,20 +46,23 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+T = TypeVar("T")
+
 COMPRESS_MSG_BODY_OVER = 4096
 COMPRESS_LEVEL = 5
 MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 
 
-class SendHandle:
-    """The pending outcome of :meth:`Producer.send_async`; ``await handle.result()``."""
+class SendHandle(Generic[T]):
+    """The pending outcome of :meth:`Producer.send_async` (a SendResult) or
+    :meth:`Producer.request_async` (the reply); ``await handle.result()``."""
 
     def __init__(self) -> None:
         self._done = anyio.Event()
-        self._result: SendResult | None = None
+        self._result: T | None = None
         self._error: BaseException | None = None
 
-    def _finish(self, result: SendResult | None, error: BaseException | None) -> None:
+    def _finish(self, result: T | None, error: BaseException | None) -> None:
         self._result, self._error = result, error
         self._done.set()
 
@@ -67,7 +70,7 @@ class SendHandle:
     def done(self) -> bool:
         return self._done.is_set()
 
-    async def result(self) -> SendResult:
+    async def result(self) -> T:
         await self._done.wait()
         if self._error is not None:
             raise self._error
@@ -211,19 +214,42 @@ class Producer(ClientLifecycle):
         on_error: Callable[[BaseException], object] | None = None,
         timeout: float | None = None,
         **kwargs: Any,
-    ) -> SendHandle:
+    ) -> SendHandle[SendResult]:
         """Start a send in the background; callbacks run when it ends, the handle can be awaited."""
-        handle = SendHandle()
+        return self._in_background(lambda: self.send(msg, timeout, **kwargs), on_success, on_error, "send_async_failed")
+
+    def request_async(
+        self,
+        msg: Message,
+        on_success: Callable[[MessageExt], object] | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
+        timeout: float = 3.0,
+        **kwargs: Any,
+    ) -> SendHandle[MessageExt]:
+        """:meth:`request` in the background (``request(msg, RequestCallback, timeout)``):
+        ``on_success`` gets the reply, ``on_error`` the error; the handle can be awaited."""
+        return self._in_background(
+            lambda: self.request(msg, timeout, **kwargs), on_success, on_error, "request_async_failed"
+        )
+
+    def _in_background(
+        self,
+        call: Callable[[], Awaitable[T]],
+        on_success: Callable[[T], object] | None,
+        on_error: Callable[[BaseException], object] | None,
+        failure_event: str,
+    ) -> SendHandle[T]:
+        handle: SendHandle[T] = SendHandle()
 
         async def run() -> None:
             try:
-                result = await self.send(msg, timeout, **kwargs)
+                result = await call()
             except Exception as exc:  # delivered to the caller through on_error / the handle
                 handle._finish(None, exc)
                 if on_error is not None:
                     _run_callback(on_error, exc)
                 elif on_success is not None:
-                    log.warning("send_async_failed", group=self.group, error=str(exc))
+                    log.warning(failure_event, group=self.group, error=str(exc))
                 return
             handle._finish(result, None)
             if on_success is not None:

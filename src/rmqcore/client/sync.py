@@ -153,7 +153,7 @@ class SyncClient:
 
 
 # Plain methods that must run in the loop's thread (they start tasks there).
-_LOOP_BOUND = frozenset({"send_async", "subscribe", "assign", "unsubscribe"})
+_LOOP_BOUND = frozenset({"send_async", "request_async", "subscribe", "assign", "unsubscribe"})
 
 
 class _LoopFromThread:
