@@ -204,6 +204,14 @@ class DelayService:
         with self._lock:
             return self._timer.pending() if self._timer is not None else 0
 
+    def timer_checkpoint_record(self) -> bytes | None:
+        """The timer's progress as GET_TIMER_CHECK_POINT answers it (the 56-byte timercheck
+        record, see ``timer_checkpoint``), or None when timer messages are disabled."""
+        with self._lock:
+            if self._timer is None:
+                return None
+            return self._timer.checkpoint_record(self._clock.now_ms())
+
     def persist(self) -> None:
         """Write delayOffset.json and timercheck now."""
         with self._lock:

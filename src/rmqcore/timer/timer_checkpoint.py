@@ -69,9 +69,22 @@ class TimerCheckpointFile:
         self._counter = counter
         return TimerCheckpoint(read_ms, queue_offset, counter)
 
+    @property
+    def counter(self) -> int:
+        """dataVersion.counter of the last checkpoint loaded or saved."""
+        return self._counter
+
     def save(self, checkpoint: TimerCheckpoint, *, now_ms: int) -> None:
         self._counter += 1
-        offset = checkpoint.last_timer_queue_offset
-        page = bytearray(OS_PAGE_SIZE)
-        _LAYOUT.pack_into(page, 0, checkpoint.last_read_time_ms, 0, offset, offset, 0, now_ms, self._counter)
-        write_atomically(self.path, bytes(page))
+        record = encode_timer_checkpoint(checkpoint, timestamp_ms=now_ms, counter=self._counter)
+        write_atomically(self.path, record.ljust(OS_PAGE_SIZE, b"\0"))
+
+
+def encode_timer_checkpoint(checkpoint: TimerCheckpoint, *, timestamp_ms: int, counter: int) -> bytes:
+    """The 56 bytes of the layout above (``TimerCheckpoint.encode``; also GET_TIMER_CHECK_POINT's body).
+
+    >>> encode_timer_checkpoint(TimerCheckpoint(5000, 3), timestamp_ms=6000, counter=2).hex(" ", 8)
+    '0000000000001388 0000000000000000 0000000000000003 0000000000000003 0000000000000000 0000000000001770 0000000000000002'
+    """
+    offset = checkpoint.last_timer_queue_offset
+    return _LAYOUT.pack(checkpoint.last_read_time_ms, 0, offset, offset, 0, timestamp_ms, counter)

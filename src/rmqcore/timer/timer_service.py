@@ -42,7 +42,7 @@ from rmqcore.timer.message_transform import (
 )
 from rmqcore.timer.redelivery import Redelivery, redeliver
 from rmqcore.timer.store_protocol import DelayStore, put_succeeded
-from rmqcore.timer.timer_checkpoint import TimerCheckpoint, TimerCheckpointFile
+from rmqcore.timer.timer_checkpoint import TimerCheckpoint, TimerCheckpointFile, encode_timer_checkpoint
 from rmqcore.timer.wheel import TimerId, TimerWheel, round_deliver_ms
 
 log = structlog.get_logger(__name__)
@@ -217,6 +217,10 @@ class TimerMessageService:
         floor = min(self._behind.values(), default=None)
         read_time = self._read_time_ms if floor is None else min(self._read_time_ms, floor - 1)
         return TimerCheckpoint(read_time, low_water)
+
+    def checkpoint_record(self, now_ms: int) -> bytes:
+        """:meth:`checkpoint` in the timercheck layout, stamped ``now_ms`` with the last saved counter."""
+        return encode_timer_checkpoint(self.checkpoint(), timestamp_ms=now_ms, counter=self._file.counter)
 
     def persist(self, now_ms: int, *, force: bool = False) -> None:
         checkpoint = self.checkpoint()

@@ -117,6 +117,30 @@ async def test_delayed_and_timer_messages(tmp_path: Path) -> None:
         assert offsets.code == 0 and json.loads(offsets.body)["offsetTable"]["2"] == 1
 
 
+async def test_timer_checkpoint_is_served_in_the_timercheck_layout(tmp_path: Path) -> None:
+    import struct
+
+    clock = FakeClock(1_700_000_000_000)
+    async with running_broker(tmp_path, clock) as broker, connect(broker.port) as client:
+        assert (await client.send(TOPIC, b"in 3 s", properties={C.PROPERTY_TIMER_DELAY_SEC: "3"})).code == 0
+        before = await client.request(RequestCode.GET_TIMER_CHECK_POINT)
+        assert before.code == 0 and len(before.body) == 56
+        read_ms, flush_pos, queue_offset, master_offset, _state, stamp, _counter = struct.unpack(">7q", before.body)
+        # The pending timer message (rmq_sys_wheel_timer offset 0) holds both marks back.
+        assert (queue_offset, master_offset, flush_pos) == (0, 0, 0)
+        assert read_ms < 1_700_000_003_000 and stamp == clock.now_ms()
+        clock.advance(3_000)
+        assert broker.tick_delay() == 1
+        after = struct.unpack(">7q", (await client.request(RequestCode.GET_TIMER_CHECK_POINT)).body)
+        assert after[2] == after[3] == 1 and after[0] >= 1_700_000_003_000
+
+
+async def test_timer_checkpoint_without_timers_is_a_system_error(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, timerWheelEnable="false") as broker, connect(broker.port) as client:
+        answer = await client.request(RequestCode.GET_TIMER_CHECK_POINT)
+    assert (answer.code, answer.remark) == (ResponseCode.SYSTEM_ERROR, "The checkpoint is null")
+
+
 async def test_store_lock_refuses_a_second_broker(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as broker:
         second = BrokerController(broker_config(tmp_path))

@@ -2,7 +2,7 @@
 
 UPDATE_AND_CREATE_TOPIC (17), GET_ALL_TOPIC_CONFIG (21), SEARCH_OFFSET_BY_TIMESTAMP (29),
 GET_MAX_OFFSET (30), GET_MIN_OFFSET (31), GET_EARLIEST_MSG_STORETIME (32),
-GET_ALL_CONSUMER_OFFSET (43), GET_ALL_DELAY_OFFSET (45), QUERY_BROKER_OFFSET (13),
+GET_ALL_CONSUMER_OFFSET (43), GET_ALL_DELAY_OFFSET (45), GET_TIMER_CHECK_POINT (60), QUERY_BROKER_OFFSET (13),
 UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200), and GET_CONSUMER_RUNNING_INFO (307) and
 CONSUME_MESSAGE_DIRECTLY (309), both forwarded to the consumer's own channel (the latter
 with the stored message as body, so that an admin can have one consumer consume one
@@ -91,6 +91,7 @@ class AdminProcessor:
             RequestCode.GET_EARLIEST_MSG_STORETIME: self.get_earliest_msg_storetime,
             RequestCode.GET_ALL_CONSUMER_OFFSET: self.get_all_consumer_offset,
             RequestCode.GET_ALL_DELAY_OFFSET: self.get_all_delay_offset,
+            RequestCode.GET_TIMER_CHECK_POINT: self.get_timer_check_point,
             RequestCode.QUERY_BROKER_OFFSET: self.query_broker_offset,
             RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: self.update_and_create_subscription_group,
             RequestCode.GET_CONSUMER_RUNNING_INFO: self.get_consumer_running_info,
@@ -172,6 +173,14 @@ class AdminProcessor:
         if not offsets:
             return make_response(cmd, ResponseCode.SYSTEM_ERROR, "No delay offset in this broker")
         return make_response(cmd, ResponseCode.SUCCESS, body=DelayOffsetSerializeWrapper(dict(offsets)).encode())
+
+    def get_timer_check_point(self, channel: Any, cmd: RemotingCommand) -> RemotingCommand:
+        """The timer's checkpoint, 56 bytes as ``TimerCheckpoint.encode`` writes them (reference section 7)."""
+        delay = self.broker.delay_service
+        record = delay.timer_checkpoint_record() if delay is not None else None
+        if record is None:
+            return make_response(cmd, ResponseCode.SYSTEM_ERROR, "The checkpoint is null")
+        return make_response(cmd, ResponseCode.SUCCESS, body=record)
 
     def query_broker_offset(self, channel: Any, cmd: RemotingCommand) -> RemotingCommand:
         # The commit log's write position: what admin tools show as the broker offset.
