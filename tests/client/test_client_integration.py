@@ -349,3 +349,37 @@ def test_synchronous_pull_consumer_pulls_on_the_calling_thread(cluster: Cluster)
             waiter.join(30)
             [late] = arrived
             assert [m.body for m in late.msg_found_list] == [b"late"]  # type: ignore[attr-defined]
+
+
+async def test_a_message_the_listener_never_finishes_comes_back_after_the_consume_timeout(cluster: Cluster) -> None:
+    """consumeTimeout: the listener hangs on the first delivery; after the timeout the consumer
+    sends the message back (delay level 3: 2 s on the test broker) and it is consumed again,
+    and the hung delivery no longer holds the queue's offset."""
+    topic, group = cluster.name("HungTopic"), cluster.name("hung_cg")
+    retried = anyio.Event()
+    deliveries: list[int] = []
+
+    async def listener(msgs: list[MessageExt], context: object) -> ConsumeConcurrentlyStatus:
+        for msg in msgs:
+            deliveries.append(msg.reconsume_times)
+            if msg.reconsume_times == 0:
+                await anyio.sleep_forever()  # a listener stuck on this message
+            retried.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    async with Producer(cluster.name("hung_pg"), namesrv_addr=cluster.namesrv_addr) as producer:
+        sent = await producer.send(Message(topic, b"stuck once"), mq=MessageQueue(topic, "broker-a", 0))
+    consumer = PushConsumer(
+        group, namesrv_addr=cluster.namesrv_addr, consume_from_where="CONSUME_FROM_FIRST_OFFSET",
+        consume_timeout_min=0.02,  # 1.2 s
+    )  # fmt: skip
+    consumer.subscribe(topic, "*")
+    consumer.register_message_listener(listener)
+    async with consumer:
+        with anyio.fail_after(30):
+            await retried.wait()
+        assert deliveries == [0, 1]
+        await consumer.persist_offsets()
+        async with Admin(cluster.namesrv_addr) as admin:
+            [progress] = [p for p in await admin.consumer_progress(group, [topic]) if p.message_queue.queue_id == 0]
+        assert progress.consumer_offset == sent.queue_offset + 1

@@ -139,6 +139,56 @@ async def test_concurrent_failures_are_sent_back_and_the_offset_moves_past_them(
         tg.cancel_scope.cancel()
 
 
+async def test_messages_the_listener_holds_past_the_consume_timeout_are_sent_back() -> None:
+    """cleanExpireMsg: a listener stuck on offsets 10 and 11 holds the queue's offset back until
+    they are older than the timeout; then they go back to the broker (delay level 3) and the
+    offset moves on. 12 was handed over later and stays; one that cannot be sent back stays too."""
+    mq = MessageQueue(T, "broker-a", 0)
+    clock = FakeClock(1_000_000)
+    stuck = anyio.Event()
+    sent_back: list[tuple[int, int]] = []
+    refuse: set[int] = set()
+
+    async def listener(msgs, context):  # type: ignore[no-untyped-def]
+        await stuck.wait()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    async def send_back(msg: MessageExt, delay: int) -> bool:
+        if msg.queue_offset in refuse:
+            return False
+        sent_back.append((msg.queue_offset, delay))
+        return True
+
+    store = MemoryStore("g")
+    timeout_ms = 15 * 60_000
+    async with anyio.create_task_group() as tg:
+        service = ConcurrentlyConsumeService("g", listener, store, MessageModel.CLUSTERING, send_back, tg, clock)
+        pq = ProcessQueue(clock)
+        first = _msgs(10, 11)
+        pq.put_messages(first)
+        service.submit(first, pq, mq)
+        await anyio.wait_all_tasks_blocked()
+        clock.advance(10 * 60_000)
+        later = _msgs(12)
+        pq.put_messages(later)
+        service.submit(later, pq, mq)
+        await anyio.wait_all_tasks_blocked()
+
+        assert await service.clean_expired({mq: pq}, timeout_ms) == 0  # nothing held 15 min yet
+        clock.advance(6 * 60_000)  # 10 and 11: 16 min; 12: 6 min
+        refuse.add(11)
+        assert await service.clean_expired({mq: pq}, timeout_ms) == 1
+        assert sent_back == [(10, 3)] and store.offset_table[mq] == 11 and pq.msg_count == 2
+        refuse.clear()
+        assert await service.clean_expired({mq: pq}, timeout_ms) == 1
+        assert sent_back == [(10, 3), (11, 3)] and store.offset_table[mq] == 12 and pq.msg_count == 1
+
+        stuck.set()  # the listener returns at last: 12 commits; 10 and 11 are not sent back twice
+        await anyio.wait_all_tasks_blocked()
+        assert store.offset_table[mq] == 13 and pq.msg_count == 0
+        assert sent_back == [(10, 3), (11, 3)]
+
+
 async def test_broadcast_failures_are_dropped_not_sent_back() -> None:
     mq = MessageQueue(T, "broker-a", 0)
 

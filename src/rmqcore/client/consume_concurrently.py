@@ -6,10 +6,16 @@ broker (CONSUMER_SEND_MSG_BACK: retry topic after a delay, DLQ after ``max_recon
 a message that cannot even be sent back is consumed again here after a pause. In
 BROADCASTING failures are only logged, as in Java. The queue's committed offset then moves
 to the oldest message still in flight (:meth:`ProcessQueue.remove_messages`).
+
+A listener that never returns would hold its queue's committed offset back for good:
+:meth:`ConcurrentlyConsumeService.clean_expired` (``cleanExpireMsg``, run every
+``consumeTimeout``) sends a message the listener got more than ``consumeTimeout`` ago back to
+the broker (retry topic, delay level 3) and stops waiting for it, so the offset moves on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 
 import anyio
@@ -18,13 +24,14 @@ import structlog
 from rmqcore.client.consume_service import ConsumeService
 from rmqcore.client.consume_service import SendBack as SendBack, reset_retry_topic as reset_retry_topic  # re-exported: they lived here before
 from rmqcore.client.listener import ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus
-from rmqcore.client.process_queue import ProcessQueue
+from rmqcore.client.process_queue import EXPIRED_SCAN_MAX, ProcessQueue
 from rmqcore.message import MessageExt, MessageQueue
 from rmqcore.remoting.bodies.heartbeat import MessageModel
 
 log = structlog.get_logger(__name__)
 
 RECONSUME_PAUSE_S = 5.0
+EXPIRED_SEND_BACK_DELAY_LEVEL = 3  # cleanExpiredMsg: sendMessageBack(msg, 3)
 
 
 @dataclass(eq=False, repr=False)
@@ -91,3 +98,24 @@ class ConcurrentlyConsumeService(ConsumeService):
     async def _consume_later(self, msgs: list[MessageExt], pq: ProcessQueue, mq: MessageQueue) -> None:
         await anyio.sleep(self.reconsume_pause_s)
         await self.consume(msgs, pq, mq)
+
+    async def clean_expired(self, queues: Mapping[MessageQueue, ProcessQueue], timeout_ms: int) -> int:
+        """Send back, and stop waiting for, messages the listener has held over ``timeout_ms``;
+        returns how many. Per queue the oldest first, at most 16, stopping at the first one
+        still within time (a later one was handed to the listener later)."""
+        cleaned = 0
+        for mq, pq in list(queues.items()):
+            for _ in range(EXPIRED_SCAN_MAX):
+                if pq.dropped:
+                    break
+                msg = pq.oldest_if_expired(self.clock.now_ms(), timeout_ms)
+                if msg is None:
+                    break
+                if not await self.send_back(msg, EXPIRED_SEND_BACK_DELAY_LEVEL):
+                    break  # the broker could not take it: keep waiting, try again next run
+                log.info("expired_message_sent_back", group=self.group, mq=str(mq), queue_offset=msg.queue_offset, msg_id=msg.msg_id)
+                cleaned += 1
+                offset = pq.remove_if_oldest(msg)
+                if offset >= 0 and not pq.dropped:
+                    self.offset_store.update_offset(mq, offset, increase_only=True)
+        return cleaned

@@ -13,10 +13,13 @@ from collections.abc import Iterable
 
 from rmqcore.clock import SYSTEM_CLOCK, Clock
 from rmqcore.message import MessageExt
+from rmqcore.message import constants as C
 
 LOCK_MAX_LIVE_MS = 30_000
 """``rocketmq.client.rebalance.lockMaxLiveTime``: a lock not renewed for this long is treated as lost."""
 PULL_MAX_IDLE_MS = 120_000
+EXPIRED_SCAN_MAX = 16
+"""``cleanExpiredMsg`` looks at no more than the 16 oldest cached messages per run."""
 
 
 class ProcessQueue:
@@ -83,6 +86,28 @@ class ProcessQueue:
                 i = bisect_left(self._offsets, msg.queue_offset)
                 del self._offsets[i]
         return self._offsets[0] if self._offsets else self.queue_offset_max + 1
+
+    def oldest_if_expired(self, now_ms: int, timeout_ms: int) -> MessageExt | None:
+        """The lowest-offset cached message if the listener got it more than ``timeout_ms`` ago
+        (its CONSUME_START_TIME), else None (``cleanExpiredMsg``'s test)."""
+        if not self._offsets:
+            return None
+        msg = self._messages[self._offsets[0]]
+        started = msg.properties.get(C.PROPERTY_CONSUME_START_TIMESTAMP)
+        if not started:
+            return None
+        try:
+            started_ms = int(started)
+        except ValueError:
+            return None
+        return msg if now_ms - started_ms > timeout_ms else None
+
+    def remove_if_oldest(self, msg: MessageExt) -> int:
+        """Forget ``msg`` if it is still the lowest-offset cached message; the offset now safe to
+        commit, or -1 when it was not (consumed meanwhile)."""
+        if not self._offsets or self._offsets[0] != msg.queue_offset:
+            return -1
+        return self.remove_messages([msg])
 
     # -- orderly ---------------------------------------------------------------------------
     def take_messages(self, batch_size: int) -> list[MessageExt]:

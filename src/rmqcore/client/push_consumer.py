@@ -10,6 +10,9 @@ group changed. Offsets are committed every ``persist_consumer_offset_interval`` 
 at shutdown.
 
 CLUSTERING consumers also subscribe ``%RETRY%<group>`` (where failed messages come back).
+A concurrent consumer gives up on a message its listener has held for ``consume_timeout_min``
+(15 minutes, ``consumeTimeout``): it is sent back for a later retry and no longer holds
+the queue's offset.
 
     async with PushConsumer("group", namesrv_addr="127.0.0.1:9876") as consumer:   # or start()/shutdown()
         ...
@@ -55,6 +58,7 @@ log = structlog.get_logger(__name__)
 PULL_DELAY_ON_FLOW_CONTROL_S = 0.05
 PULL_DELAY_ON_ERROR_S = 3.0
 LOCK_RENEW_INTERVAL_S = 20.0
+CONSUME_TIMEOUT_MIN = 15.0  # DefaultMQPushConsumer.consumeTimeout (minutes)
 """``REBALANCE_LOCK_INTERVAL``: how often an orderly consumer renews its queue locks."""
 
 
@@ -83,6 +87,7 @@ class PushConsumer(RebalancingConsumer):
         rebalance_interval: float = 20.0,
         pull_delay_on_error: float = PULL_DELAY_ON_ERROR_S,
         offset_store_dir: str | None = None,
+        consume_timeout_min: float = CONSUME_TIMEOUT_MIN,
     ) -> None:
         super().__init__(
             group,
@@ -103,6 +108,7 @@ class PushConsumer(RebalancingConsumer):
         self.suspend_current_queue_time_ms = suspend_current_queue_time_ms
         self.broker_suspend_max_time_ms = broker_suspend_max_time_ms
         self.pull_delay_on_error = pull_delay_on_error
+        self.consume_timeout_min = consume_timeout_min
         self._listener: Listener | None = None
         self._orderly = False
         self._consume_service: ConcurrentlyConsumeService | OrderlyConsumeService | None = None
@@ -209,6 +215,8 @@ class PushConsumer(RebalancingConsumer):
         tg.start_soon(self._persist_loop)
         if self._orderly and self.message_model is MessageModel.CLUSTERING:
             tg.start_soon(self._lock_loop)
+        if not self._orderly:
+            tg.start_soon(self._clean_expired_loop)
         log.info("push_consumer_started", group=self.group, client_id=instance.client_id, model=self.message_model.name)
 
     def _on_shutdown(self) -> None:
@@ -260,6 +268,20 @@ class PushConsumer(RebalancingConsumer):
         if self._core is None or self._rebalancer is None:
             return
         await self._core.offset_store.persist_all(list(self._rebalancer.process_queues) + list(self._core.offset_store.offset_table))
+
+    async def _clean_expired_loop(self) -> None:
+        """Every ``consume_timeout_min``: give up on messages the listener has held that long
+        (sent back to the broker for a later retry; see consume_concurrently.py)."""
+        interval_s = self.consume_timeout_min * 60
+        while True:
+            await anyio.sleep(interval_s)
+            service, rebalancer = self._consume_service, self._rebalancer
+            if not isinstance(service, ConcurrentlyConsumeService) or rebalancer is None:
+                continue
+            try:
+                await service.clean_expired(rebalancer.process_queues, int(interval_s * 1000))
+            except Exception:
+                log.exception("clean_expired_crashed", group=self.group)
 
     async def _persist_loop(self) -> None:
         while True:
