@@ -27,6 +27,7 @@ from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.client.pull_result import PullStatus
 from rmqcore.client.rebalancing_consumer import RebalancingConsumer
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
+from rmqcore.client.validators import check_range
 from rmqcore.message import MessageExt, MessageQueue
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumeType, MessageModel
@@ -79,6 +80,12 @@ class LitePullConsumer(RebalancingConsumer):
         self._polled_offsets: dict[MessageQueue, int] = {}
         self._assignment_dirty = False
         self._assignment_lock = anyio.Lock()
+
+    def _check_can_start(self) -> None:
+        super()._check_can_start()
+        # DefaultLitePullConsumerImpl.checkConfig's ranges
+        check_range("pullBatchSize", self.pull_batch_size, 1, 1024)
+        check_range("pullThresholdForQueue", self.pull_threshold_for_queue, 1, 65535)
 
     # -- configuration ---------------------------------------------------------------------
     def subscribe(self, topic: str, expression: str | MessageSelector | None = "*") -> None:

@@ -48,6 +48,7 @@ from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.client.pull_result import PullStatus
 from rmqcore.client.rebalancing_consumer import RebalancingConsumer
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
+from rmqcore.client.validators import check_range
 from rmqcore.message import MessageExt, MessageQueue, retry_topic
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.client import ConsumeMessageDirectlyResult
@@ -188,6 +189,15 @@ class PushConsumer(RebalancingConsumer):
 
     # -- lifecycle -------------------------------------------------------------------------
     def _check_can_start(self) -> None:
+        super()._check_can_start()
+        # DefaultMQPushConsumerImpl.checkConfig's ranges (settings named as in Java)
+        check_range("consumeThreadMax", self.consume_thread_max, 1, 1000)
+        check_range("pullThresholdForQueue", self.pull_threshold_for_queue, 1, 65535)
+        check_range("pullThresholdSizeForQueue", self.pull_threshold_size_for_queue // (1024 * 1024), 1, 1024)
+        check_range("consumeMessageBatchMaxSize", self.consume_message_batch_max_size, 1, 1024)
+        check_range("pullBatchSize", self.pull_batch_size, 1, 1024)
+        if self.consume_timeout_min <= 0:
+            raise MQClientError(f"consumeTimeout must be positive, got {self.consume_timeout_min} minutes")
         if self._listener is None:
             raise MQClientError("register a message listener before starting the consumer")
         if not self.subscriptions:
