@@ -60,3 +60,19 @@ async def test_clients_refuse_to_start_with_bad_settings(client: object, message
     with pytest.raises(MQClientError, match=message):
         await made.start()
     assert made._instance is None  # nothing was opened
+
+
+@pytest.mark.parametrize(
+    ("topic", "message"),
+    [
+        ("", "the specified topic is blank"),
+        ("orders.v2", r"the specified topic\[orders.v2\] contains illegal characters"),
+        ("RMQ_SYS_TRANS_HALF_TOPIC", r"Sending message to topic\[RMQ_SYS_TRANS_HALF_TOPIC\] is forbidden."),
+    ],
+)
+def test_a_send_to_a_topic_no_broker_would_take_is_refused_before_it_is_sent(topic: str, message: str) -> None:
+    from rmqcore.client import Message
+
+    producer = Producer("pg", namesrv_addr="127.0.0.1:1")  # never reached: the check comes first
+    with pytest.raises(MQClientError, match=message):
+        producer._check_message(Message(topic, b"x"))

@@ -34,7 +34,7 @@ from rmqcore.client.route import MASTER_ID, TopicPublishInfo
 from rmqcore.client.selectors import MessageQueueSelector
 from rmqcore.client.send_attempts import RETRY_RESPONSE_CODES, SendAttempts
 from rmqcore.client.send_result import SendResult
-from rmqcore.client.validators import DEFAULT_PRODUCER_GROUP, check_group, check_not_default_group
+from rmqcore.client.validators import DEFAULT_PRODUCER_GROUP, check_group, check_not_default_group, check_topic
 from rmqcore.message import Message, MessageExt, MessageQueue, encode_properties, new_uniq_key
 from rmqcore.message import constants as C
 
@@ -52,6 +52,7 @@ T = TypeVar("T")
 COMPRESS_MSG_BODY_OVER = 4096
 COMPRESS_LEVEL = 5
 MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+_CHECKED_TOPICS_MAX = 4096
 
 
 class SendHandle(Generic[T]):
@@ -105,6 +106,7 @@ class Producer(ClientLifecycle):
         self.compress_msg_body_over = compress_msg_body_over
         self.max_message_size = max_message_size
         self._request_topics: set[str] = set()  # topics request() has heartbeated for
+        self._checked_topics: set[str] = set()  # topic names already found valid (checked once each)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -273,10 +275,11 @@ class Producer(ClientLifecycle):
 
     # -- internals -------------------------------------------------------------------------
     def _check_message(self, msg: Message) -> None:
-        if not msg.topic:
-            raise MQClientError("the specified topic is blank")
-        if len(msg.topic) > C.MAX_TOPIC_LENGTH:
-            raise MQClientError(f"the specified topic is longer than topic max length {C.MAX_TOPIC_LENGTH}")
+        topic = msg.topic
+        if topic not in self._checked_topics:
+            check_topic(topic)
+            if len(self._checked_topics) < _CHECKED_TOPICS_MAX:
+                self._checked_topics.add(topic)
         if not msg.body:
             raise MQClientError("the message body length is zero")
         if len(msg.body) > self.max_message_size:

@@ -15,12 +15,25 @@ from __future__ import annotations
 import re
 
 from rmqcore.client.errors import MQClientError
+from rmqcore.message import constants as C
 
 # TopicValidator.VALID_PATTERN_STR and Validators.CHARACTER_MAX_LENGTH
 _VALID_NAME = re.compile(r"^[%|a-zA-Z0-9_-]+$")
 GROUP_MAX_LENGTH = 255
 DEFAULT_PRODUCER_GROUP = "DEFAULT_PRODUCER"
 DEFAULT_CONSUMER_GROUP = "DEFAULT_CONSUMER"
+# TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET: the broker's own topics (it refuses them too).
+NOT_ALLOWED_SEND_TOPICS = frozenset(
+    {
+        C.SCHEDULE_TOPIC,
+        C.TIMER_TOPIC,
+        C.TRANS_HALF_TOPIC,
+        C.TRANS_OP_HALF_TOPIC,
+        C.TRANS_CHECK_MAX_TIME_TOPIC,
+        "SELF_TEST_TOPIC",
+        "OFFSET_MOVED_EVENT",
+    }
+)
 
 
 def check_group(group: str) -> None:
@@ -31,6 +44,24 @@ def check_group(group: str) -> None:
         raise MQClientError(f"the specified group is longer than group max length {GROUP_MAX_LENGTH}.")
     if not _VALID_NAME.match(group):
         raise MQClientError(f"the specified group[{group}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$")
+
+
+def check_topic(topic: str) -> None:
+    """``Validators.checkTopic`` and ``isNotAllowedSendTopic``: a topic a producer may send to.
+
+    >>> check_topic("SCHEDULE_TOPIC_XXXX")
+    Traceback (most recent call last):
+    ...
+    rmqcore.client.errors.MQClientError: Sending message to topic[SCHEDULE_TOPIC_XXXX] is forbidden.
+    """
+    if not topic or not topic.strip():
+        raise MQClientError("the specified topic is blank")
+    if len(topic) > C.MAX_TOPIC_LENGTH:
+        raise MQClientError(f"the specified topic is longer than topic max length {C.MAX_TOPIC_LENGTH}")
+    if not _VALID_NAME.match(topic):
+        raise MQClientError(f"the specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$")
+    if topic in NOT_ALLOWED_SEND_TOPICS:
+        raise MQClientError(f"Sending message to topic[{topic}] is forbidden.")
 
 
 def check_not_default_group(group: str, default: str, role: str) -> None:
