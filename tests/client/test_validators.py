@@ -53,6 +53,8 @@ def _listening_push(**settings: object) -> PushConsumer:
         (lambda: _listening_push(pull_threshold_for_queue=70000), r"pullThresholdForQueue Out of range \[1, 65535\]"),
         (lambda: _listening_push(pull_threshold_size_for_queue_mib=2048), r"pullThresholdSizeForQueue Out of range \[1, 1024\]"),
         (lambda: _listening_push(consume_timeout_min=0), "consumeTimeout must be positive"),
+        (lambda: _listening_push(pull_interval_ms=-1), r"pullInterval Out of range \[0, 65535\]"),
+        (lambda: _listening_push(consume_concurrently_max_span=0), r"consumeConcurrentlyMaxSpan Out of range \[1, 65535\]"),
     ],
 )
 async def test_clients_refuse_to_start_with_bad_settings(client: object, message: str) -> None:

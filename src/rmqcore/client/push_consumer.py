@@ -4,10 +4,11 @@ Per owned queue one task pulls (long polling: the broker holds a pull up to
 ``broker_suspend_max_time_ms``), caches the messages in the queue's
 :class:`ProcessQueue` and hands them to the consume service, concurrently or orderly.
 Pulling pauses while a queue caches more than ``pull_threshold_for_queue`` messages or
-``pull_threshold_size_for_queue_mib``. Which queues are owned is decided by the
-:class:`Rebalancer` every ``rebalance_interval`` seconds and whenever the broker says the
-group changed. Offsets are committed every ``persist_consumer_offset_interval`` seconds and
-at shutdown.
+``pull_threshold_size_for_queue_mib``, or (concurrent consumption) spans more than
+``consume_concurrently_max_span`` offsets; ``pull_interval_ms`` spaces a queue's pulls
+that found messages. Which queues are owned is decided by the :class:`Rebalancer` every
+``rebalance_interval`` seconds and whenever the broker says the group changed. Offsets
+are committed every ``persist_consumer_offset_interval`` seconds and at shutdown.
 
 CLUSTERING consumers also subscribe ``%RETRY%<group>`` (where failed messages come back).
 A concurrent consumer gives up on a message its listener has held for ``consume_timeout_min``
@@ -89,6 +90,8 @@ class PushConsumer(RebalancingConsumer):
         pull_delay_on_error: float = PULL_DELAY_ON_ERROR_S,
         offset_store_dir: str | None = None,
         consume_timeout_min: float = CONSUME_TIMEOUT_MIN,
+        pull_interval_ms: int = 0,
+        consume_concurrently_max_span: int = 2000,
     ) -> None:
         super().__init__(
             group,
@@ -110,6 +113,8 @@ class PushConsumer(RebalancingConsumer):
         self.broker_suspend_max_time_ms = broker_suspend_max_time_ms
         self.pull_delay_on_error = pull_delay_on_error
         self.consume_timeout_min = consume_timeout_min
+        self.pull_interval_ms = pull_interval_ms
+        self.consume_concurrently_max_span = consume_concurrently_max_span
         self._listener: Listener | None = None
         self._orderly = False
         self._consume_service: ConcurrentlyConsumeService | OrderlyConsumeService | None = None
@@ -196,6 +201,8 @@ class PushConsumer(RebalancingConsumer):
         check_range("pullThresholdSizeForQueue", self.pull_threshold_size_for_queue // (1024 * 1024), 1, 1024)
         check_range("consumeMessageBatchMaxSize", self.consume_message_batch_max_size, 1, 1024)
         check_range("pullBatchSize", self.pull_batch_size, 1, 1024)
+        check_range("pullInterval", self.pull_interval_ms, 0, 65535)
+        check_range("consumeConcurrentlyMaxSpan", self.consume_concurrently_max_span, 1, 65535)
         if self.consume_timeout_min <= 0:
             raise MQClientError(f"consumeTimeout must be positive, got {self.consume_timeout_min} minutes")
         if self._listener is None:
@@ -386,7 +393,7 @@ class PushConsumer(RebalancingConsumer):
                 if pq.msg_count > self.pull_threshold_for_queue or pq.msg_size > self.pull_threshold_size_for_queue:
                     await anyio.sleep(PULL_DELAY_ON_FLOW_CONTROL_S)
                     continue
-                if not self._orderly and pq.max_span() > 2000:
+                if not self._orderly and pq.max_span() > self.consume_concurrently_max_span:
                     await anyio.sleep(PULL_DELAY_ON_FLOW_CONTROL_S)
                     continue
                 subscription = self.subscriptions.get(mq.topic)
@@ -418,6 +425,9 @@ class PushConsumer(RebalancingConsumer):
                         service.submit(result.msg_found_list, pq, mq, dispatch)
                     elif pq.msg_count == 0:
                         core.offset_store.update_offset(mq, offset, increase_only=True)
+                    if self.pull_interval_ms:
+                        # pullInterval: a consumer throttled on purpose pulls a queue at most this often.
+                        await anyio.sleep(self.pull_interval_ms / 1000)
                 elif result.status in (PullStatus.NO_NEW_MSG, PullStatus.NO_MATCHED_MSG):
                     offset = result.next_begin_offset
                     if pq.msg_count == 0:
