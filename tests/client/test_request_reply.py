@@ -173,6 +173,26 @@ async def test_request_returns_the_reply_of_the_consumer(cluster: Cluster) -> No
 
 
 @pytest.mark.integration
+async def test_reply_reaches_the_request_when_another_producer_of_the_process_got_the_push(cluster: Cluster) -> None:
+    """Producers of one process share a client id (ip@pid), as in RocketMQ; the broker pushes a
+    reply to any connection of that client id. Here the reply producer heartbeats first, so the
+    broker picks its connection: the reply must still reach the request waiting in the other."""
+    topic = cluster.name("SharedIdTopic")
+    await create_topic(cluster, topic)
+    async with Producer(cluster.name("reply_pg"), namesrv_addr=cluster.namesrv_addr) as reply_producer:
+        await reply_producer.send(Message(cluster.name("AnyTopic"), b"learn the broker"))
+        await reply_producer.instance.send_heartbeat_to_all_brokers()
+        consumer = PushConsumer(cluster.name("rpc_cg"), namesrv_addr=cluster.namesrv_addr, consume_from_where=FROM_FIRST)
+        consumer.subscribe(topic, "*")
+        consumer.register_message_listener(Responder(reply_producer))
+        async with Producer(cluster.name("request_pg"), namesrv_addr=cluster.namesrv_addr) as requester, consumer:
+            assert requester.instance.client_id == reply_producer.instance.client_id
+            with anyio.fail_after(30):
+                reply = await requester.request(Message(topic, b"whose push?"), timeout=20)
+    assert reply.body == b"re:whose push?"
+
+
+@pytest.mark.integration
 async def test_request_async_hands_the_reply_or_the_error_to_callbacks(cluster: Cluster) -> None:
     topic, unanswered = cluster.name("AsyncRpcTopic"), cluster.name("AsyncUnanswered")
     await create_topic(cluster, topic)
@@ -217,6 +237,10 @@ def test_synchronous_request(cluster: Cluster) -> None:
     topic = cluster.name("SyncRpcTopic")
     anyio.run(create_topic, cluster, topic)
     with sync.Producer(cluster.name("reply_pg"), namesrv_addr=cluster.namesrv_addr) as reply_producer:
+        # Its heartbeat comes first, so the broker pushes the replies to its connection, served
+        # by its own event loop thread: they must cross to the requester's loop.
+        reply_producer.send(Message(cluster.name("AnyTopic"), b"learn the broker"))
+        reply_producer.call(reply_producer.async_client.instance.send_heartbeat_to_all_brokers)
         consumer = sync.PushConsumer(cluster.name("rpc_cg"), namesrv_addr=cluster.namesrv_addr, consume_from_where=FROM_FIRST)
         consumer.subscribe(topic, "*")
 

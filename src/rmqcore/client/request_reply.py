@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import zlib
 from collections.abc import Callable
 
@@ -122,18 +124,36 @@ def reply_from_push(cmd: RemotingCommand, received_ms: int) -> MessageExt:
 
 
 class _Pending:
-    __slots__ = ("arrived", "reply")
+    """One request's wait: set on the loop it waits on (``deliver``)."""
+
+    __slots__ = ("arrived", "loop", "reply")
 
     def __init__(self) -> None:
         self.arrived = anyio.Event()
         self.reply: MessageExt | None = None
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # not on an asyncio loop: replies are delivered on the caller's thread
+            self.loop = None
+
+    def deliver(self, reply: MessageExt) -> None:
+        if self.reply is None:
+            self.reply = reply
+            self.arrived.set()
+
+
+# Every request of the process waiting for its reply, by correlation id (RocketMQ's
+# RequestFutureHolder is a singleton too). Clients of one process share a client id (ip@pid),
+# and the broker pushes a reply to any connection of that id: the client instance that gets
+# the push may not be the one whose request waits, nor run on the same event loop.
+_WAITING: dict[str, _Pending] = {}
+_WAITING_LOCK = threading.Lock()
 
 
 class PendingReplies:
-    """Correlation id → the request waiting for its reply (``RequestFutureHolder``).
-
-    Lives on the client's event loop: :meth:`on_push_reply` is the processor of
-    PUSH_REPLY_MESSAGE_TO_CLIENT, and waiting happens in the request's task.
+    """A client instance's requests waiting for replies, and its PUSH_REPLY_MESSAGE_TO_CLIENT
+    processor (:meth:`on_push_reply`), which hands a reply to the waiting request wherever it
+    waits in this process: directly on the same loop, else through that loop's thread-safe call.
     """
 
     def __init__(self, now_ms: Callable[[], int]) -> None:
@@ -144,10 +164,15 @@ class PendingReplies:
         return len(self._pending)
 
     def open(self, correlation_id: str) -> None:
-        self._pending[correlation_id] = _Pending()
+        pending = _Pending()
+        self._pending[correlation_id] = pending
+        with _WAITING_LOCK:
+            _WAITING[correlation_id] = pending
 
     def close(self, correlation_id: str) -> None:
         self._pending.pop(correlation_id, None)
+        with _WAITING_LOCK:
+            _WAITING.pop(correlation_id, None)
 
     async def wait(self, correlation_id: str, timeout: float) -> MessageExt | None:
         """The reply, or None when ``timeout`` seconds pass first."""
@@ -163,13 +188,22 @@ class PendingReplies:
             log.warning("reply_push_unreadable", error=f"{type(exc).__name__}: {exc}")
             return make_response(cmd, ResponseCode.SYSTEM_ERROR, "process reply message fail")
         correlation_id = reply.properties.get(C.PROPERTY_CORRELATION_ID)
-        pending = self._pending.get(correlation_id) if correlation_id is not None else None
+        with _WAITING_LOCK:
+            pending = _WAITING.get(correlation_id) if correlation_id is not None else None
         if pending is None:
-            # Its request timed out already, or it belongs to another client instance.
-            log.warning(
-                "reply_without_request", correlation_id=correlation_id, born_host=reply.born_host
-            )
-        elif pending.reply is None:
-            pending.reply = reply
-            pending.arrived.set()
+            # Its request timed out already (or it came from another process).
+            log.warning("reply_without_request", correlation_id=correlation_id, born_host=reply.born_host)
+            return make_response(cmd, ResponseCode.SUCCESS)
+        loop = pending.loop
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if loop is None or loop is here:
+            pending.deliver(reply)
+        else:
+            try:
+                loop.call_soon_threadsafe(pending.deliver, reply)
+            except RuntimeError:  # that loop is closed: its request is gone
+                log.warning("reply_without_request", correlation_id=correlation_id, born_host=reply.born_host)
         return make_response(cmd, ResponseCode.SUCCESS)
