@@ -26,10 +26,9 @@ from rmqcore.client.request_reply import (
     create_reply_message,
     is_reply_property_string,
     reply_from_push,
-    reply_topic,
 )
 from rmqcore.message import constants as C
-from rmqcore.message import encode_properties
+from rmqcore.message import encode_properties, reply_topic
 from rmqcore.remoting import RequestCode, ResponseCode, make_request
 from rmqcore.remoting.headers.client import ReplyMessageRequestHeader
 from tests.client.conftest import Cluster

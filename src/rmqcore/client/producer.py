@@ -34,7 +34,7 @@ from rmqcore.client.route import MASTER_ID, TopicPublishInfo
 from rmqcore.client.selectors import MessageQueueSelector
 from rmqcore.client.send_attempts import RETRY_RESPONSE_CODES, SendAttempts
 from rmqcore.client.send_result import SendResult
-from rmqcore.client.validators import DEFAULT_PRODUCER_GROUP, check_group, check_not_default_group, check_topic
+from rmqcore.client.validators import check_producer_group, check_topic
 from rmqcore.message import Message, MessageExt, MessageQueue, encode_properties, new_uniq_key
 from rmqcore.message import constants as C
 
@@ -114,8 +114,7 @@ class Producer(ClientLifecycle):
         return f"producer {self.group}"
 
     def _check_can_start(self) -> None:
-        check_group(self.group)
-        check_not_default_group(self.group, DEFAULT_PRODUCER_GROUP, "producerGroup")
+        check_producer_group(self.group)
 
     def _transaction_checker(self) -> TransactionChecker | None:
         return None

@@ -24,7 +24,7 @@ from rmqcore.client.offset_store import ReadOffsetType
 from rmqcore.client.pull_result import PullResult
 from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer, as_allocate_strategy
 from rmqcore.client.subscription import MessageSelector, build_subscription_data
-from rmqcore.client.validators import DEFAULT_CONSUMER_GROUP, check_group, check_not_default_group
+from rmqcore.client.validators import check_consumer_group
 from rmqcore.message import MessageExt, MessageQueue
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
@@ -78,8 +78,7 @@ class PullConsumer(ClientLifecycle):
         return f"consumer {self.group}"
 
     def _check_can_start(self) -> None:
-        check_group(self.group)
-        check_not_default_group(self.group, DEFAULT_CONSUMER_GROUP, "consumerGroup")
+        check_consumer_group(self.group)
 
     async def _on_start(self, instance: ClientInstance, stack: AsyncExitStack) -> None:
         instance.register_consumer(self)

@@ -25,7 +25,7 @@ from rmqcore.client.errors import ClientStateError, MQClientError
 from rmqcore.client.lifecycle import ClientLifecycle
 from rmqcore.client.process_queue import ProcessQueue
 from rmqcore.client.rebalance_service import RebalanceHooks, Rebalancer, as_allocate_strategy
-from rmqcore.client.validators import DEFAULT_CONSUMER_GROUP, check_group, check_not_default_group
+from rmqcore.client.validators import check_consumer_group
 from rmqcore.message import MessageQueue
 from rmqcore.rebalance.strategies import AllocateStrategy
 from rmqcore.remoting.bodies.heartbeat import ConsumeFromWhere, ConsumerData, ConsumeType, MessageModel, SubscriptionData
@@ -79,8 +79,7 @@ class RebalancingConsumer(ClientLifecycle):
         return f"consumer {self.group}"
 
     def _check_can_start(self) -> None:
-        check_group(self.group)
-        check_not_default_group(self.group, DEFAULT_CONSUMER_GROUP, "consumerGroup")
+        check_consumer_group(self.group)
 
     # -- ConsumerHandle (used by the client instance) --------------------------------------
     def subscribed_topics(self) -> set[str]:

@@ -23,7 +23,7 @@ import anyio
 import structlog
 
 from rmqcore.client.errors import MQClientError
-from rmqcore.message import Message, MessageExt, decode_properties
+from rmqcore.message import Message, MessageExt, decode_properties, reply_topic
 from rmqcore.message import constants as C
 from rmqcore.remoting import RemotingCommand, ResponseCode, make_response
 from rmqcore.remoting.headers.client import ReplyMessageRequestHeader
@@ -32,15 +32,6 @@ log = structlog.get_logger(__name__)
 
 _MARKER = f"{C.PROPERTY_MESSAGE_TYPE}\x01{C.REPLY_MESSAGE_FLAG}\x02"
 _INNER_MARKER = "\x02" + _MARKER
-
-
-def reply_topic(cluster: str) -> str:
-    """The topic replies of ``cluster`` go to (``MixAll.getReplyTopic``).
-
-    >>> reply_topic("DefaultCluster")
-    'DefaultCluster_REPLY_TOPIC'
-    """
-    return f"{cluster}_{C.REPLY_TOPIC_POSTFIX}"
 
 
 def create_reply_message(request: Message, body: bytes) -> Message:

@@ -18,22 +18,10 @@ from rmqcore.client.errors import MQClientError
 from rmqcore.message import constants as C
 
 # TopicValidator.VALID_PATTERN_STR and Validators.CHARACTER_MAX_LENGTH
-_VALID_NAME = re.compile(r"^[%|a-zA-Z0-9_-]+$")
+_VALID_NAME = re.compile(C.VALID_NAME_PATTERN)
 GROUP_MAX_LENGTH = 255
 DEFAULT_PRODUCER_GROUP = "DEFAULT_PRODUCER"
 DEFAULT_CONSUMER_GROUP = "DEFAULT_CONSUMER"
-# TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET: the broker's own topics (it refuses them too).
-NOT_ALLOWED_SEND_TOPICS = frozenset(
-    {
-        C.SCHEDULE_TOPIC,
-        C.TIMER_TOPIC,
-        C.TRANS_HALF_TOPIC,
-        C.TRANS_OP_HALF_TOPIC,
-        C.TRANS_CHECK_MAX_TIME_TOPIC,
-        "SELF_TEST_TOPIC",
-        "OFFSET_MOVED_EVENT",
-    }
-)
 
 
 def check_group(group: str) -> None:
@@ -60,12 +48,22 @@ def check_topic(topic: str) -> None:
         raise MQClientError(f"the specified topic is longer than topic max length {C.MAX_TOPIC_LENGTH}")
     if not _VALID_NAME.match(topic):
         raise MQClientError(f"the specified topic[{topic}] contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$")
-    if topic in NOT_ALLOWED_SEND_TOPICS:
+    if topic in C.NOT_ALLOWED_SEND_TOPICS:
         raise MQClientError(f"Sending message to topic[{topic}] is forbidden.")
 
 
-def check_not_default_group(group: str, default: str, role: str) -> None:
-    """A producer or consumer must not use the reserved ``DEFAULT_PRODUCER``/``DEFAULT_CONSUMER``."""
+def check_producer_group(group: str) -> None:
+    """:func:`check_group`, and not the reserved ``DEFAULT_PRODUCER``."""
+    _check_role_group(group, DEFAULT_PRODUCER_GROUP, "producerGroup")
+
+
+def check_consumer_group(group: str) -> None:
+    """:func:`check_group`, and not the reserved ``DEFAULT_CONSUMER``."""
+    _check_role_group(group, DEFAULT_CONSUMER_GROUP, "consumerGroup")
+
+
+def _check_role_group(group: str, default: str, role: str) -> None:
+    check_group(group)
     if group == default:
         raise MQClientError(f"{role} can not equal {default}, please specify another one.")
 

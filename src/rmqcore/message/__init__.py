@@ -31,7 +31,7 @@ from rmqcore.message.ids import (
     new_uniq_key,
 )
 from rmqcore.message.java_hash import java_string_hash, tags_code
-from rmqcore.message.model import Message, MessageError, MessageExt, MessageQueue, dlq_topic, retry_topic
+from rmqcore.message.model import Message, MessageError, MessageExt, MessageQueue, dlq_topic, reply_topic, retry_topic
 from rmqcore.message.properties import decode_properties, encode_properties
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "iter_stored_messages",
     "java_string_hash",
     "new_uniq_key",
+    "reply_topic",
     "retry_topic",
     "stored_size",
     "tags_code",

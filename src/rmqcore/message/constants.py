@@ -118,6 +118,21 @@ DLQ_GROUP_TOPIC_PREFIX: Final = "%DLQ%"
 # Request-reply (MixAll): a reply goes to "<cluster>_REPLY_TOPIC" with MSG_TYPE=reply.
 REPLY_TOPIC_POSTFIX: Final = "REPLY_TOPIC"
 REPLY_MESSAGE_FLAG: Final = "reply"
+# TopicValidator: the characters a topic or group name may use, and the broker's own topics
+# that neither a client nor a broker accepts sends to (NOT_ALLOWED_SEND_TOPIC_SET, + the
+# 5.x timer topic).
+VALID_NAME_PATTERN: Final = r"^[%|a-zA-Z0-9_-]+$"
+NOT_ALLOWED_SEND_TOPICS: Final = frozenset(
+    {
+        SCHEDULE_TOPIC,
+        TIMER_TOPIC,
+        TRANS_HALF_TOPIC,
+        TRANS_OP_HALF_TOPIC,
+        TRANS_CHECK_MAX_TIME_TOPIC,
+        "SELF_TEST_TOPIC",
+        "OFFSET_MOVED_EVENT",
+    }
+)
 
 # Largest topic that still fits the V1 one-byte topic length (reference section 4/12).
 MAX_V1_TOPIC_LENGTH: Final = 127

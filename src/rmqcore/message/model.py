@@ -352,3 +352,12 @@ def retry_topic(group: str) -> str:
 
 def dlq_topic(group: str) -> str:
     return C.DLQ_GROUP_TOPIC_PREFIX + group
+
+
+def reply_topic(cluster: str) -> str:
+    """The topic replies of ``cluster`` go to (``MixAll.getReplyTopic``).
+
+    >>> reply_topic("DefaultCluster")
+    'DefaultCluster_REPLY_TOPIC'
+    """
+    return f"{cluster}_{C.REPLY_TOPIC_POSTFIX}"

@@ -20,6 +20,7 @@ import structlog
 
 from rmqcore.clock import Clock
 from rmqcore.message import constants as C
+from rmqcore.message import reply_topic
 from rmqcore.remoting.bodies import TopicConfig as WireTopicConfig
 from rmqcore.server.broker.persistence import DataVersion, read_json_file, write_json_atomic
 
@@ -64,7 +65,7 @@ def system_topic_configs(
         TopicConfig(C.TRANS_OP_HALF_TOPIC, 1, 1),
         TopicConfig(C.TRANS_CHECK_MAX_TIME_TOPIC, 1, 1),
         # Request-reply: replies are stored in "<cluster>_REPLY_TOPIC", one queue.
-        TopicConfig(f"{cluster_name}_{C.REPLY_TOPIC_POSTFIX}", 1, 1),
+        TopicConfig(reply_topic(cluster_name), 1, 1),
         # Cluster and broker-name topics: INHERIT|R|W (cluster/broker topic enabled by default).
         TopicConfig(cluster_name, 16, 16, C.PERM_INHERIT | PERM_RW),
         TopicConfig(broker_name, 1, 1, C.PERM_INHERIT | PERM_RW),

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 # TopicValidator: only these characters; blank and over-long names are refused too.
-_VALID_TOPIC = re.compile(r"^[%|a-zA-Z0-9_-]+$")
+_VALID_TOPIC = re.compile(C.VALID_NAME_PATTERN)
 CONSUMER_RUNNING_INFO_TIMEOUT_S = 5.0
 # Broker2Client.callClient: how long a consumer may take to consume the message it is given.
 CONSUME_MESSAGE_DIRECTLY_TIMEOUT_S = 10.0

@@ -64,18 +64,7 @@ log = structlog.get_logger(__name__)
 _DELAY_KEYS = (C.PROPERTY_DELAY_TIME_LEVEL, C.PROPERTY_TIMER_DELIVER_MS, C.PROPERTY_TIMER_DELAY_SEC, C.PROPERTY_TIMER_DELAY_MS)
 # Properties that send a message anywhere but a plain put (delay service, half message).
 _NOT_PLAIN_KEYS = frozenset((*_DELAY_KEYS, _TRAN_MSG))
-# TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET (+ the 5.x timer topic).
-NOT_ALLOWED_SEND_TOPICS = frozenset(
-    {
-        C.SCHEDULE_TOPIC,
-        C.TIMER_TOPIC,
-        C.TRANS_HALF_TOPIC,
-        C.TRANS_OP_HALF_TOPIC,
-        C.TRANS_CHECK_MAX_TIME_TOPIC,
-        "SELF_TEST_TOPIC",
-        "OFFSET_MOVED_EVENT",
-    }
-)
+NOT_ALLOWED_SEND_TOPICS = C.NOT_ALLOWED_SEND_TOPICS  # module-level alias: read on every send
 APPLY_TOPIC_HINT = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 DEFAULT_REGION = "DefaultRegion"
 # A send that created its topic waits at most this long for the name servers to learn it
