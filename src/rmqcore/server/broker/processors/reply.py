@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from rmqcore.message import MessageExt, decode_properties, encode_properties
+from rmqcore.message import decode_properties, encode_properties
 from rmqcore.message import constants as C
 from rmqcore.remoting import RemotingCommand, RequestCode, ResponseCode, make_request, make_response
 from rmqcore.remoting.headers.client import ReplyMessageRequestHeader
 from rmqcore.remoting.headers.send import SendMessageRequestHeader, decode_send_request_header
-from rmqcore.server.broker.processors.send import DEFAULT_REGION, SendProcessor, born_host_of
+from rmqcore.server.broker.processors.send import DEFAULT_REGION, SendProcessor, born_host_of, packed_born_host_of
 from rmqcore.store import PutStatus
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class ReplyProcessor(SendProcessor):
         remark = await self._push(channel, header, properties, body)
         ext = {"msgId": "0", "queueId": str(queue_id), "queueOffset": "0"}
         if self._store_reply and not self.broker.is_slave:
-            self._store(channel, header, properties, queue_id, body, ext)
+            self._store(channel, header, queue_id, body, ext)
         ext[C.PROPERTY_MSG_REGION] = DEFAULT_REGION
         ext[C.PROPERTY_TRACE_SWITCH] = "true"
         if remark is not None:
@@ -134,30 +134,16 @@ class ReplyProcessor(SendProcessor):
             return f"push reply message to {requester} fail."
         return None
 
-    def _store(
-        self,
-        channel: Any,
-        header: SendMessageRequestHeader,
-        properties: dict[str, str],
-        queue_id: int,
-        body: bytes,
-        ext: dict[str, str],
-    ) -> None:
-        """Keep the reply in its topic; a failed put is logged (the push decided the answer)."""
-        msg = MessageExt(
-            header.topic,
-            body,
-            flag=header.flag,
-            properties=properties,
-            queue_id=queue_id,
-            sys_flag=header.sys_flag,
-            born_timestamp=header.born_timestamp,
-            born_host=born_host_of(channel),
-            store_host=self.broker.store_host,
-            reconsume_times=header.reconsume_times or 0,
-        )
+    def _store(self, channel: Any, header: SendMessageRequestHeader, queue_id: int, body: bytes, ext: dict[str, str]) -> None:
+        """Keep the reply in its topic, its property string as sent; a failed put is logged
+        (the push decided the answer)."""
         try:
-            result = self.broker.store.put(msg, queue_id, wait_for_flush=False)
+            result = self.broker.store.put_encoded(
+                header.topic, queue_id, body, (header.properties or "").encode(), flag=header.flag,
+                sys_flag=header.sys_flag, born_timestamp=header.born_timestamp,
+                born_host=packed_born_host_of(channel), reconsume_times=header.reconsume_times or 0,
+                wait_for_flush=False,
+            )  # fmt: skip
         except Exception as exc:  # refused input or a closed store: the reply was still pushed
             log.warning("reply_store_failed", topic=header.topic, error=f"{type(exc).__name__}: {exc}")
             return
