@@ -1,6 +1,8 @@
 """Build glue that pyproject.toml cannot express: the cffi extension and the grammar files.
 
-``cffi_modules`` compiles ``csrc/`` into ``rmqcore.store._native`` (cffi API mode).
+``cffi_modules`` compiles ``csrc/`` into ``rmqcore.store._native`` (cffi API mode);
+``ext_modules`` builds ``rmqcore.message._stored_decode`` (``csrc/stored_decode.c``, the
+CPython API: it makes the Python objects of decoded messages, which cffi cannot).
 ``build_py`` copies ``grammar/*.lark`` into the package (``rmqcore/_grammar``) so an
 installed wheel finds the SQL92 grammar without the source tree.
 """
@@ -8,7 +10,7 @@ installed wheel finds the SQL92 grammar without the source tree.
 from pathlib import Path
 import shutil
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
@@ -25,5 +27,12 @@ class BuildPyWithGrammar(build_py):
 
 setup(
     cffi_modules=["csrc/build_native.py:ffibuilder"],
+    ext_modules=[
+        Extension(
+            "rmqcore.message._stored_decode",
+            ["csrc/stored_decode.c"],
+            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        )
+    ],
     cmdclass={"build_py": BuildPyWithGrammar},
 )

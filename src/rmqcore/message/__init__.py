@@ -32,7 +32,7 @@ from rmqcore.message.ids import (
 )
 from rmqcore.message.java_hash import java_string_hash, tags_code
 from rmqcore.message.model import Message, MessageError, MessageExt, MessageQueue, dlq_topic, reply_topic, retry_topic
-from rmqcore.message.properties import decode_properties, encode_properties
+from rmqcore.message.properties import decode_properties, decode_properties_cached, encode_properties
 
 __all__ = [
     "Host",
@@ -49,6 +49,7 @@ __all__ = [
     "decode_batch_body",
     "decode_offset_message_id",
     "decode_properties",
+    "decode_properties_cached",
     "decode_stored_message",
     "decode_stored_messages",
     "dlq_topic",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from rmqcore.message import constants as C
 from rmqcore.message.ids import Host, pack_ip, unpack_ip
 from rmqcore.message.model import Message, MessageExt
-from rmqcore.message.properties import decode_properties, encode_properties
+from rmqcore.message.properties import decode_properties, decode_properties_cached, encode_properties
 
 # Fields 1-9 of section 4: total, magic, bodyCRC, queueId, flag, queueOffset,
 # physicalOffset, sysFlag, bornTimestamp.
@@ -127,7 +127,9 @@ def decode_stored_message(
 ) -> tuple[MessageExt, int]:
     """Decode one stored record at ``pos``; returns the message and the record size.
 
-    Raises :class:`MessageDecodeError` for a truncated record or a bad magic code.
+    Raises :class:`MessageDecodeError` for a truncated record or a bad magic code. Topic and
+    property bytes that are not UTF-8 decode with U+FFFD in their place, as Java's
+    ``new String(bytes, UTF_8)`` does, so one such record does not stop a consumer.
     """
     end = len(buf)
     if end - pos < HEAD_SIZE:
@@ -173,13 +175,13 @@ def decode_stored_message(
     else:
         topic_len = buf[p]
         p += 1
-    topic = bytes(buf[p : p + topic_len]).decode("utf-8")
+    topic = bytes(buf[p : p + topic_len]).decode("utf-8", "replace")
     p += topic_len
     (props_len,) = _U16.unpack_from(buf, p)
     p += 2
     if p + props_len > pos + total:
         raise MessageDecodeError(f"record at {pos}: properties run past the record")
-    properties = decode_properties(bytes(buf[p : p + props_len]).decode("utf-8")) if props_len else {}
+    properties = decode_properties_cached(bytes(buf[p : p + props_len]).decode("utf-8", "replace")) if props_len else {}
     if read_body and decompress and sys_flag & C.COMPRESSED_FLAG:
         try:
             body = _decompress(body, sys_flag)
@@ -219,6 +221,14 @@ _V4_FIXED = struct.Struct(">iiiiiqqiqQqQiqi")
 _V4_FIXED_SIZE = _V4_FIXED.size  # 88
 _NOT_FAST = C.BORNHOST_V6_FLAG | C.STOREHOSTADDRESS_V6_FLAG | C.COMPRESSED_FLAG
 
+_decode_into: Callable[[bytes, int, type, list[MessageExt]], int] | None
+try:
+    from rmqcore.message._stored_decode import decode_into
+
+    _decode_into = decode_into
+except ImportError:  # a source tree without the built extension
+    _decode_into = None
+
 
 def iter_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> Iterator[MessageExt]:
     """Decode concatenated records (a PULL or QUERY body) until the buffer ends.
@@ -231,10 +241,35 @@ def iter_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: boo
 def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> list[MessageExt]:
     """Every record of ``buf`` (a PULL or QUERY body), as :func:`iter_stored_messages`.
 
-    The common record (V1, IPv4 hosts, not compressed) is decoded inline with one unpack of
-    its fixed part, its hosts and offset message id left for MessageExt to convert when read
-    (same values); anything else (V2, IPv6, a compressed body, a record that does not add
-    up) goes through :func:`decode_stored_message`, which also decides where decoding stops.
+    The common record (V1, IPv4 hosts, not compressed) is decoded in C
+    (``rmqcore.message._stored_decode``) when the extension is built, else by
+    :func:`decode_stored_messages_py`; the two give the same messages. Its hosts and offset
+    message id are left for MessageExt to convert when read (same values). Anything else
+    (V2, IPv6, a compressed body, a record that does not add up) goes through
+    :func:`decode_stored_message`, which also decides where decoding stops.
+    """
+    if _decode_into is None:
+        return decode_stored_messages_py(buf, decompress=decompress)
+    if buf.__class__ is not bytes:
+        buf = bytes(buf)
+    out: list[MessageExt] = []
+    end = len(buf)
+    pos = _decode_into(buf, 0, MessageExt, out)
+    while pos < end:
+        try:
+            msg, size = decode_stored_message(buf, pos, decompress=decompress)
+        except MessageDecodeError:
+            break
+        out.append(msg)
+        pos = _decode_into(buf, pos + size, MessageExt, out)
+    return out
+
+
+def decode_stored_messages_py(buf: bytes | bytearray | memoryview, *, decompress: bool = True) -> list[MessageExt]:
+    """:func:`decode_stored_messages` in the interpreter only: the reference the C decoder is
+    tested against, and what runs where the extension is not built.
+
+    The common record is decoded inline with one unpack of its fixed part.
     """
     if buf.__class__ is not bytes:
         buf = bytes(buf)  # one copy; every slice below is then a bytes object already
@@ -244,6 +279,7 @@ def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: b
     new = _new_message_ext
     v1 = C.MESSAGE_MAGIC_CODE_V1
     not_fast = _NOT_FAST
+    decode_cached = decode_properties_cached
     fixed = _V4_FIXED_SIZE
     pos = 0
     end = len(buf)
@@ -267,11 +303,11 @@ def decode_stored_messages(buf: bytes | bytearray | memoryview, *, decompress: b
                     props_end = topic_end + 2 + ((buf[topic_end] << 8) | buf[topic_end + 1])
                     if props_end <= rec_end:
                         msg = new(MessageExt)
-                        msg.topic = buf[body_end + 1 : topic_end].decode("utf-8")
+                        msg.topic = buf[body_end + 1 : topic_end].decode("utf-8", "replace")
                         msg.body = buf[p:body_end]
                         msg.flag = flag
                         msg.properties = (
-                            decode_properties(buf[topic_end + 2 : props_end].decode("utf-8")) if props_end > topic_end + 2 else {}
+                            decode_cached(buf[topic_end + 2 : props_end].decode("utf-8", "replace")) if props_end > topic_end + 2 else {}
                         )
                         msg.transaction_id = None
                         msg.queue_id = queue_id

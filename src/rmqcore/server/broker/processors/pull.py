@@ -25,7 +25,7 @@ import anyio
 
 from rmqcore.message import MessageDecodeError, decode_stored_message
 from rmqcore.message import constants as C
-from rmqcore.message.properties import decode_properties
+from rmqcore.message.properties import decode_properties_cached
 from rmqcore.remoting import RESPONSE_FLAG, RemotingCommand, RequestCode, ResponseCode, make_response
 from rmqcore.remoting.headers.pull import PullMessageRequestHeader
 from rmqcore.server.broker.filtering import FilterParseError, SubscriptionFilter
@@ -76,7 +76,7 @@ def record_properties(raw: bytes | memoryview, pos: int) -> dict[str, str]:
     else:
         p += 1 + raw[p]
     props_len = _U16.unpack_from(raw, p)[0]
-    return decode_properties(bytes(raw[p + 2 : p + 2 + props_len]).decode("utf-8", "replace"))
+    return decode_properties_cached(bytes(raw[p + 2 : p + 2 + props_len]).decode("utf-8", "replace"))
 
 
 def filter_records(raw: bytes, subscription: SubscriptionFilter) -> tuple[bytes, int]:

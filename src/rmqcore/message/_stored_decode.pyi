@@ -1,0 +1,3 @@
+from typing import Any
+
+def decode_into(buf: bytes, pos: int, cls: type, out: list[Any], /) -> int: ...
