@@ -135,6 +135,46 @@ def test_no_answer_times_out_and_closes_the_connection(peer_factory: Callable[[B
         channel.request(request(), WAIT_S)
 
 
+def test_an_answer_that_trickles_in_still_times_out_on_time(peer_factory: Callable[[Behaviour], Peer]) -> None:
+    """Each read returns some bytes well within the timeout, but the answer as a whole does
+    not come within it: the request's deadline, not each read's, decides."""
+    stop = threading.Event()
+
+    def trickle(conn: socket.socket, cmd: RemotingCommand) -> bytes:
+        frame = encode_command(make_response(cmd, 0, ext={"pad": "x" * 200}))
+        for i in range(len(frame)):  # byte by byte: the whole answer takes seconds
+            if stop.wait(0.02):
+                break
+            conn.sendall(frame[i : i + 1])
+        return b""
+
+    peer = peer_factory(trickle)
+    channel = BlockingChannel.connect(peer.addr, WAIT_S)
+    try:
+        with pytest.raises(RemotingTimeoutError, match="within 0.300s"):
+            channel.request(request(), 0.3)
+    finally:
+        stop.set()
+    assert channel.closed
+
+
+def test_timeouts_change_from_request_to_request(peer_factory: Callable[[Behaviour], Peer]) -> None:
+    answers = iter([b"", None])  # no answer to the first request, then answers
+
+    def behaviour(conn: socket.socket, cmd: RemotingCommand) -> bytes:
+        planned = next(answers, None)
+        return planned if planned is not None else encode_command(make_response(cmd, 0))
+
+    peer = peer_factory(behaviour)
+    channels = BlockingChannels()
+    with pytest.raises(RemotingTimeoutError):
+        channels.invoke(peer.addr, request(), 0.1)
+    # a new connection, a longer timeout, and several requests with varying ones
+    for timeout in (WAIT_S, 2.5, WAIT_S, 0.75):
+        assert channels.invoke(peer.addr, request(), timeout).code == ResponseCode.SUCCESS
+    channels.close()
+
+
 @pytest.mark.parametrize(
     "behaviour",
     [
