@@ -33,7 +33,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
-from rmqcore.message import MessageExt, create_offset_message_id, decode_batch_body, decode_properties, dlq_topic
+from rmqcore.message import MessageExt, create_offset_message_id, decode_batch_body, decode_properties, decode_properties_cached, dlq_topic
 from rmqcore.message import constants as C
 from rmqcore.message.ids import UniqKeyGenerator
 from rmqcore.remoting import RESPONSE_FLAG, RemotingCommand, RequestCode, ResponseCode, Version, make_response
@@ -249,7 +249,7 @@ class SendProcessor:
         if queue_id < 0:
             queue_id = self._random.randrange(config.write_queue_nums)  # type: ignore[union-attr]
         text = header.properties
-        properties = decode_properties(text) if text else {}
+        properties = decode_properties_cached(text) if text else {}
         sys_flag = header.sys_flag
         if config.topic_filter_type == MULTI_TAG:  # type: ignore[union-attr]
             sys_flag |= C.MULTI_TAGS_FLAG
