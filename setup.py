@@ -1,8 +1,9 @@
 """Build glue that pyproject.toml cannot express: the cffi extension and the grammar files.
 
 ``cffi_modules`` compiles ``csrc/`` into ``rmqcore.store._native`` (cffi API mode);
-``ext_modules`` builds ``rmqcore.message._stored_decode`` (``csrc/stored_decode.c``, the
-CPython API: it makes the Python objects of decoded messages, which cffi cannot).
+``ext_modules`` builds ``rmqcore.message._stored_decode`` (``csrc/stored_decode.c``) and
+``rmqcore.remoting._json_header`` (``csrc/json_header.c``) on the CPython API: they make the
+Python objects of decoded messages and headers, which cffi cannot.
 ``build_py`` copies ``grammar/*.lark`` into the package (``rmqcore/_grammar``) so an
 installed wheel finds the SQL92 grammar without the source tree.
 """
@@ -32,7 +33,12 @@ setup(
             "rmqcore.message._stored_decode",
             ["csrc/stored_decode.c"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        )
+        ),
+        Extension(
+            "rmqcore.remoting._json_header",
+            ["csrc/json_header.c"],
+            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        ),
     ],
     cmdclass={"build_py": BuildPyWithGrammar},
 )

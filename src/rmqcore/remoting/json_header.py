@@ -12,6 +12,7 @@ extFields values as JSON numbers or booleans (stringified as Java's
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rmqcore.remoting.codes import LanguageCode, SerializeType
@@ -33,9 +34,24 @@ _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 def encode_json_header(cmd: RemotingCommand) -> bytes:
     """The JSON header bytes of ``cmd`` (without the frame prefix).
 
+    Written in C (``rmqcore.remoting._json_header``) when the extension is built and the
+    fields are the plain kind (ints, str to str extFields, str or None remark); else by
+    :func:`encode_json_header_py`. Same bytes either way.
+
     >>> encode_json_header(RemotingCommand(code=105, opaque=1, ext_fields={"topic": "TopicTest"}))
     b'{"code":105,"extFields":{"topic":"TopicTest"},"flag":0,"language":"JAVA","opaque":1,"serializeTypeCurrentRPC":"JSON","version":479}'
     """
+    if _c_encode is not None:
+        out = _c_encode(
+            cmd.code, cmd.ext_fields, cmd.flag, _LANGUAGE_NAME.get(cmd.language, "OTHER"), cmd.opaque, cmd.remark, cmd.version
+        )
+        if out is not None:
+            return out
+    return encode_json_header_py(cmd)
+
+
+def encode_json_header_py(cmd: RemotingCommand) -> bytes:
+    """:func:`encode_json_header` in the interpreter: the reference for the C encoder."""
     lang_name = _LANGUAGE_NAME.get(cmd.language, "OTHER")
     ext = cmd.ext_fields
     if ext:
@@ -179,6 +195,24 @@ def decode_common_json_header(data: bytes) -> RemotingCommand | None:
     or ``None`` for any other header (then call ``decode_json_header``: it returns the same
     command or raises the ``FrameError``).
 
+    Parsed in C (``rmqcore.remoting._json_header``) when the extension is built and the
+    header has no whitespace, escapes or unknown fields; else by
+    :func:`decode_common_json_header_py`. Same command either way.
+
+    >>> cmd = decode_common_json_header(b'{"code":10,"extFields":{"b":"T"},"language":"CPP","opaque":3}')
+    >>> (cmd.code, cmd.opaque, cmd.language.name, cmd.ext_fields)
+    (10, 3, 'CPP', {'b': 'T'})
+    """
+    if _c_decode_common is not None:
+        cmd = _c_decode_common(data)
+        if cmd is not None:
+            return cmd  # type: ignore[no-any-return]
+    return decode_common_json_header_py(data)
+
+
+def decode_common_json_header_py(data: bytes) -> RemotingCommand | None:
+    """:func:`decode_common_json_header` in the interpreter: the reference for the C parser.
+
     The shape: a UTF-8 JSON object with nothing around it, an ``extFields`` object of string
     values, ``code`` and any of ``version``/``opaque``/``flag`` plain ints in the int range,
     a known ``language`` name, ``remark`` absent, null or a string. A request's fast path:
@@ -236,3 +270,15 @@ def decode_common_json_header(data: bytes) -> RemotingCommand | None:
         body=None,
         serialize_type=SerializeType.JSON,
     )
+
+
+_c_encode: Callable[[int, dict[str, str] | None, int, str, int, str | None, int], bytes | None] | None
+_c_decode_common: Callable[[bytes], RemotingCommand | None] | None
+try:
+    from rmqcore.remoting import _json_header
+
+    _json_header.setup(RemotingCommand, _LANGUAGE_BY_NAME, SerializeType.JSON)
+    _c_encode = _json_header.encode
+    _c_decode_common = _json_header.decode_common
+except ImportError:  # a source tree without the built extension
+    _c_encode = _c_decode_common = None
