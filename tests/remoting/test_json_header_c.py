@@ -1,8 +1,7 @@
 """The C JSON header codec (csrc/json_header.c) against the Python one.
 
-``encode_json_header`` and ``decode_common_json_header`` use the C extension when it is
-built; ``encode_json_header_py`` and ``decode_common_json_header_py`` are the interpreter's
-references. Encoding must give the same bytes (or the same error); decoding must give the
+``encode_json_header``, ``decode_common_json_header`` and ``decode_json_header`` use the C
+extension when it is built; the ``_py`` functions are the interpreter's references. Encoding must give the same bytes (or the same error); decoding must give the
 same command, and the C parser may only decline (None), never disagree, on any input:
 headers as fastjson, the C++ clients and json.dumps write them, reordered, spaced, escaped,
 with repeated or unknown fields, odd numbers, invalid UTF-8, cut short or damaged.
@@ -22,6 +21,8 @@ from rmqcore.remoting import LanguageCode, RemotingCommand, RequestCode, json_he
 from rmqcore.remoting.json_header import (
     decode_common_json_header,
     decode_common_json_header_py,
+    decode_json_header,
+    decode_json_header_py,
     encode_json_header,
     encode_json_header_py,
 )
@@ -148,6 +149,10 @@ def check_decode(data: bytes) -> None:
         assert ("ok", c_result) == reference
         assert type(c_result.language) is LanguageCode and type(c_result.ext_fields) is dict
     assert outcome(decode_common_json_header, data) == reference
+    general = outcome(decode_json_header_py, data)  # every shape; FrameError for a defect
+    assert outcome(decode_json_header, data) == general
+    if c_result is not None:
+        assert general == ("ok", c_result)
 
 
 def test_decode_takes_what_clients_send() -> None:

@@ -125,6 +125,17 @@ def decode_json_header(data: bytes | bytearray | memoryview) -> RemotingCommand:
     >>> (cmd.code, cmd.opaque, cmd.language.name, cmd.ext_fields)
     (10, 3, 'CPP', {'queueId': '2', 'batch': 'false'})
     """
+    if _c_decode_common is not None and data.__class__ is bytes:
+        # A header of the common shape decodes to the same command either way (the contract
+        # of decode_common_json_header): let the C parser have it first.
+        cmd = _c_decode_common(data)  # type: ignore[arg-type]
+        if cmd is not None:
+            return cmd
+    return decode_json_header_py(data)
+
+
+def decode_json_header_py(data: bytes | bytearray | memoryview) -> RemotingCommand:
+    """:func:`decode_json_header` in the interpreter only (every header shape, every defect)."""
     try:
         text = bytes(data).decode("utf-8") if data.__class__ is not bytes else data.decode("utf-8")  # type: ignore[union-attr]
         if text[:1] in _WHITESPACE:  # rare (and empty text); raw_decode rejects leading blanks
