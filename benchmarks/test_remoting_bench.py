@@ -135,6 +135,36 @@ def test_decode_send_v2_json_header_common_shape(benchmark: pytest.FixtureReques
     assert cmd == decode_json_header(header)
 
 
+@pytest.mark.parametrize("codec", ["c", "python"])
+def test_json_header_codec(benchmark: pytest.FixtureRequest, codec: str) -> None:
+    """One send's worth of JSON header work, C against the interpreter in the same run: read a
+    V2 send request header (common shape) and write its send response header."""
+    from rmqcore.remoting import json_header
+
+    if codec == "c" and json_header._c_encode is None:
+        pytest.skip("rmqcore.remoting._json_header is not built")
+    header = SEND_V2_FRAME[8 : 8 + int.from_bytes(SEND_V2_FRAME[5:8], "big")]
+    request = _decode_one(SEND_V2_FRAME)
+    response = make_response(request, ResponseCode.SUCCESS, ext=SendMessageResponseHeader(
+        msg_id="7F00000100002A9F0000000000001234", queue_id=3, queue_offset=123456,
+        transaction_id="7F000001A1B218B4AAC25A1C6D200000",
+    ))  # fmt: skip
+    if codec == "c":
+        decode, encode = json_header.decode_common_json_header, json_header.encode_json_header
+    else:
+        decode, encode = json_header.decode_common_json_header_py, json_header.encode_json_header_py
+
+    def run() -> tuple[object, bytes]:
+        return decode(header), encode(response)
+
+    benchmark.extra_info["messages"] = 1
+    if codec == "c":
+        benchmark.extra_info["targets"] = [["test_json_header_codec[python]", None, "msgs/s"]]
+    cmd, out = benchmark(run)
+    assert cmd == json_header.decode_common_json_header_py(header)
+    assert out == json_header.encode_json_header_py(response)
+
+
 def test_channel_reads_a_send_and_writes_its_answer(benchmark: pytest.FixtureRequest) -> None:
     """ProtocolChannel.data_received of one V2 send frame, a handler answering a send response
     at once, and the answer written to the transport: the transport's share of a send."""
