@@ -105,9 +105,15 @@ typedef struct {
     const uint8_t *p, *end;
 } cursor;
 
-/* Unescaped strings are built here (the GIL serializes every use). */
-static char *scratch = NULL;
-static size_t scratch_cap = 0;
+/* Where unescaped strings are built: a buffer of the call's own, never a shared one. An
+ * allocation in the middle of a parse can run a garbage collection, whose finalizers may
+ * run Python code that parses another header, on this thread or (the GIL released) on
+ * another. */
+typedef struct {
+    char *buf;
+    size_t cap;
+    int on_heap;
+} scratch_buf;
 
 static int hex4(const uint8_t *p, uint32_t *out) {
     uint32_t v = 0;
@@ -126,7 +132,7 @@ static int hex4(const uint8_t *p, uint32_t *out) {
 /* The JSON string at c->p as UTF-8 in [*s, *s+*n): the input bytes themselves, or with
  * escapes the unescaped copy in the scratch buffer. 0 for what this parser does not take:
  * a control character, a bad escape, a lone surrogate (json keeps it; Python decides). */
-static int scan_string(cursor *c, const uint8_t **s, Py_ssize_t *n) {
+static int scan_string(cursor *c, scratch_buf *scratch, const uint8_t **s, Py_ssize_t *n) {
     if (c->p >= c->end || *c->p != '"') return 0;
     const uint8_t *start = ++c->p;
     while (c->p < c->end && *c->p != '"' && *c->p != '\\') {
@@ -143,20 +149,22 @@ static int scan_string(cursor *c, const uint8_t **s, Py_ssize_t *n) {
     /* Escapes: each input byte gives at most one output byte, except \uXXXX (6 in, <= 3 out)
      * and surrogate pairs (12 in, 4 out). */
     size_t need = (size_t)(c->end - start);
-    if (need > scratch_cap) {
-        char *grown = PyMem_Realloc(scratch, need);
+    if (need > scratch->cap) {
+        char *grown = PyMem_Malloc(need); /* nothing in the old buffer is needed any more */
         if (grown == NULL) return 0;
-        scratch = grown;
-        scratch_cap = need;
+        if (scratch->on_heap) PyMem_Free(scratch->buf);
+        scratch->buf = grown;
+        scratch->cap = need;
+        scratch->on_heap = 1;
     }
-    uint8_t *o = (uint8_t *)scratch;
+    uint8_t *o = (uint8_t *)scratch->buf;
     memcpy(o, start, (size_t)(c->p - start));
     o += c->p - start;
     while (c->p < c->end) {
         uint8_t b = *c->p;
         if (b == '"') {
-            *s = (const uint8_t *)scratch;
-            *n = o - (uint8_t *)scratch;
+            *s = (const uint8_t *)scratch->buf;
+            *n = o - (uint8_t *)scratch->buf;
             c->p++;
             return 1;
         }
@@ -249,7 +257,7 @@ static int key_is(const uint8_t *s, Py_ssize_t n, const char *name) {
 
 /* {"k":"v",...} of string values into a new dict; NULL with no exception set when the
  * object is not one this parser takes, NULL with an exception on a Python error. */
-static PyObject *scan_ext(cursor *c) {
+static PyObject *scan_ext(cursor *c, scratch_buf *scratch) {
     if (!expect(c, '{')) return NULL;
     PyObject *ext = PyDict_New();
     if (ext == NULL) return NULL;
@@ -258,10 +266,10 @@ static PyObject *scan_ext(cursor *c) {
         const uint8_t *ks, *vs;
         Py_ssize_t kn, vn;
         /* The key becomes a str before the value is scanned: both may be in the scratch buffer. */
-        if (!scan_string(c, &ks, &kn)) goto not_taken;
+        if (!scan_string(c, scratch, &ks, &kn)) goto not_taken;
         PyObject *key = text_of(&key_cache, (const char *)ks, kn);
         if (key == NULL) goto error;
-        if (!expect(c, ':') || !scan_string(c, &vs, &vn)) {
+        if (!expect(c, ':') || !scan_string(c, scratch, &vs, &vn)) {
             Py_DECREF(key);
             goto not_taken;
         }
@@ -288,7 +296,7 @@ static int all_ascii(const uint8_t *p, Py_ssize_t n) {
     return 1;
 }
 
-#define SET_FIELD(obj, f, value) (*(PyObject **)((char *)(obj) + field_offset[f]) = (value))
+static PyObject *parse_common(cursor *cp, scratch_buf *scratch);
 
 PyDoc_STRVAR(decode_common_doc,
              "decode_common(data: bytes) -> RemotingCommand | None\n\n"
@@ -312,6 +320,15 @@ static PyObject *decode_common(PyObject *self, PyObject *arg) {
         Py_DECREF(probe);
     }
     cursor c = {data, data + size};
+    char local[1024];
+    scratch_buf scratch = {local, sizeof local, 0};
+    PyObject *result = parse_common(&c, &scratch);
+    if (scratch.on_heap) PyMem_Free(scratch.buf);
+    return result;
+}
+
+static PyObject *parse_common(cursor *cp, scratch_buf *scratch) {
+    cursor c = *cp;
     long code = 0, version = 0, opaque = 0, flag = 0;
     unsigned seen = 0;
     PyObject *ext = NULL, *remark = NULL, *language = NULL;
@@ -319,7 +336,7 @@ static PyObject *decode_common(PyObject *self, PyObject *arg) {
     for (;;) {
         const uint8_t *ks;
         Py_ssize_t kn;
-        if (!scan_string(&c, &ks, &kn) || !expect(&c, ':')) goto not_taken;
+        if (!scan_string(&c, scratch, &ks, &kn) || !expect(&c, ':')) goto not_taken;
         int field;
         if (key_is(ks, kn, "code")) field = 0;
         else if (key_is(ks, kn, "extFields")) field = 1;
@@ -340,14 +357,14 @@ static PyObject *decode_common(PyObject *self, PyObject *arg) {
         case 4: if (!scan_int32(&c, &opaque)) goto not_taken; break;
         case 7: if (!scan_int32(&c, &version)) goto not_taken; break;
         case 1:
-            ext = scan_ext(&c);
+            ext = scan_ext(&c, scratch);
             if (ext == NULL) {
                 if (PyErr_Occurred()) goto error;
                 goto not_taken;
             }
             break;
         case 3: {
-            if (!scan_string(&c, &vs, &vn)) goto not_taken;
+            if (!scan_string(&c, scratch, &vs, &vn)) goto not_taken;
             PyObject *name = PyUnicode_DecodeUTF8((const char *)vs, vn, NULL);
             if (name == NULL) goto error;
             language = PyDict_GetItemWithError(languages, name); /* borrowed */
@@ -364,12 +381,12 @@ static PyObject *decode_common(PyObject *self, PyObject *arg) {
                 c.p += 4;
                 break;
             }
-            if (!scan_string(&c, &vs, &vn)) goto not_taken;
+            if (!scan_string(&c, scratch, &vs, &vn)) goto not_taken;
             remark = PyUnicode_DecodeUTF8((const char *)vs, vn, NULL);
             if (remark == NULL) goto error;
             break;
         case 6:
-            if (!scan_string(&c, &vs, &vn)) goto not_taken; /* its value is not used */
+            if (!scan_string(&c, scratch, &vs, &vn)) goto not_taken; /* its value is not used */
             break;
         }
         if (expect(&c, ',')) continue;
@@ -387,9 +404,14 @@ static PyObject *decode_common(PyObject *self, PyObject *arg) {
     PyObject *cmd = NULL;
     for (int i = 0; i < F_COUNT; i++)
         if (values[i] == NULL) goto fail_values;
-    cmd = command_type->tp_alloc(command_type, 0);
+    /* The class and its slot offsets as they are now: the allocation may run Python code. */
+    PyTypeObject *type = (PyTypeObject *)Py_NewRef(command_type);
+    Py_ssize_t offsets[F_COUNT];
+    memcpy(offsets, field_offset, sizeof offsets);
+    cmd = type->tp_alloc(type, 0);
+    Py_DECREF(type); /* the instance holds its type */
     if (cmd == NULL) goto fail_values;
-    for (int i = 0; i < F_COUNT; i++) SET_FIELD(cmd, i, values[i]);
+    for (int i = 0; i < F_COUNT; i++) *(PyObject **)((char *)cmd + offsets[i]) = values[i];
     return cmd;
 fail_values:
     for (int i = 0; i < F_COUNT; i++) Py_XDECREF(values[i]);

@@ -165,11 +165,17 @@ static PyObject *decode_properties(const uint8_t *p, Py_ssize_t n) {
     return props;
 }
 
-#define SET_SLOT(obj, slot, value) (*(PyObject **)((char *)(obj) + slot_offset[slot]) = (value))
+/* The class being filled and its slot offsets, fixed for one decode_into call: allocations
+ * may run a garbage collection whose finalizers run Python code, which could decode with
+ * another class and so change the module's layout_type. */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offset[S_COUNT];
+} layout;
 
 /* One fast-path record at pos, appended to out: 1 if decoded, 0 if the record is not one
  * this path takes (nothing appended), -1 with an exception set on a Python error. */
-static int decode_one(const uint8_t *buf, Py_ssize_t end, Py_ssize_t pos, PyObject *out, Py_ssize_t *next) {
+static int decode_one(const layout *L, const uint8_t *buf, Py_ssize_t end, Py_ssize_t pos, PyObject *out, Py_ssize_t *next) {
     if (end - pos < FIXED_SIZE) return 0;
     const uint8_t *r = buf + pos;
     int32_t total = rd32(r), magic = rd32(r + 4), sys_flag = rd32(r + 36), body_len = rd32(r + 84);
@@ -209,9 +215,9 @@ static int decode_one(const uint8_t *buf, Py_ssize_t end, Py_ssize_t pos, PyObje
     PyObject *msg = NULL;
     for (int i = 0; i < S_COUNT; i++)
         if (v[i] == NULL) goto fail;
-    msg = layout_type->tp_alloc(layout_type, 0);
+    msg = L->type->tp_alloc(L->type, 0);
     if (msg == NULL) goto fail;
-    for (int i = 0; i < S_COUNT; i++) SET_SLOT(msg, i, v[i]); /* the slots own the references */
+    for (int i = 0; i < S_COUNT; i++) *(PyObject **)((char *)msg + L->offset[i]) = v[i]; /* the slots own the references */
     int rc = PyList_Append(out, msg);
     Py_DECREF(msg);
     if (rc < 0) return -1;
@@ -239,11 +245,13 @@ static PyObject *decode_into(PyObject *self, PyObject *const *args, Py_ssize_t n
     const uint8_t *buf = (const uint8_t *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t end = PyBytes_GET_SIZE(args[0]);
     if (pos < 0) pos = 0;
-    while (pos < end) {
-        int rc = decode_one(buf, end, pos, args[3], &pos);
-        if (rc < 0) return NULL;
-        if (rc == 0) break;
-    }
+    layout L;
+    L.type = (PyTypeObject *)Py_NewRef(layout_type);
+    memcpy(L.offset, slot_offset, sizeof L.offset);
+    int rc = 1;
+    while (pos < end && rc > 0) rc = decode_one(&L, buf, end, pos, args[3], &pos);
+    Py_DECREF(L.type);
+    if (rc < 0) return NULL;
     return PyLong_FromSsize_t(pos < end ? pos : end);
 }
 

@@ -207,3 +207,31 @@ def test_shape_cached_property_decode_matches_the_plain_one(texts: list[str]) ->
 
     for text in texts + texts:  # the second pass hits the shapes the first one cached
         assert list(decode_properties_cached(text).items()) == list(decode_properties(text).items())
+
+
+def test_collections_during_decoding_do_not_disturb_it() -> None:
+    """A garbage collection started by an allocation mid-decode may run finalizers that
+    decode too; every call keeps its own class and slot layout."""
+    body = b"".join(
+        raw_record(body=b"x" * 20, topic=b"GcT", props=f"TAGS\x01A\x02UNIQ_KEY\x01{i:032X}\x02".encode(), longs=(i, 0, 0, 0, 0))
+        for i in range(64)
+    )
+    expected = [fields(m) for m in decode_stored_messages_py(body)]
+    seen: list[Any] = []
+
+    class Cycle:
+        def __del__(self) -> None:
+            seen.append([fields(m) for m in decode_stored_messages(body[:1000])])
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        for _ in range(100):
+            cycle = Cycle()
+            cycle.me = cycle  # type: ignore[attr-defined]
+            del cycle
+            assert [fields(m) for m in decode_stored_messages(body)] == expected
+    finally:
+        gc.set_threshold(*threshold)
+    gc.collect()
+    assert seen and all(got == [fields(m) for m in decode_stored_messages_py(body[:1000])] for got in seen)

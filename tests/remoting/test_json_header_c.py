@@ -188,3 +188,31 @@ def test_random_bytes_never_disagree() -> None:
         for _ in range(rnd.randrange(1, 4)):
             data[rnd.randrange(len(data))] = rnd.choice(b'{}[]":,\\u0123456789-.eE \x00\xff\xc3a')
         check_decode(bytes(data))
+
+
+def test_collections_during_parses_do_not_disturb_them() -> None:
+    """Finalizers run by a garbage collection in the middle of a parse (allocations can start
+    one) may parse other headers; each parse keeps its own working state."""
+    import gc
+
+    header = encode_json_header_py(RemotingCommand(code=10, ext_fields={f"k{i}": "\x01" * (40 + i) for i in range(30)}))
+    other = encode_json_header_py(RemotingCommand(code=11, ext_fields={"z": "\x02" * 3000}))
+    expected, expected_other = decode_common_json_header_py(header), decode_common_json_header_py(other)
+    seen: list[Any] = []
+
+    class Cycle:
+        def __del__(self) -> None:
+            seen.append(json_header._c_decode_common(other))  # type: ignore[misc]
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        for _ in range(300):
+            cycle = Cycle()
+            cycle.me = cycle  # type: ignore[attr-defined]
+            del cycle
+            assert json_header._c_decode_common(header) == expected  # type: ignore[misc]
+    finally:
+        gc.set_threshold(*threshold)
+    gc.collect()
+    assert seen and all(got == expected_other for got in seen)
