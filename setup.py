@@ -32,11 +32,13 @@ setup(
         Extension(
             "rmqcore.message._stored_decode",
             ["csrc/stored_decode.c"],
+            depends=["csrc/py_objects.h"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
         Extension(
             "rmqcore.remoting._json_header",
             ["csrc/json_header.c"],
+            depends=["csrc/py_objects.h"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
     ],

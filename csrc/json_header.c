@@ -17,16 +17,7 @@
  *    as UTF-8, json.encoder.encode_basestring's escapes), or None for anything but ints, a
  *    dict of str to str (or None) and a str or None remark; the caller then encodes in Python.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-
-#ifndef Py_T_OBJECT_EX
-#include <structmember.h>
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#define Py_READONLY READONLY
-#endif
+#include "py_objects.h"
 
 /* ---- set up once from Python: the command class, language names, SerializeType.JSON ---- */
 enum { F_CODE, F_LANGUAGE, F_VERSION, F_OPAQUE, F_FLAG, F_REMARK, F_EXT, F_BODY, F_SERIALIZE, F_COUNT };
@@ -42,24 +33,8 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     PyTypeObject *cls;
     PyObject *langs, *json;
     if (!PyArg_ParseTuple(args, "O!O!O", &PyType_Type, &cls, &PyDict_Type, &langs, &json)) return NULL;
-    if (cls->tp_dictoffset != 0) {
-        PyErr_SetString(PyExc_TypeError, "setup needs a class whose attributes are all __slots__ (RemotingCommand)");
-        return NULL;
-    }
     Py_ssize_t offsets[F_COUNT];
-    for (int i = 0; i < F_COUNT; i++) {
-        PyObject *descr = PyObject_GetAttrString((PyObject *)cls, field_names[i]);
-        if (descr == NULL) return NULL;
-        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
-                 ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX &&
-                 !(((PyMemberDescrObject *)descr)->d_member->flags & Py_READONLY);
-        if (ok) offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
-        Py_DECREF(descr);
-        if (!ok) {
-            PyErr_Format(PyExc_TypeError, "%s.%s is not a writable slot", cls->tp_name, field_names[i]);
-            return NULL;
-        }
-    }
+    if (rmq_slot_offsets(cls, field_names, F_COUNT, offsets) < 0) return NULL;
     memcpy(field_offset, offsets, sizeof offsets);
     Py_INCREF(cls);
     Py_XSETREF(command_type, cls);
@@ -71,35 +46,7 @@ static PyObject *setup(PyObject *self, PyObject *args) {
 }
 
 /* ---- decoding ---- */
-/* Keys and short values repeat from header to header (extFields names, group and topic
- * names, "true"); a memcmp against recent ones saves decoding and allocating them. */
-#define CACHE_WAYS 32
-#define CACHE_MAX_LEN 32
-typedef struct {
-    PyObject *str;
-    Py_ssize_t len;
-    char bytes[CACHE_MAX_LEN];
-} cached_str;
-typedef struct {
-    cached_str entries[CACHE_WAYS];
-    unsigned next;
-} str_cache;
-static str_cache key_cache, value_cache;
-
-static PyObject *text_of(str_cache *cache, const char *s, Py_ssize_t len) {
-    if (cache == NULL || len > CACHE_MAX_LEN) return PyUnicode_DecodeUTF8(s, len, NULL);
-    for (unsigned i = 0; i < CACHE_WAYS; i++) {
-        cached_str *e = &cache->entries[i];
-        if (e->str != NULL && e->len == len && memcmp(e->bytes, s, (size_t)len) == 0) return Py_NewRef(e->str);
-    }
-    PyObject *text = PyUnicode_DecodeUTF8(s, len, NULL);
-    if (text == NULL) return NULL;
-    cached_str *e = &cache->entries[cache->next++ % CACHE_WAYS];
-    Py_XSETREF(e->str, Py_NewRef(text));
-    e->len = len;
-    memcpy(e->bytes, s, (size_t)len);
-    return text;
-}
+static rmq_str_cache key_cache, value_cache;
 
 typedef struct {
     const uint8_t *p, *end;
@@ -267,13 +214,13 @@ static PyObject *scan_ext(cursor *c, scratch_buf *scratch) {
         Py_ssize_t kn, vn;
         /* The key becomes a str before the value is scanned: both may be in the scratch buffer. */
         if (!scan_string(c, scratch, &ks, &kn)) goto not_taken;
-        PyObject *key = text_of(&key_cache, (const char *)ks, kn);
+        PyObject *key = rmq_cached_text(&key_cache, (const char *)ks, kn);
         if (key == NULL) goto error;
         if (!expect(c, ':') || !scan_string(c, scratch, &vs, &vn)) {
             Py_DECREF(key);
             goto not_taken;
         }
-        PyObject *value = text_of(vn <= 16 ? &value_cache : NULL, (const char *)vs, vn);
+        PyObject *value = rmq_cached_text(vn <= 16 ? &value_cache : NULL, (const char *)vs, vn);
         int rc = value ? PyDict_SetItem(ext, key, value) : -1;
         Py_DECREF(key);
         Py_XDECREF(value);
@@ -288,12 +235,6 @@ not_taken:
 error:
     Py_DECREF(ext);
     return NULL;
-}
-
-static int all_ascii(const uint8_t *p, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (p[i] & 0x80) return 0;
-    return 1;
 }
 
 static PyObject *parse_common(cursor *cp, scratch_buf *scratch);
@@ -311,7 +252,7 @@ static PyObject *decode_common(PyObject *self, PyObject *arg) {
     if (!PyBytes_CheckExact(arg)) Py_RETURN_NONE;
     const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(arg);
     Py_ssize_t size = PyBytes_GET_SIZE(arg);
-    if (!all_ascii(data, size)) { /* strings get decoded one by one below: the whole must be UTF-8 */
+    if (!rmq_all_ascii(data, size)) { /* strings get decoded one by one below: the whole must be UTF-8 */
         PyObject *probe = PyUnicode_DecodeUTF8((const char *)data, size, NULL);
         if (probe == NULL) {
             PyErr_Clear();

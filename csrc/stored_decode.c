@@ -13,16 +13,7 @@
  * invalid UTF-8 included), so that the Python decoder decides that record's fate. The two
  * are compared on generated records in tests/test_stored_decode.py.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <stdint.h>
-#include <string.h>
-
-#ifndef Py_T_OBJECT_EX
-#include <structmember.h>
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#define Py_READONLY READONLY
-#endif
+#include "py_objects.h"
 
 #define MAGIC_V1 ((int32_t)0xDAA320A7u) /* section 4, MESSAGE_MAGIC_CODE */
 #define FIXED_SIZE 88 /* fields 1-15 and the body length of a V1 IPv4 record */
@@ -51,28 +42,11 @@ static Py_ssize_t slot_offset[S_COUNT];
 
 static int learn_layout(PyTypeObject *cls) {
     if (cls == layout_type) return 0;
-    if (!PyType_Check(cls) || cls->tp_dictoffset != 0) {
-        PyErr_SetString(PyExc_TypeError, "decode_into needs a class whose attributes are all __slots__ (MessageExt)");
-        return -1;
-    }
     Py_ssize_t offsets[S_COUNT];
-    for (int i = 0; i < S_COUNT; i++) {
-        PyObject *descr = PyObject_GetAttrString((PyObject *)cls, slot_names[i]);
-        if (descr == NULL) return -1;
-        int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
-                 ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX &&
-                 !(((PyMemberDescrObject *)descr)->d_member->flags & Py_READONLY);
-        if (ok) offsets[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
-        Py_DECREF(descr);
-        if (!ok) {
-            PyErr_Format(PyExc_TypeError, "%s.%s is not a writable slot", cls->tp_name, slot_names[i]);
-            return -1;
-        }
-    }
+    if (rmq_slot_offsets(cls, slot_names, S_COUNT, offsets) < 0) return -1;
     memcpy(slot_offset, offsets, sizeof offsets);
     Py_INCREF(cls);
-    Py_XDECREF(layout_type);
-    layout_type = cls;
+    Py_XSETREF(layout_type, cls);
     return 0;
 }
 
@@ -81,50 +55,11 @@ static inline int32_t rd32(const uint8_t *p) {
 }
 static inline uint64_t rd64(const uint8_t *p) { return (uint64_t)(uint32_t)rd32(p) << 32 | (uint32_t)rd32(p + 4); }
 
-/* Small caches of str objects for byte strings seen before. Property names, and most
- * values (tags, "true", the cluster name), repeat from message to message; a memcmp against
- * a few recent ones is cheaper than decoding and allocating a new str. */
-#define CACHE_WAYS 16
-#define CACHE_MAX_LEN 48
-typedef struct {
-    PyObject *str;
-    Py_ssize_t len;
-    char bytes[CACHE_MAX_LEN];
-} cached_str;
-typedef struct {
-    cached_str entries[CACHE_WAYS];
-    unsigned next;
-} str_cache;
-static str_cache name_cache, value_cache, topic_cache;
-
-/* New reference to the str of bytes [s, s+len) (valid UTF-8, checked by the caller). */
-static PyObject *cached_text(str_cache *cache, const char *s, Py_ssize_t len) {
-    if (len > CACHE_MAX_LEN) return PyUnicode_DecodeUTF8(s, len, NULL);
-    for (unsigned i = 0; i < CACHE_WAYS; i++) {
-        cached_str *e = &cache->entries[i];
-        if (e->str != NULL && e->len == len && memcmp(e->bytes, s, (size_t)len) == 0) {
-            Py_INCREF(e->str);
-            return e->str;
-        }
-    }
-    PyObject *text = PyUnicode_DecodeUTF8(s, len, NULL);
-    if (text == NULL) return NULL;
-    cached_str *e = &cache->entries[cache->next++ % CACHE_WAYS];
-    Py_XSETREF(e->str, Py_NewRef(text));
-    e->len = len;
-    memcpy(e->bytes, s, (size_t)len);
-    return text;
-}
-
-static int all_ascii(const uint8_t *p, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (p[i] & 0x80) return 0;
-    return 1;
-}
+static rmq_str_cache name_cache, value_cache, topic_cache;
 
 /* Whether [p, p+n) is valid UTF-8 (what Python's strict decode of the whole accepts). */
 static int valid_utf8(const uint8_t *p, Py_ssize_t n) {
-    if (all_ascii(p, n)) return 1;
+    if (rmq_all_ascii(p, n)) return 1;
     PyObject *probe = PyUnicode_DecodeUTF8((const char *)p, n, NULL);
     if (probe == NULL) {
         PyErr_Clear();
@@ -145,13 +80,13 @@ static PyObject *decode_properties(const uint8_t *p, Py_ssize_t n) {
         if (stop == NULL) stop = end;
         const uint8_t *sep = memchr(item, 0x01, (size_t)(stop - item));
         if (sep != NULL && sep > item && sep + 1 < stop) {
-            PyObject *name = cached_text(&name_cache, (const char *)item, sep - item);
+            PyObject *name = rmq_cached_text(&name_cache, (const char *)item, sep - item);
             Py_ssize_t name_len = sep - item, value_len = stop - sep - 1;
             /* Values unique to each message would only push the repeating ones out. */
             int unique = (name_len == 8 && memcmp(item, "UNIQ_KEY", 8) == 0) || (name_len == 4 && memcmp(item, "KEYS", 4) == 0);
             PyObject *value = name == NULL ? NULL
                               : unique ? PyUnicode_DecodeUTF8((const char *)sep + 1, value_len, NULL)
-                                       : cached_text(&value_cache, (const char *)sep + 1, value_len);
+                                       : rmq_cached_text(&value_cache, (const char *)sep + 1, value_len);
             int rc = value ? PyDict_SetItem(props, name, value) : -1;
             Py_XDECREF(name);
             Py_XDECREF(value);
@@ -193,7 +128,7 @@ static int decode_one(const layout *L, const uint8_t *buf, Py_ssize_t end, Py_ss
     if (!valid_utf8(topic_bytes, topic_len) || !valid_utf8(buf + props_at, props_end - props_at)) return 0;
 
     PyObject *v[S_COUNT] = {NULL};
-    v[S_TOPIC] = cached_text(&topic_cache, (const char *)topic_bytes, topic_len);
+    v[S_TOPIC] = rmq_cached_text(&topic_cache, (const char *)topic_bytes, topic_len);
     v[S_BODY] = PyBytes_FromStringAndSize((const char *)buf + body_at, body_len);
     v[S_FLAG] = PyLong_FromLong(rd32(r + 16));
     v[S_PROPERTIES] = decode_properties(buf + props_at, props_end - props_at);
