@@ -3,7 +3,8 @@
 ``cffi_modules`` compiles ``csrc/`` into ``rmqcore.store._native`` (cffi API mode);
 ``ext_modules`` builds ``rmqcore.message._stored_decode`` (``csrc/stored_decode.c``) and
 ``rmqcore.remoting._json_header`` (``csrc/json_header.c``) on the CPython API: they make the
-Python objects of decoded messages and headers, which cffi cannot.
+Python objects of decoded messages and headers, which cffi cannot. ``rmqcore.store._batch_gather``
+(``csrc/batch_gather.c``) reads a put_batch's Message objects for the cffi put.
 ``build_py`` copies ``grammar/*.lark`` into the package (``rmqcore/_grammar``) so an
 installed wheel finds the SQL92 grammar without the source tree.
 """
@@ -33,6 +34,12 @@ setup(
             "rmqcore.message._stored_decode",
             ["csrc/stored_decode.c"],
             depends=["csrc/py_objects.h"],
+            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        ),
+        Extension(
+            "rmqcore.store._batch_gather",
+            ["csrc/batch_gather.c"],
+            depends=["csrc/py_objects.h", "csrc/body_ref.h"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
         Extension(

@@ -46,12 +46,16 @@ _GIL_PREAMBLE = (
     "#define Py_END_ALLOW_THREADS if (_save) PyEval_RestoreThread(_save); }\n"
 )
 
+# Sources of the CPython-API extensions (setup.py ``ext_modules``): each is its own module,
+# not part of the cffi store library.
+CPYTHON_API_SOURCES = frozenset({"stored_decode.c", "json_header.c", "batch_gather.c"})
+
 ffibuilder = FFI()
 ffibuilder.cdef((HERE / "native.cdef").read_text())
 ffibuilder.set_source(
     "rmqcore.store._native",
     '#include "native.h"\n' + _GIL_PREAMBLE,
-    sources=[str(_SRC_DIR / p.name) for p in sorted(HERE.glob("*.c"))],
+    sources=[str(_SRC_DIR / p.name) for p in sorted(HERE.glob("*.c")) if p.name not in CPYTHON_API_SOURCES],
     include_dirs=[str(_SRC_DIR)],
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )

@@ -251,7 +251,7 @@ int64_t rmq_put_simple(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t 
 }
 
 int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
-                      const char *bodies, const int32_t *body_lens, const char *props, const int32_t *props_lens,
+                      const char *bodies, const int32_t *body_lens, const char *body_refs, const char *props, const int32_t *props_lens,
                       const int32_t *flags, const int64_t *tag_codes, const char *keys, const int32_t *keys_lens,
                       int32_t sys_flag, int64_t born_ts, const char *born_host,
                       int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
@@ -263,12 +263,21 @@ int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
     const uint8_t *b = (const uint8_t *)bodies, *pr = (const uint8_t *)props, *k = (const uint8_t *)keys;
     int tx = sys_flag & SF_TX_MASK;
     int64_t first_queue_offset = (cq && (tx == SF_TX_NOT || tx == SF_TX_COMMIT)) ? cq->max_logical : 0;
+    const rmq_body_ref *refs = (const rmq_body_ref *)body_refs;
     for (int32_t i = 0; i < n; i++) {
-        int32_t bl = body_lens[i];
+        int32_t bl, flag;
+        if (refs) {
+            b = (const uint8_t *)refs[i].body;
+            bl = refs[i].body_len;
+            flag = refs[i].flag;
+        } else {
+            bl = body_lens[i];
+            flag = flags ? flags[i] : 0;
+        }
         int32_t pl = props_lens ? props_lens[i] : (pr ? uniform_props_len : 0);
         int32_t kl = keys_lens ? keys_lens[i] : (k ? uniform_keys_len : 0);
         int64_t phys = append_record(cl, cq, (const uint8_t *)cq->topic, cq->topic_len, b, bl, pr, pl, cq->queue_id,
-                                     flags ? flags[i] : 0, sys_flag, born_ts, (const uint8_t *)born_host,
+                                     flag, sys_flag, born_ts, (const uint8_t *)born_host,
                                      born_host_len, store_ts, 0, 0, tag_codes ? tag_codes[i] : uniform_tag_code, k,
                                      kl, cq->index_seed, &pos);
         if (phys < 0) {

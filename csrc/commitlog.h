@@ -10,6 +10,7 @@
 #ifndef RMQ_COMMITLOG_H
 #define RMQ_COMMITLOG_H
 #include <stdint.h>
+#include "body_ref.h"
 #include "consume_queue.h"
 #include "index_file.h"
 #include "mapped_file.h"
@@ -73,13 +74,15 @@ int64_t rmq_put_ext(rmq_commitlog *cl, rmq_cq *cq, const char *body, int32_t bod
                     int32_t props_len, int32_t flag, int32_t sys_flag, int64_t born_ts, const char *born_host, int32_t born_host_len, int64_t store_ts,
                     int32_t reconsume_times, int64_t prepared_offset, int64_t tag_code, const char *keys,
                     int32_t keys_len);
-/* n records of one topic/queue. A NULL length array with a non-NULL blob means every
+/* n records of one topic/queue. Bodies are either the blob `bodies` (body_lens[i] bytes
+ * each, in order) or, when body_refs is not NULL, an array of n rmq_body_ref giving each
+ * body's address, length and flag (bodies, body_lens and flags are then unused). A NULL length array with a non-NULL blob means every
  * record has the same properties (keys) of uniform_*_len bytes; NULL tag_codes means
  * uniform_tag_code for all; NULL flags means 0. All or nothing:
  * on error nothing of the batch stays visible. Returns n or an error; phys_out[i]
  * gets each record's offset. */
 int64_t rmq_put_batch(rmq_commitlog *cl, rmq_cq *cq, int32_t n,
-                      const char *bodies, const int32_t *body_lens, const char *props, const int32_t *props_lens,
+                      const char *bodies, const int32_t *body_lens, const char *body_refs, const char *props, const int32_t *props_lens,
                       const int32_t *flags, const int64_t *tag_codes, const char *keys, const int32_t *keys_lens,
                       int32_t sys_flag, int64_t born_ts, const char *born_host,
                       int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -83,6 +84,7 @@ _PUT_OK = PutStatus.PUT_OK
 _new_put_result = tuple.__new__  # PutResult(...) without the NamedTuple __new__ wrapper
 _put_simple = lib.rmq_put_simple
 _put_ext = lib.rmq_put_ext
+_put_batch = lib.rmq_put_batch
 _put_batch_encoded = lib.rmq_put_batch_encoded
 _put_encoded = lib.rmq_put_encoded
 _get = lib.rmq_get
@@ -98,10 +100,51 @@ _TAG_ARRAYS_MAX = 4096  # subscriptions' tag-code arrays kept (cleared when full
 _unpack = ffi.unpack
 _from_buffer = ffi.from_buffer
 _NO_KEYS = b""
+_buffer = ffi.buffer
 _SINGLE_TAG_CACHE: dict[str | None, tuple[bytes, int, bytes]] = {}  # looked up with props.get(TAGS)
 _tags_code = java_string_hash  # tags_code() without its empty check (callers check); lru-cached
 _SYNC_THREADS = 8  # ConsumeQueue msyncs of one logics flush in flight at once
 _INDEX_FILE_NAME = re.compile(r"^\d{17}$")  # index/yyyyMMddHHmmssSSS, as index.py loads them
+
+
+def _offsets(phys: object, n: int) -> array[int]:
+    """The first n int64 of ``phys``, copied into an array: one copy, where a tuple would
+    make an int object per record (a third of the interpreter's cost of a 64-message
+    put_batch)."""
+    offsets = array("q")
+    offsets.frombytes(_buffer(phys, 8 * n))
+    return offsets
+
+
+# What put_batch needs of its messages: C body refs (None: gathered in the interpreter), the
+# bodies (kept alive across the put), their total and largest length, and the properties
+# (one dict when all are equal, else a list of each message's).
+_Gathered = tuple[bytes | None, Sequence[bytes], int, int, "dict[str, str] | list[dict[str, str]]"]
+
+try:  # C: built by pip install beside the cffi module (setup.py ext_modules)
+    from rmqcore.store import _batch_gather
+
+    _batch_gather.bind(Message)
+    _gather: Callable[[Sequence[Message]], _Gathered | None] | None = _batch_gather.gather
+except ImportError:  # a build without it: the interpreter gathers
+    _gather = None
+
+
+def _gather_py(msgs: Sequence[Message]) -> _Gathered:
+    """``_batch_gather.gather`` in the interpreter, for what C declines; raises for a batch
+    that cannot be stored (empty, or of more than one topic)."""
+    n = len(msgs)
+    if n == 0:
+        raise MessageIllegalError("put_batch needs at least one message")
+    topic = msgs[0].topic
+    props_list = [m.properties for m in msgs if m.topic == topic]
+    if len(props_list) != n:
+        other = next(m.topic for m in msgs if m.topic != topic)
+        raise MessageIllegalError(f"a batch holds one topic: found {other!r} after {topic!r}")
+    bodies = [m.body for m in msgs]
+    body_lens = list(map(len, bodies))
+    p0 = props_list[0]
+    return None, bodies, sum(body_lens), max(body_lens), p0 if props_list.count(p0) == n else props_list
 
 
 def _encode_meta(props: dict[str, str], with_keys: bool) -> tuple[bytes, int, bytes]:
@@ -474,65 +517,47 @@ class MessageStore:
         Under SYNC_FLUSH it waits for the sync covering the last record (FLUSH_DISK_TIMEOUT
         after ``sync_flush_timeout``); ``wait_for_flush=False`` as ``put``.
         """
-        n = len(msgs)
-        if n == 0:
-            raise MessageIllegalError("put_batch needs at least one message")
+        gathered = _gather(msgs) if _gather is not None else None
+        if gathered is None:
+            gathered = _gather_py(msgs)
+        refs, keep, body_total, max_body, props = gathered
+        n = len(keep)
         first = msgs[0]
         topic = first.topic
-        # Each pass over the messages costs tens of ns a message in the interpreter, so
-        # checks ride on the passes that collect: the topic check on the properties' and
-        # the flags' (almost always all 0) on the bodies'.
-        props_list = [m.properties for m in msgs if m.topic == topic]
-        if len(props_list) != n:
-            other = next(m.topic for m in msgs if m.topic != topic)
-            raise MessageIllegalError(f"a batch holds one topic: found {other!r} after {topic!r}")
-        bodies = [m.body for m in msgs if not m.flag]
-        flags: list[int] | None = None
-        if len(bodies) != n:
-            bodies = [m.body for m in msgs]
-            flags = [m.flag for m in msgs]
-        body_lens = list(map(len, bodies))
-        with_keys = self._index is not None
-        p0 = props_list[0]
-        # Same properties on every message (a producer's batch of one tag, no keys): encode
-        # once and let C reuse them, instead of per-message lists.
-        uniform_len = uniform_keys_len = 0
-        uniform_code = 0
+        c_props_lens = c_keys_lens = NULL
         props_lens: list[int] | None = None
-        keys_lens: list[int] | None = None
         codes: list[int] | None = None
-        if props_list.count(p0) == n:
-            if p0:
-                meta = _SINGLE_TAG_CACHE.get(p0.get(_TAGS)) if len(p0) == 1 else None
-                if meta is None:
-                    meta = _encode_meta(p0, with_keys)
-                    if len(p0) == 1 and _TAGS in p0 and len(_SINGLE_TAG_CACHE) < 4096:
-                        _SINGLE_TAG_CACHE[p0[_TAGS]] = meta
-                pb, uniform_code, kb = meta
-            else:
-                pb = kb = _NO_KEYS
-            props_blob, keys_blob = pb, kb
-            uniform_len, uniform_keys_len = len(pb), len(kb)
-            max_props = uniform_len
+        if isinstance(props, dict):
+            # Same properties on every message (a producer's batch of one tag, no keys):
+            # encoded once, and C reuses them for every record.
+            meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
+            if meta is None:
+                meta = _encode_meta(props, self._index is not None) if props else (_NO_KEYS, 0, _NO_KEYS)
+                if len(props) == 1 and _TAGS in props and len(_SINGLE_TAG_CACHE) < 4096:
+                    _SINGLE_TAG_CACHE[props[_TAGS]] = meta
+            props_blob, uniform_code, keys_blob = meta
+            uniform_len = max_props = len(props_blob)
+            uniform_keys_len = len(keys_blob)
             props_total = uniform_len * n
         else:
-            metas = [_encode_meta(p, with_keys) if p else (_NO_KEYS, 0, _NO_KEYS) for p in props_list]
+            with_keys = self._index is not None
+            metas = [_encode_meta(p, with_keys) if p else (_NO_KEYS, 0, _NO_KEYS) for p in props]
             prop_list = [meta[0] for meta in metas]
             props_lens = list(map(len, prop_list))
             props_blob = b"".join(prop_list)
             codes = [meta[1] for meta in metas]
             key_list = [meta[2] for meta in metas]
             keys_blob = b"".join(key_list)
-            keys_lens = list(map(len, key_list)) if keys_blob else None
+            c_props_lens = ffi.new("int32_t[]", props_lens)
+            if keys_blob:
+                c_keys_lens = ffi.new("int32_t[]", list(map(len, key_list)))
+            uniform_len = uniform_keys_len = uniform_code = 0
             max_props = max(props_lens)
             props_total = sum(props_lens)
-        blob = b"".join(bodies)
-        body_total = len(blob)
-        # no body can be over the limit when all of them together are not (the usual case)
-        if (body_total > self._max_body and max(body_lens) > self._max_body) or max_props > _MAX_PROPS:
-            for m, blen, plen in zip(msgs, body_lens, props_lens or [uniform_len] * n):
-                if blen > self._max_body or plen > _MAX_PROPS:
-                    self._refuse_sizes(m, blen, plen)
+        if max_body > self._max_body or max_props > _MAX_PROPS:
+            for m, body, plen in zip(msgs, keep, props_lens or [uniform_len] * n):
+                if len(body) > self._max_body or plen > _MAX_PROPS:
+                    self._refuse_sizes(m, len(body), plen)
         target = self._targets.get((topic, queue_id))
         if target is None:
             target = self._target(topic, queue_id)
@@ -545,39 +570,52 @@ class MessageStore:
             codes = list(tag_codes)
         elif target.schedule:
             codes = [now + self._schedule_delay(m.properties) for m in msgs]
-        ext = type(first) is not Message
-        born = host_bytes(first.born_host) if ext and first.born_host else None  # type: ignore[attr-defined]
-        sys_flag = first.sys_flag if ext else 0  # type: ignore[attr-defined]
-        born_ts = (first.born_timestamp or now) if ext else now  # type: ignore[attr-defined]
-        phys_out = ffi.new("int64_t[]", n)
-        c_body_lens = ffi.new("int32_t[]", body_lens)
-        c_props_lens = ffi.new("int32_t[]", props_lens) if props_lens else NULL
-        c_keys_lens = ffi.new("int32_t[]", keys_lens) if keys_lens else NULL
-        c_flags = ffi.new("int32_t[]", flags) if flags else NULL
         c_codes = ffi.new("int64_t[]", codes) if codes else NULL
+        ext = type(first) is not Message
+        if ext:
+            born = host_bytes(first.born_host) if first.born_host else None  # type: ignore[attr-defined]
+            sys_flag = first.sys_flag  # type: ignore[attr-defined]
+            born_ts = first.born_timestamp or now  # type: ignore[attr-defined]
+        else:
+            born = None
+            sys_flag = 0
+            born_ts = now
+        if refs is None:  # gathered in the interpreter: bodies joined, lengths and flags as arrays
+            blob = b"".join(keep)
+            c_body_lens = ffi.new("int32_t[]", list(map(len, keep)))
+            flags = [m.flag for m in msgs]
+            c_flags = ffi.new("int32_t[]", flags) if any(flags) else NULL
+            refs = NULL
+        else:
+            blob = c_body_lens = c_flags = NULL
+        if n > self._phys_cap:
+            self._phys_cap = n
+            self._phys = ffi.new("int64_t[]", n)
         self._acquire()
         try:
             if not self._open:
                 raise StoreClosedError("the store is closed")
-            rc = lib.rmq_put_batch(self._cl, target.ptr, n, blob,
-                                   c_body_lens, props_blob or NULL, c_props_lens, c_flags, c_codes,
-                                   keys_blob or NULL, c_keys_lens, sys_flag, born_ts,
-                                   born if born else NULL, len(born) if born else 0, now, uniform_len,
-                                   uniform_code, uniform_keys_len, phys_out)
-            queue_offset = self._cl.last_queue_offset
+            phys_out = self._phys
+            rc = _put_batch(self._cl, target.ptr, n, blob, c_body_lens, refs,
+                            props_blob or NULL, c_props_lens, c_flags, c_codes,
+                            keys_blob or NULL, c_keys_lens, sys_flag, born_ts,
+                            born or NULL, len(born) if born else 0, now, uniform_len,
+                            uniform_code, uniform_keys_len, phys_out)
+            if rc >= 0:
+                offsets = _offsets(phys_out, n)
+                queue_offset = self._cl.last_queue_offset
         finally:
             self._release()
         if rc < 0:
             return self._put_failed(rc, topic, n)
-        offsets = tuple(ffi.unpack(phys_out, n))
         per_record = target.overhead + (12 if born is not None and len(born) == 20 else 0)
-        wrote = per_record * n + body_total + props_total
+        last_end = offsets[-1] + per_record + len(keep[-1]) + (props_lens[-1] if props_lens else uniform_len)
         status = _PUT_OK
-        last_end = offsets[-1] + per_record + body_lens[-1] + (props_lens[-1] if props_lens else uniform_len)
         if self._sync and wait_for_flush and not self._flusher.wait_durable(last_end, self._sync_timeout_s):
             status = PutStatus.FLUSH_DISK_TIMEOUT
         if self._listeners and (not ext or (sys_flag & _TX_MASK) in _DISPATCHED_TX):
             self._notify(topic, queue_id, queue_offset + n - 1)
+        wrote = per_record * n + body_total + props_total
         return _new_put_result(PutResult, (status, offsets[0], queue_offset, wrote, now, self._store_host, n, offsets, None, last_end))
 
     def put_batch_encoded(
@@ -638,7 +676,7 @@ class MessageStore:
                                    born if born else NULL, len(born) if born else 0, now, require_uniq_key,
                                    phys, self._phys_cap, self._batch_bytes)
             if n > 0:
-                offsets = tuple(_unpack(phys, n))
+                offsets = _offsets(phys, n)
                 queue_offset = self._cl.last_queue_offset
                 end = self._cl.write_pos
                 wrote = self._batch_bytes[0]

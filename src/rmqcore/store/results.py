@@ -8,6 +8,7 @@ message and a tuple is the cheapest object Python makes.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from rmqcore.message import MessageExt, create_offset_message_id, decode_stored_messages
@@ -42,7 +43,8 @@ class PutResult(NamedTuple):
     """Outcome of ``put``/``put_batch``.
 
     For a batch, ``commitlog_offset``/``queue_offset`` are the first record's and
-    ``commitlog_offsets`` holds every record's; ``wrote_bytes`` is the records'
+    ``commitlog_offsets`` holds every record's (an ``array('q')``: one object, not one int
+    object per record); ``wrote_bytes`` is the records'
     total (not counting an end-of-file blank). ``end_offset`` is the CommitLog offset
     just past the (last) record: it is durable once ``MessageStore.flushed_offset``
     reaches it (-1 when nothing was written).
@@ -55,7 +57,7 @@ class PutResult(NamedTuple):
     store_timestamp: int = 0
     store_host: Host = ("127.0.0.1", 0)
     message_count: int = 1
-    commitlog_offsets: tuple[int, ...] | None = None
+    commitlog_offsets: Sequence[int] | None = None
     error: str | None = None
     end_offset: int = -1
 
