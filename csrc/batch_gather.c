@@ -117,8 +117,12 @@ static PyObject *gather(PyObject *module, PyObject *msgs) {
             Py_DECREF(props);
             if (equal < 0) goto done;
             if (ITEMS_CHANGED()) goto decline;
-            if (props_list != NULL)
-                for (Py_ssize_t j = 0; j < i; j++) PyList_SET_ITEM(props_list, j, Py_NewRef(slot(items[j], S_PROPERTIES)));
+            /* the same Python code may have rebound or deleted a message's properties */
+            for (Py_ssize_t j = 0; props_list != NULL && j < i; j++) {
+                PyObject *earlier = slot(items[j], S_PROPERTIES);
+                if (earlier == NULL || !PyDict_CheckExact(earlier)) goto decline;
+                PyList_SET_ITEM(props_list, j, Py_NewRef(earlier));
+            }
             m = items[i];
             props = slot(m, S_PROPERTIES);
             if (props == NULL || !PyDict_CheckExact(props)) goto decline;

@@ -115,6 +115,26 @@ def test_a_list_changed_by_a_comparison_is_declined_not_misread() -> None:
     assert batch == []
 
 
+class _DeletesOnCompare(str):
+    """A property value whose comparison deletes an earlier message's properties."""
+
+    victim: Message | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if self.victim is not None:
+            del self.victim.properties
+        return False
+
+    __hash__ = str.__hash__
+
+
+def test_properties_deleted_by_a_comparison_are_declined_not_misread() -> None:
+    batch = [Message("T", b"x", properties={"K": "v"}) for _ in range(5)]
+    _DeletesOnCompare.victim = batch[1]
+    batch[3].properties = {"K": _DeletesOnCompare("w")}
+    assert gather(batch) is None
+
+
 def test_gathered_bodies_outlive_their_messages() -> None:
     """keep holds the bodies: a put copies from them even if the messages rebind theirs."""
     msgs = [Message("T", bytes([65 + i]) * 1000) for i in range(8)]
