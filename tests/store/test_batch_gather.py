@@ -135,6 +135,43 @@ def test_properties_deleted_by_a_comparison_are_declined_not_misread() -> None:
     assert gather(batch) is None
 
 
+class _Meddler:
+    """Cyclic garbage whose finalizer rebinds messages' attributes and resizes the batch,
+    run by whatever collection an allocation inside gather starts."""
+
+    def __init__(self, batch: list[Message]) -> None:
+        self.batch = batch
+        self.me = self
+
+    def __del__(self) -> None:
+        if self.batch:
+            self.batch[0].body = b"rebound"
+            self.batch[-1].properties = {"TAGS": "other"}
+            self.batch.append(Message("T", b"late"))
+
+
+def test_collections_inside_gather_never_misread() -> None:
+    """With the collector at threshold 1, allocations inside gather run finalizers that
+    change the batch: every result is None or describes bodies it holds."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        for _ in range(300):
+            batch = [Message("T", b"x" * 64, tags="A") for _ in range(16)]
+            batch[5].properties = {"TAGS": "B"}  # unequal: gather allocates the list of dicts
+            for _ in range(3):
+                _Meddler(batch)
+            got = gather(batch)
+            if got is not None:
+                refs, keep, total, _, props = got
+                assert [n for n, _ in refs_of(refs)] == [len(b) for b in keep]
+                assert total == sum(map(len, keep))
+                assert isinstance(props, list) and len(props) == len(keep)
+    finally:
+        gc.set_threshold(*threshold)
+        gc.collect()
+
+
 def test_gathered_bodies_outlive_their_messages() -> None:
     """keep holds the bodies: a put copies from them even if the messages rebind theirs."""
     msgs = [Message("T", bytes([65 + i]) * 1000) for i in range(8)]
