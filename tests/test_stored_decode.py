@@ -209,6 +209,7 @@ def test_shape_cached_property_decode_matches_the_plain_one(texts: list[str]) ->
         assert list(decode_properties_cached(text).items()) == list(decode_properties(text).items())
 
 
+@pytest.mark.usefixtures("collector_at_threshold_one")
 def test_collections_during_decoding_do_not_disturb_it() -> None:
     """A garbage collection started by an allocation mid-decode may run finalizers that
     decode too; every call keeps its own class and slot layout."""
@@ -223,15 +224,10 @@ def test_collections_during_decoding_do_not_disturb_it() -> None:
         def __del__(self) -> None:
             seen.append([fields(m) for m in decode_stored_messages(body[:1000])])
 
-    threshold = gc.get_threshold()
-    gc.set_threshold(1)
-    try:
-        for _ in range(100):
-            cycle = Cycle()
-            cycle.me = cycle  # type: ignore[attr-defined]
-            del cycle
-            assert [fields(m) for m in decode_stored_messages(body)] == expected
-    finally:
-        gc.set_threshold(*threshold)
+    for _ in range(100):
+        cycle = Cycle()
+        cycle.me = cycle  # type: ignore[attr-defined]
+        del cycle
+        assert [fields(m) for m in decode_stored_messages(body)] == expected
     gc.collect()
     assert seen and all(got == [fields(m) for m in decode_stored_messages_py(body[:1000])] for got in seen)

@@ -190,6 +190,7 @@ def test_random_bytes_never_disagree() -> None:
         check_decode(bytes(data))
 
 
+@pytest.mark.usefixtures("collector_at_threshold_one")
 def test_collections_during_parses_do_not_disturb_them() -> None:
     """Finalizers run by a garbage collection in the middle of a parse (allocations can start
     one) may parse other headers; each parse keeps its own working state."""
@@ -204,15 +205,10 @@ def test_collections_during_parses_do_not_disturb_them() -> None:
         def __del__(self) -> None:
             seen.append(json_header._c_decode_common(other))  # type: ignore[misc]
 
-    threshold = gc.get_threshold()
-    gc.set_threshold(1)
-    try:
-        for _ in range(300):
-            cycle = Cycle()
-            cycle.me = cycle  # type: ignore[attr-defined]
-            del cycle
-            assert json_header._c_decode_common(header) == expected  # type: ignore[misc]
-    finally:
-        gc.set_threshold(*threshold)
+    for _ in range(300):
+        cycle = Cycle()
+        cycle.me = cycle  # type: ignore[attr-defined]
+        del cycle
+        assert json_header._c_decode_common(header) == expected  # type: ignore[misc]
     gc.collect()
     assert seen and all(got == expected_other for got in seen)

@@ -150,26 +150,21 @@ class _Meddler:
             self.batch.append(Message("T", b"late"))
 
 
+@pytest.mark.usefixtures("collector_at_threshold_one")
 def test_collections_inside_gather_never_misread() -> None:
-    """With the collector at threshold 1, allocations inside gather run finalizers that
+    """Allocations inside gather run finalizers (collector at threshold 1) that
     change the batch: every result is None or describes bodies it holds."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(1)
-    try:
-        for _ in range(300):
-            batch = [Message("T", b"x" * 64, tags="A") for _ in range(16)]
-            batch[5].properties = {"TAGS": "B"}  # unequal: gather allocates the list of dicts
-            for _ in range(3):
-                _Meddler(batch)
-            got = gather(batch)
-            if got is not None:
-                refs, keep, total, _, props = got
-                assert [n for n, _ in refs_of(refs)] == [len(b) for b in keep]
-                assert total == sum(map(len, keep))
-                assert isinstance(props, list) and len(props) == len(keep)
-    finally:
-        gc.set_threshold(*threshold)
-        gc.collect()
+    for _ in range(300):
+        batch = [Message("T", b"x" * 64, tags="A") for _ in range(16)]
+        batch[5].properties = {"TAGS": "B"}  # unequal: gather allocates the list of dicts
+        for _ in range(3):
+            _Meddler(batch)
+        got = gather(batch)
+        if got is not None:
+            refs, keep, total, _, props = got
+            assert [n for n, _ in refs_of(refs)] == [len(b) for b in keep]
+            assert total == sum(map(len, keep))
+            assert isinstance(props, list) and len(props) == len(keep)
 
 
 def test_gathered_bodies_outlive_their_messages() -> None:
