@@ -119,7 +119,7 @@ def _offsets(phys: object, n: int) -> array[int]:
 # What put_batch needs of its messages: C body refs (None: gathered in the interpreter), the
 # bodies (kept alive across the put), their total and largest length, and the properties
 # (one dict when all are equal, else a list of each message's).
-_Gathered = tuple[bytes | None, Sequence[bytes], int, int, "dict[str, str] | list[dict[str, str]]"]
+_Gathered = tuple[bytes | None, Sequence[bytes], int, int, dict[str, str] | list[dict[str, str]]]
 
 try:  # C: built by pip install beside the cffi module (setup.py ext_modules)
     from rmqcore.store import _batch_gather
@@ -145,6 +145,21 @@ def _gather_py(msgs: Sequence[Message]) -> _Gathered:
     body_lens = list(map(len, bodies))
     p0 = props_list[0]
     return None, bodies, sum(body_lens), max(body_lens), p0 if props_list.count(p0) == n else props_list
+
+
+_EMPTY_META = (_NO_KEYS, 0, _NO_KEYS)
+
+
+def _meta_of(props: dict[str, str], with_keys: bool) -> tuple[bytes, int, bytes]:
+    """_encode_meta for a put that missed _SINGLE_TAG_CACHE. A lone TAGS property (a
+    producer's message without keys) is a pure function of the tag, so its meta is kept
+    there, once per distinct tag."""
+    if not props:
+        return _EMPTY_META
+    meta = _encode_meta(props, with_keys)
+    if len(props) == 1 and _TAGS in props and len(_SINGLE_TAG_CACHE) < 4096:
+        _SINGLE_TAG_CACHE[props[_TAGS]] = meta
+    return meta
 
 
 def _encode_meta(props: dict[str, str], with_keys: bool) -> tuple[bytes, int, bytes]:
@@ -362,18 +377,10 @@ class MessageStore:
         """
         body = msg.body
         props = msg.properties
-        if props:
-            # a lone TAGS property (the common producer message without keys) is a pure
-            # function of the tag: encode it once per distinct tag
-            meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
-            if meta is None:
-                meta = _encode_meta(props, self._index is not None)
-                if len(props) == 1 and _TAGS in props and len(_SINGLE_TAG_CACHE) < 4096:
-                    _SINGLE_TAG_CACHE[props[_TAGS]] = meta
-            pb, code, kb = meta
-        else:
-            pb = kb = _NO_KEYS
-            code = 0
+        meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
+        if meta is None:
+            meta = _meta_of(props, self._index is not None)
+        pb, code, kb = meta
         blen = len(body)
         plen = len(pb)
         if blen > self._max_body or plen > _MAX_PROPS:
@@ -532,16 +539,14 @@ class MessageStore:
             # encoded once, and C reuses them for every record.
             meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
             if meta is None:
-                meta = _encode_meta(props, self._index is not None) if props else (_NO_KEYS, 0, _NO_KEYS)
-                if len(props) == 1 and _TAGS in props and len(_SINGLE_TAG_CACHE) < 4096:
-                    _SINGLE_TAG_CACHE[props[_TAGS]] = meta
+                meta = _meta_of(props, self._index is not None)
             props_blob, uniform_code, keys_blob = meta
             uniform_len = max_props = len(props_blob)
             uniform_keys_len = len(keys_blob)
             props_total = uniform_len * n
         else:
             with_keys = self._index is not None
-            metas = [_encode_meta(p, with_keys) if p else (_NO_KEYS, 0, _NO_KEYS) for p in props]
+            metas = [_encode_meta(p, with_keys) if p else _EMPTY_META for p in props]
             prop_list = [meta[0] for meta in metas]
             props_lens = list(map(len, prop_list))
             props_blob = b"".join(prop_list)
