@@ -1,21 +1,25 @@
 """Build glue that pyproject.toml cannot express: the cffi extension and the grammar files.
 
 ``cffi_modules`` compiles ``csrc/`` into ``rmqcore.store._native`` (cffi API mode);
-``ext_modules`` builds ``rmqcore.message._stored_decode`` (``csrc/stored_decode.c``) and
-``rmqcore.remoting._json_header`` (``csrc/json_header.c``) on the CPython API: they make the
-Python objects of decoded messages and headers, which cffi cannot. ``rmqcore.store._batch_gather``
-(``csrc/batch_gather.c``) reads a put_batch's Message objects for the cffi put.
+``ext_modules`` builds the CPython-API extensions that ``csrc/build_native.py`` lists
+(``CPYTHON_API_MODULES``): ``rmqcore.message._stored_decode`` and
+``rmqcore.remoting._json_header`` make the Python objects of decoded messages and headers,
+which cffi cannot; ``rmqcore.store._batch_gather`` reads a put_batch's Message objects for
+the cffi put.
 ``build_py`` copies ``grammar/*.lark`` into the package (``rmqcore/_grammar``) so an
 installed wheel finds the SQL92 grammar without the source tree.
 """
 
 from pathlib import Path
 import shutil
+import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE / "csrc"))
+from build_native import COMPILE_ARGS, CPYTHON_API_MODULES  # noqa: E402  (one list for both builds)
 
 
 class BuildPyWithGrammar(build_py):
@@ -31,23 +35,12 @@ setup(
     cffi_modules=["csrc/build_native.py:ffibuilder"],
     ext_modules=[
         Extension(
-            "rmqcore.message._stored_decode",
-            ["csrc/stored_decode.c"],
-            depends=["csrc/py_objects.h"],
-            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        ),
-        Extension(
-            "rmqcore.store._batch_gather",
-            ["csrc/batch_gather.c"],
-            depends=["csrc/py_objects.h", "csrc/body_ref.h"],
-            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        ),
-        Extension(
-            "rmqcore.remoting._json_header",
-            ["csrc/json_header.c"],
-            depends=["csrc/py_objects.h"],
-            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        ),
+            module,
+            [f"csrc/{source}"],
+            depends=[f"csrc/{header.name}" for header in sorted((HERE / "csrc").glob("*.h"))],
+            extra_compile_args=COMPILE_ARGS,
+        )
+        for source, module in CPYTHON_API_MODULES.items()
     ],
     cmdclass={"build_py": BuildPyWithGrammar},
 )

@@ -46,18 +46,23 @@ _GIL_PREAMBLE = (
     "#define Py_END_ALLOW_THREADS if (_save) PyEval_RestoreThread(_save); }\n"
 )
 
-# Sources of the CPython-API extensions (setup.py ``ext_modules``): each is its own module,
-# not part of the cffi store library.
-CPYTHON_API_SOURCES = frozenset({"stored_decode.c", "json_header.c", "batch_gather.c"})
+# The CPython-API extensions, source -> module: setup.py builds each as its own module
+# (``ext_modules``); they are not part of the cffi store library.
+CPYTHON_API_MODULES = {
+    "stored_decode.c": "rmqcore.message._stored_decode",
+    "json_header.c": "rmqcore.remoting._json_header",
+    "batch_gather.c": "rmqcore.store._batch_gather",
+}
+COMPILE_ARGS = ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 
 ffibuilder = FFI()
 ffibuilder.cdef((HERE / "native.cdef").read_text())
 ffibuilder.set_source(
     "rmqcore.store._native",
     '#include "native.h"\n' + _GIL_PREAMBLE,
-    sources=[str(_SRC_DIR / p.name) for p in sorted(HERE.glob("*.c")) if p.name not in CPYTHON_API_SOURCES],
+    sources=[str(_SRC_DIR / p.name) for p in sorted(HERE.glob("*.c")) if p.name not in CPYTHON_API_MODULES],
     include_dirs=[str(_SRC_DIR)],
-    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    extra_compile_args=COMPILE_ARGS,
 )
 
 if __name__ == "__main__":
