@@ -5,7 +5,7 @@
 (``CPYTHON_API_MODULES``): ``rmqcore.message._stored_decode`` and
 ``rmqcore.remoting._json_header`` make the Python objects of decoded messages and headers,
 which cffi cannot; ``rmqcore.store._batch_gather`` reads a put_batch's Message objects for
-the cffi put.
+the cffi put, and ``rmqcore.store._put_path`` runs a single put's common case in one call.
 ``build_py`` copies ``grammar/*.lark`` into the package (``rmqcore/_grammar``) so an
 installed wheel finds the SQL92 grammar without the source tree.
 """

@@ -52,6 +52,7 @@ CPYTHON_API_MODULES = {
     "stored_decode.c": "rmqcore.message._stored_decode",
     "json_header.c": "rmqcore.remoting._json_header",
     "batch_gather.c": "rmqcore.store._batch_gather",
+    "put_path.c": "rmqcore.store._put_path",
 }
 COMPILE_ARGS = ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 

@@ -34,6 +34,8 @@ def test_wheel_contains_grammar_native_extension_and_py_typed() -> None:
     assert (files / "message" / "_stored_decode.pyi").is_file()
     assert list((PACKAGE_DIR / "store").glob("_batch_gather*.so"))
     assert (files / "store" / "_batch_gather.pyi").is_file()
+    assert list((PACKAGE_DIR / "store").glob("_put_path*.so"))
+    assert (files / "store" / "_put_path.pyi").is_file()
 
 
 def test_message_decoder_extension_is_used() -> None:
@@ -46,6 +48,12 @@ def test_batch_gather_extension_is_used() -> None:
     from rmqcore.store import message_store
 
     assert message_store._gather is not None, "rmqcore.store._batch_gather did not build or load"
+
+
+def test_put_path_extension_is_used() -> None:
+    from rmqcore.store import message_store
+
+    assert message_store._put_path is not None, "rmqcore.store._put_path did not build or load"
 
 
 def test_native_store_extension_loads_and_computes_crc() -> None:

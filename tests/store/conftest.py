@@ -44,3 +44,24 @@ def open_store(tmp_path: Path, clock: FakeClock) -> Iterator[Callable[..., Messa
     yield _open
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def store_pair(tmp_path: Path) -> Iterator[Callable[..., tuple[MessageStore, MessageStore]]]:
+    """store_pair(**config) -> two fresh stores with that config and the same clock time,
+    for tests that drive a C path in one and the interpreter's in the other."""
+    opened: list[MessageStore] = []
+    count = iter(range(10**6))
+
+    def _pair(**config: Any) -> tuple[MessageStore, MessageStore]:
+        i = next(count)
+        first, second = (
+            MessageStore.open(tmp_path / f"pair{i}{name}", StoreConfig(**config), clock=FakeClock(1_700_000_000_000))
+            for name in "ab"
+        )
+        opened.extend((first, second))
+        return first, second
+
+    yield _pair
+    for store in opened:
+        store.close()

@@ -11,16 +11,14 @@ import gc
 import struct
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rmqcore.clock import FakeClock
 from rmqcore.message import Message, MessageExt
-from rmqcore.store import MessageStore, StoreConfig
+from rmqcore.store import MessageStore
 from rmqcore.store import message_store as store_module
 
 _batch_gather = pytest.importorskip("rmqcore.store._batch_gather")
@@ -199,25 +197,7 @@ def test_no_references_leak_on_any_outcome() -> None:
 # --- the store, C gathering against the interpreter's ----------------------------------------------
 
 
-@pytest.fixture
-def store_pair(tmp_path: Path) -> Iterator[Callable[[], tuple[MessageStore, MessageStore]]]:
-    opened: list[MessageStore] = []
-    count = iter(range(10**6))
-
-    def _pair() -> tuple[MessageStore, MessageStore]:
-        config = StoreConfig(
-            mapped_file_size_commit_log=64 * 1024, max_message_size=8192, max_hash_slot_num=256, max_index_num=1024
-        )
-        i = next(count)
-        pair = tuple(
-            MessageStore.open(tmp_path / f"{name}{i}", config, clock=FakeClock(1_700_000_000_000)) for name in "cp"
-        )
-        opened.extend(pair)
-        return pair  # type: ignore[return-value]
-
-    yield _pair
-    for store in opened:
-        store.close()
+PAIR_CONFIG = dict(mapped_file_size_commit_log=64 * 1024, max_message_size=8192, max_hash_slot_num=256, max_index_num=1024)
 
 
 property_maps = st.sampled_from(
@@ -235,9 +215,9 @@ messages = st.builds(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(messages, min_size=1, max_size=40), min_size=1, max_size=4))
 def test_c_gathering_stores_what_the_interpreter_stores(
-    store_pair: Callable[[], tuple[MessageStore, MessageStore]], batches: list[list[Message]], monkeypatch_gather: Any
+    store_pair: Callable[..., tuple[MessageStore, MessageStore]], batches: list[list[Message]], monkeypatch_gather: Any
 ) -> None:
-    with_c, with_py = store_pair()
+    with_c, with_py = store_pair(**PAIR_CONFIG)
     for batch in batches:
         assert gather(batch) is not None
         a = with_c.put_batch(batch, 0)
@@ -270,11 +250,11 @@ def monkeypatch_gather() -> Callable[[], Any]:
     return _python_only
 
 
-def test_errors_are_the_interpreters(store_pair: Callable[[], tuple[MessageStore, MessageStore]]) -> None:
+def test_errors_are_the_interpreters(store_pair: Callable[..., tuple[MessageStore, MessageStore]]) -> None:
     """What C declines reaches _gather_py, which raises as put_batch always has."""
     from rmqcore.store import MessageIllegalError
 
-    store, _ = store_pair()
+    store, _ = store_pair(**PAIR_CONFIG)
     with pytest.raises(MessageIllegalError, match="at least one message"):
         store.put_batch([], 0)
     with pytest.raises(MessageIllegalError, match="one topic"):

@@ -4,7 +4,8 @@ A store directory has RocketMQ's layout (``commitlog/%020d``,
 ``consumequeue/{topic}/{queueId}/%020d``, ``index/``, ``checkpoint``, ``abort``) and
 its byte formats (reference sections 4 and 5). Puts, CQ scans, index look-ups and
 the crash-recovery scan run in C (``csrc/``), one call per message or batch; a
-``put_batch`` of ``Message`` objects is gathered in C too (``_batch_gather``).
+``put_batch`` of ``Message`` objects is gathered in C too (``_batch_gather``), and a
+plain single ``put`` runs in one C call from the message to its result (``_put_path``).
 
 >>> import tempfile
 >>> from rmqcore.message import Message, tags_code

@@ -10,6 +10,10 @@ for many puts: a sync covers everything written before it). The background flush
 ConsumeQueues, index and checkpoint takes the lock only to read what to sync; the syncs
 run outside it (``_flush_logics``).
 
+A plain ``put`` (exactly a ``Message``, no properties or a lone TAGS seen before, a
+known queue, an open ASYNC_FLUSH store) is one C call, ``_put_path.PutPath.put``, that
+takes the same lock through the lock's own methods; whatever it declines runs here.
+
 Special puts the broker needs:
 
 * ``tag_code=`` overrides the ConsumeQueue tag code. Without it the code is the
@@ -130,6 +134,17 @@ except ImportError:  # a build without it: the interpreter gathers
     _gather = None
 
 
+try:  # C: MessageStore.put's common case in one call (csrc/put_path.c)
+    from rmqcore.store import _put_path
+except ImportError:  # a build without it: every put runs in the interpreter
+    _put_path = None  # type: ignore[assignment]
+
+
+def _decline_put(msg: Message, queue_id: int) -> None:
+    """The C put path's stand-in where it is not built: every put runs in the interpreter."""
+    return None
+
+
 def _gather_py(msgs: Sequence[Message]) -> _Gathered:
     """``_batch_gather.gather`` in the interpreter, for what C declines; raises for a batch
     that cannot be stored (empty, or of more than one topic)."""
@@ -196,11 +211,12 @@ class _LogicsSnapshot(NamedTuple):
 class _PutTarget:
     """Per (topic, queue) facts a put needs, computed once per queue."""
 
-    __slots__ = ("cq", "ptr", "topic", "topic_len", "overhead", "schedule")
+    __slots__ = ("cq", "ptr", "addr", "topic", "topic_len", "overhead", "schedule")
 
     def __init__(self, cq: ConsumeQueue, store_host_len: int) -> None:
         self.cq = cq
         self.ptr = cq.ptr
+        self.addr = int(ffi.cast("uintptr_t", cq.ptr))  # what the C put path passes on
         self.topic = cq.topic.encode("utf-8")
         self.topic_len = len(self.topic)
         # reference section 4: 91 bytes overhead for V1 + IPv4 hosts; V2 has a 2-byte topic length
@@ -208,6 +224,28 @@ class _PutTarget:
             12 if store_host_len == 20 else 0
         )
         self.schedule = cq.topic == C.SCHEDULE_TOPIC
+
+
+if _put_path is not None:
+    _put_path.bind(Message, _PutTarget, _TAGS)
+
+
+def _notify_listeners(listeners: list[DispatchListener], topic: str, queue_id: int, queue_offset: int) -> None:
+    for listener in listeners:
+        try:
+            listener(topic, queue_id, queue_offset)
+        except Exception:  # a listener's bug must not fail a put that is already stored
+            log.exception("store.dispatch_listener_failed", topic=topic, queue_id=queue_id)
+
+
+def _put_failed(rc: int, topic: str, store_host: Host, n: int = 1) -> PutResult:
+    """The result of a C put that returned ``rc`` < 0 (nothing written), or its exception."""
+    if rc in (lib.RMQ_E_TOO_LARGE, lib.RMQ_E_FILE_TOO_SMALL):
+        check(rc, f"put to {topic!r}")  # raises MessageTooLargeError
+    err = -rc
+    text = f"put to {topic!r} failed creating or mapping a store file: {os.strerror(err)}"
+    log.error("store.put_failed", topic=topic, errno=err, error=os.strerror(err))
+    return PutResult(PutStatus.CREATE_MAPPED_FILE_FAILED, -1, 0, 0, 0, store_host, n, None, text)
 
 
 class MessageStore:
@@ -275,12 +313,47 @@ class MessageStore:
         self._batch_bytes = ffi.new("int64_t *")
         flusher_class = GroupCommitFlusher if config.sync_flush else CommitLogFlusher
         self._flusher = flusher_class(self._commitlog, self._commitlog.write_pos)
+        self._put_path = self._new_put_path()
+        self._put_fast: Callable[[Message, int], PutResult | None] = (
+            self._put_path.put if self._put_path is not None else _decline_put
+        )
         self._open = True
         self.check_disk()
         if config.warm_mapped_file_enable:
             check(lib.rmq_commitlog_start_warmer(self._cl, config.warm_ahead_window), "start the warm-ahead thread")
         self._service = FlushService(config, self._flusher, self._commitlog, self._flush_logics, self.check_disk)
         self._service.start()
+
+    def _new_put_path(self) -> _put_path.PutPath | None:
+        """The C put path over this store's lock, queues and CommitLog (None when not built);
+        :meth:`_update_put_path` turns it on."""
+        if _put_path is None:
+            return None
+        path = _put_path.PutPath(
+            put_simple=int(ffi.cast("uintptr_t", ffi.addressof(lib, "rmq_put_simple"))),
+            system_now=int(ffi.cast("uintptr_t", ffi.addressof(lib, "rmq_now_ms"))),
+            commitlog=int(ffi.cast("uintptr_t", self._cl)),
+            last_queue_offset=int(ffi.cast("uintptr_t", ffi.addressof(self._cl, "last_queue_offset"))),
+            lock=self._lock,
+            targets=self._targets,
+            tag_cache=_SINGLE_TAG_CACHE,
+            result_type=PutResult,
+            status_ok=_PUT_OK,
+            store_host=self._store_host,
+            put_failed=_put_failed,
+            notify=_notify_listeners,
+            max_body=self._max_body,
+            max_props=_MAX_PROPS,
+        )
+        path.now = None if self.clock is SYSTEM_CLOCK else self.clock.now_ms
+        path.listeners = self._listeners
+        return path
+
+    def _update_put_path(self) -> None:
+        """Whether puts may take the C path: open, not refusing, not SYNC_FLUSH (whose puts
+        wait for their group commit with the GIL released)."""
+        if self._put_path is not None:
+            self._put_path.enabled = self._open and self._refusal is None and not self._sync
 
     # -- lifecycle ------------------------------------------------------------------------
     @classmethod
@@ -311,6 +384,7 @@ class MessageStore:
         self._service.stop()
         with self._lock:
             self._open = False  # no put starts after this
+            self._update_put_path()
         lib.rmq_commitlog_stop_warmer(self._cl)  # before the standby goes: it may be preparing one
         lib.rmq_mfq_discard_standby(self._cl.q)
         self._flusher.flush_all()
@@ -331,6 +405,7 @@ class MessageStore:
         self._service.stop()
         with self._lock, self._flusher.sync_lock:
             self._open = False
+            self._update_put_path()
             self._flusher.closed = True
         self._flusher.stop()
         lib.rmq_commitlog_stop_warmer(self._cl)
@@ -375,6 +450,10 @@ class MessageStore:
         ``wait_for_flush=False`` it returns PUT_OK at once and the caller owns the wait: the
         record is durable when ``flushed_offset >= result.end_offset`` (see :meth:`wait_flushed`).
         """
+        if tag_code is None and store_timestamp is None:
+            result = self._put_fast(msg, queue_id)  # the common case, in C; None: not that case
+            if result is not None:
+                return result
         body = msg.body
         props = msg.properties
         meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
@@ -767,12 +846,7 @@ class MessageStore:
         return PutResult(PutStatus.DISK_FULL, -1, 0, 0, 0, self._store_host, n, None, self._refusal)
 
     def _put_failed(self, rc: int, topic: str, n: int = 1) -> PutResult:
-        if rc in (lib.RMQ_E_TOO_LARGE, lib.RMQ_E_FILE_TOO_SMALL):
-            check(rc, f"put to {topic!r}")  # raises MessageTooLargeError
-        err = -rc
-        text = f"put to {topic!r} failed creating or mapping a store file: {os.strerror(err)}"
-        log.error("store.put_failed", topic=topic, errno=err, error=os.strerror(err))
-        return PutResult(PutStatus.CREATE_MAPPED_FILE_FAILED, -1, 0, 0, 0, self._store_host, n, None, text)
+        return _put_failed(rc, topic, self._store_host, n)
 
     def wait_warm(self) -> None:
         """Block until the warm-ahead window past the write position is prefaulted
@@ -784,16 +858,16 @@ class MessageStore:
     def add_dispatch_listener(self, listener: DispatchListener) -> None:
         """Call ``listener(topic, queue_id, queue_offset)`` after every dispatched put."""
         self._listeners = [*self._listeners, listener]
+        if self._put_path is not None:
+            self._put_path.listeners = self._listeners
 
     def remove_dispatch_listener(self, listener: DispatchListener) -> None:
         self._listeners = [f for f in self._listeners if f is not listener]
+        if self._put_path is not None:
+            self._put_path.listeners = self._listeners
 
     def _notify(self, topic: str, queue_id: int, queue_offset: int) -> None:
-        for listener in self._listeners:
-            try:
-                listener(topic, queue_id, queue_offset)
-            except Exception:  # a listener's bug must not fail a put that is already stored
-                log.exception("store.dispatch_listener_failed", topic=topic, queue_id=queue_id)
+        _notify_listeners(self._listeners, topic, queue_id, queue_offset)
 
     # -- reads ------------------------------------------------------------------------------
     def get_raw(
@@ -1130,6 +1204,7 @@ class MessageStore:
             if self._refusal is not None:
                 log.info("store.disk_ok", used_percent=round(used, 1))
             self._refusal = None
+        self._update_put_path()
         return used
 
     def run_retention(self, *, force: bool = False) -> RetentionReport:
