@@ -4,6 +4,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+static void deadline_after(struct timespec *t, clockid_t clock, int64_t us) {
+    clock_gettime(clock, t);
+    t->tv_sec += us / 1000000;
+    t->tv_nsec += (us % 1000000) * 1000L;
+    if (t->tv_nsec >= 1000000000L) { t->tv_sec++; t->tv_nsec -= 1000000000L; }
+}
+
 /* msync [from, to) of the CommitLog without any file being unmapped meanwhile */
 static int sync_range(rmq_group_commit *g, int64_t from, int64_t to) {
     rmq_mfq *q = g->cl->q;
@@ -13,23 +20,67 @@ static int sync_range(rmq_group_commit *g, int64_t from, int64_t to) {
     return rc;
 }
 
+/* Under g->lock: wake `w` (already unlinked) with `state` and `rc`. The post happens under
+ * the lock, so a waiter that timed out and then finds its state set under the lock knows
+ * the post is there to take. */
+static void wake(rmq_gc_waiter *w, int32_t state, int32_t rc) {
+    w->state = state;
+    w->rc = rc;
+    sem_post(&w->sem);
+}
+
+/* Under g->lock: wake the first waiter that flushed covers. Covered writers resume one
+ * after another, each waking the next on its way out of rmq_gc_wait, in arrival order: a
+ * broadcast woke every writer at once to queue on the lock and then on the GIL. */
+static void wake_next_covered(rmq_group_commit *g) {
+    for (rmq_gc_waiter **link = &g->waiters; *link != NULL; link = &(*link)->next) {
+        rmq_gc_waiter *w = *link;
+        if (w->end <= g->flushed) {
+            *link = w->next;
+            wake(w, 1, 1);
+            return;
+        }
+    }
+}
+
+/* Under g->lock: wake every waiter with `rc` (a failed msync's -errno, or 0 when stopping). */
+static void wake_all(rmq_group_commit *g, int32_t rc) {
+    rmq_gc_waiter *w = g->waiters;
+    g->waiters = NULL;
+    while (w != NULL) {
+        rmq_gc_waiter *next = w->next; /* read first: w may return as soon as it is posted */
+        wake(w, 2, rc);
+        w = next;
+    }
+}
+
+static int unlink_waiter(rmq_group_commit *g, rmq_gc_waiter *me) {
+    for (rmq_gc_waiter **link = &g->waiters; *link != NULL; link = &(*link)->next)
+        if (*link == me) {
+            *link = me->next;
+            return 1;
+        }
+    return 0;
+}
+
 static void *flush_loop(void *arg) {
     rmq_group_commit *g = arg;
     pthread_mutex_lock(&g->lock);
     while (!g->stopped) {
         if (g->requested <= g->flushed) {
+            g->flusher = RMQ_GC_IDLE;
             pthread_cond_wait(&g->work, &g->lock);
             continue;
         }
         if (g->arrivals < g->last_round) {
+            g->flusher = RMQ_GC_GATHERING;
             struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += RMQ_GC_GATHER_US * 1000L;
-            if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+            deadline_after(&until, CLOCK_MONOTONIC, RMQ_GC_GATHER_US);
             while (!g->stopped && g->arrivals < g->last_round)
                 if (pthread_cond_timedwait(&g->work, &g->lock, &until) == ETIMEDOUT) break;
             if (g->stopped) break;
         }
+        g->flusher = RMQ_GC_SYNCING;
         /* the writers that arrived since the last msync started are the ones this one covers */
         g->last_round = g->arrivals;
         g->arrivals = 0;
@@ -44,15 +95,15 @@ static void *flush_loop(void *arg) {
             if (to > g->flushed) g->flushed = to;
             g->syncs++;
             g->error = 0;
+            wake_next_covered(g);
         } else {
             g->error = rc;
-        }
-        pthread_cond_broadcast(&g->done);
-        if (rc != 0 && g->requested > g->flushed) {
-            /* do not spin on a failing msync: the waiters see the error; retry on the next request */
-            g->requested = g->flushed;
+            wake_all(g, rc); /* the msync that should have covered them failed */
+            /* do not spin on a failing msync: retry when a writer asks again */
+            if (g->requested > g->flushed) g->requested = g->flushed;
         }
     }
+    g->flusher = RMQ_GC_IDLE;
     pthread_mutex_unlock(&g->lock);
     return NULL;
 }
@@ -64,15 +115,10 @@ rmq_group_commit *rmq_gc_start(rmq_commitlog *cl, int64_t flushed) {
     g->flushed = flushed;
     g->requested = flushed;
     pthread_mutex_init(&g->lock, NULL);
-    pthread_condattr_t wattr;
-    pthread_condattr_init(&wattr);
-    pthread_condattr_setclock(&wattr, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->work, &wattr);
-    pthread_condattr_destroy(&wattr);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->done, &attr);
+    pthread_cond_init(&g->work, &attr);
     pthread_condattr_destroy(&attr);
     if (pthread_create(&g->thread, NULL, flush_loop, g) != 0) {
         rmq_gc_free(g);
@@ -82,33 +128,61 @@ rmq_group_commit *rmq_gc_start(rmq_commitlog *cl, int64_t flushed) {
     return g;
 }
 
+/* Wait for the post, up to the deadline; 0 when posted, else ETIMEDOUT. */
+static int wait_posted(sem_t *sem, const struct timespec *deadline, clockid_t clock) {
+    for (;;) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+        int r = sem_clockwait(sem, clock, deadline);
+#else
+        int r = sem_timedwait(sem, deadline);
+#endif
+        if (r == 0) return 0;
+        if (errno != EINTR) return ETIMEDOUT;
+    }
+}
+
 int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+    const clockid_t clock = CLOCK_MONOTONIC;
+#else
+    const clockid_t clock = CLOCK_REALTIME; /* what sem_timedwait measures */
+#endif
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) { deadline.tv_sec++; deadline.tv_nsec -= 1000000000L; }
+    deadline_after(&deadline, clock, timeout_ms * 1000);
+    rmq_gc_waiter me = {.next = NULL, .end = end, .state = 0, .rc = 0};
     pthread_mutex_lock(&g->lock);
     if (g->flushed >= end) { pthread_mutex_unlock(&g->lock); return 1; }
+    if (g->stopped) { pthread_mutex_unlock(&g->lock); return 0; }
     g->arrivals++;
-    if (!g->stopped && (end > g->requested || g->arrivals >= g->last_round)) {
-        if (end > g->requested) g->requested = end;
+    if (end > g->requested) g->requested = end;
+    /* Wake the flusher only when it waits for this: idle, or gathering and this is the
+     * last writer it waits for. Signalling it on every arrival woke it once a put, on the
+     * other CPU, only to go back to sleep. */
+    if (g->flusher == RMQ_GC_IDLE || (g->flusher == RMQ_GC_GATHERING && g->arrivals >= g->last_round))
         pthread_cond_signal(&g->work);
-    }
-    int rc = 1;
-    while (g->flushed < end) {
-        if (g->stopped) { rc = 0; break; }
-        int w = pthread_cond_timedwait(&g->done, &g->lock, &deadline);
-        if (g->flushed >= end) break;
-        if (g->error) { rc = g->error; break; } /* the msync that should have covered us failed */
-        if (w == ETIMEDOUT) { rc = 0; break; }
-        if (end > g->requested && !g->stopped) { /* the flusher gave up after a failure: ask again */
-            g->requested = end;
-            pthread_cond_signal(&g->work);
+    sem_init(&me.sem, 0, 0);
+    rmq_gc_waiter **tail = &g->waiters;
+    while (*tail != NULL) tail = &(*tail)->next;
+    *tail = &me;
+    pthread_mutex_unlock(&g->lock);
+    int timed_out = wait_posted(&me.sem, &deadline, clock);
+    pthread_mutex_lock(&g->lock);
+    if (timed_out) {
+        if (unlink_waiter(g, &me)) {
+            me.state = 2;
+            me.rc = 0;
+        } else {
+            /* woken meanwhile: the post was made under the lock, take it */
+            while (sem_wait(&me.sem) != 0 && errno == EINTR) {
+            }
         }
     }
+    /* Holding the lock here also waits out the waker's sem_post (made under the lock)
+     * before this frame, and the semaphore in it, go away. */
+    if (me.state == 1) wake_next_covered(g); /* hand the wake-up on: its wake overlaps our GIL wait */
     pthread_mutex_unlock(&g->lock);
-    return rc;
+    sem_destroy(&me.sem);
+    return me.rc;
 }
 
 int rmq_gc_flush_to(rmq_group_commit *g, int64_t target) {
@@ -122,8 +196,8 @@ int rmq_gc_flush_to(rmq_group_commit *g, int64_t target) {
     if (rc == 0) {
         if (target > g->flushed) g->flushed = target;
         g->syncs++;
+        wake_next_covered(g);
     }
-    pthread_cond_broadcast(&g->done);
     pthread_mutex_unlock(&g->lock);
     return rc;
 }
@@ -134,7 +208,7 @@ void rmq_gc_stop(rmq_group_commit *g) {
     int was = g->stopped;
     g->stopped = 1;
     pthread_cond_broadcast(&g->work);
-    pthread_cond_broadcast(&g->done);
+    wake_all(g, 0);
     pthread_mutex_unlock(&g->lock);
     if (!was && g->started) pthread_join(g->thread, NULL);
 }
@@ -144,6 +218,5 @@ void rmq_gc_free(rmq_group_commit *g) {
     rmq_gc_stop(g);
     pthread_mutex_destroy(&g->lock);
     pthread_cond_destroy(&g->work);
-    pthread_cond_destroy(&g->done);
     free(g);
 }
