@@ -15,8 +15,8 @@
  * MessageStore.put does it in the interpreter, with its errors: not exactly a Message,
  * a body that is not exactly bytes or is over FAST_BODY_MAX, a flag outside int32,
  * properties other than none or a cached lone TAGS, a queue not created yet, the schedule
- * topic, or a store that is closed, refusing puts (disk full) or SYNC_FLUSH (the put then
- * waits for its group commit, with the GIL released).
+ * topic, or a store that is closed or refusing puts (disk full). Under SYNC_FLUSH the
+ * store waits for the put's group commit after this returns, with the GIL released.
  *
  * The put keeps the GIL, as the cffi call does (build_native.KEEP_GIL): bodies are at most
  * FAST_BODY_MAX here, so the copy takes microseconds.

@@ -216,9 +216,29 @@ def test_tag_code_and_store_timestamp_arguments_skip_the_c_path(open_store: Open
     assert store.put(Message("T", b"a", tags="TagA"), 0, store_timestamp=123).store_timestamp == 123
 
 
-def test_off_under_sync_flush_and_while_refusing(open_store: OpenStore, tmp_path: Path) -> None:
-    sync = open_store(path=tmp_path / "sync", flush_disk_type="SYNC_FLUSH")
-    assert sync._put_path is not None and not sync._put_path.enabled
+def test_sync_flush_puts_wait_for_their_group_commit(open_store: OpenStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under SYNC_FLUSH the C put is followed by the wait: durable on return, else
+    FLUSH_DISK_TIMEOUT, as the interpreter's put answers (a message with WAIT=false has a
+    second property, so the interpreter puts it)."""
+    store = open_store(flush_disk_type="SYNC_FLUSH", mapped_file_size_commit_log=1 << 20)
+    ready(store)
+    asked: list[Message] = []
+    c_path = store._put_fast
+    store._put_fast = lambda msg, queue_id: asked.append(msg) or c_path(msg, queue_id)  # type: ignore[func-returns-value]
+    msg = Message("T", b"durable", tags="TagA")
+    got = store.put(msg, 0)
+    assert asked == [msg] and got.ok and store.flushed_offset >= got.end_offset
+    monkeypatch.setattr(store._flusher, "wait_durable", lambda end, timeout: False)
+    assert store.put(Message("T", b"late", tags="TagA"), 0).status is PutStatus.FLUSH_DISK_TIMEOUT
+    unwaited = Message("T", b"late", properties={"TAGS": "TagA", "WAIT": "false"})
+    assert store.put(unwaited, 0).status is PutStatus.PUT_OK
+    assert c_put(store, unwaited, 0) is None
+    asked.clear()
+    no_wait = store.put(Message("T", b"no wait", tags="TagA"), 0, wait_for_flush=False)
+    assert asked == [] and no_wait.ok  # the interpreter's put, which skips the wait
+
+
+def test_off_while_refusing(open_store: OpenStore, tmp_path: Path) -> None:
     usage = {"fraction": 0.1}
     store = open_store(path=tmp_path / "full", disk_usage_probe=lambda path: usage["fraction"])
     ready(store)

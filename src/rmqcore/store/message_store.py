@@ -11,8 +11,9 @@ ConsumeQueues, index and checkpoint takes the lock only to read what to sync; th
 run outside it (``_flush_logics``).
 
 A plain ``put`` (exactly a ``Message``, no properties or a lone TAGS seen before, a
-known queue, an open ASYNC_FLUSH store) is one C call, ``_put_path.PutPath.put``, that
-takes the same lock through the lock's own methods; whatever it declines runs here.
+known queue, an open store) is one C call, ``_put_path.PutPath.put``, that takes the
+same lock through the lock's own methods (under SYNC_FLUSH, then the group-commit wait);
+whatever it declines runs here.
 
 Special puts the broker needs:
 
@@ -315,7 +316,7 @@ class MessageStore:
         self._flusher = flusher_class(self._commitlog, self._commitlog.write_pos)
         self._put_path = self._new_put_path()
         self._put_fast: Callable[[Message, int], PutResult | None] = (
-            self._put_path.put if self._put_path is not None else _decline_put
+            _decline_put if self._put_path is None else self._put_durable if self._sync else self._put_path.put
         )
         self._open = True
         self.check_disk()
@@ -350,10 +351,19 @@ class MessageStore:
         return path
 
     def _update_put_path(self) -> None:
-        """Whether puts may take the C path: open, not refusing, not SYNC_FLUSH (whose puts
-        wait for their group commit with the GIL released)."""
+        """Whether puts may take the C path: open and not refusing."""
         if self._put_path is not None:
-            self._put_path.enabled = self._open and self._refusal is None and not self._sync
+            self._put_path.enabled = self._open and self._refusal is None
+
+    def _put_durable(self, msg: Message, queue_id: int) -> PutResult | None:
+        """SYNC_FLUSH: the C put path, then the wait for its group commit (GIL released)."""
+        result: PutResult | None = self._put_path.put(msg, queue_id)  # type: ignore[union-attr]  # set when this is
+        if result is None or result.status is not _PUT_OK:
+            return result
+        if self._flusher.wait_durable(result.end_offset, self._sync_timeout_s):
+            return result
+        # no WAIT=false to honour: the C path takes only messages without properties but TAGS
+        return result._replace(status=PutStatus.FLUSH_DISK_TIMEOUT)
 
     # -- lifecycle ------------------------------------------------------------------------
     @classmethod
@@ -450,7 +460,7 @@ class MessageStore:
         ``wait_for_flush=False`` it returns PUT_OK at once and the caller owns the wait: the
         record is durable when ``flushed_offset >= result.end_offset`` (see :meth:`wait_flushed`).
         """
-        if tag_code is None and store_timestamp is None:
+        if tag_code is None and store_timestamp is None and wait_for_flush:
             result = self._put_fast(msg, queue_id)  # the common case, in C; None: not that case
             if result is not None:
                 return result
