@@ -29,38 +29,45 @@ static void wake(rmq_gc_waiter *w, int32_t state, int32_t rc) {
     sem_post(&w->sem);
 }
 
+/* Under g->lock: the queue of waiters, doubly linked so that arriving (at the tail) and
+ * leaving (anywhere: woken, timed out) take constant time with 64 writers queued. */
+static void enqueue(rmq_group_commit *g, rmq_gc_waiter *w) {
+    w->next = NULL;
+    w->prev = g->tail;
+    if (g->tail) g->tail->next = w;
+    else g->head = w;
+    g->tail = w;
+}
+
+static void unlink_waiter(rmq_group_commit *g, rmq_gc_waiter *w) {
+    if (w->prev) w->prev->next = w->next;
+    else g->head = w->next;
+    if (w->next) w->next->prev = w->prev;
+    else g->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = 0;
+}
+
 /* Under g->lock: wake the first waiter that flushed covers. Covered writers resume one
  * after another, each waking the next on its way out of rmq_gc_wait, in arrival order: a
- * broadcast woke every writer at once to queue on the lock and then on the GIL. */
+ * broadcast woke every writer at once to queue on the lock and then on the GIL. Ends grow
+ * with arrival order, so the first covered one is almost always the head. */
 static void wake_next_covered(rmq_group_commit *g) {
-    for (rmq_gc_waiter **link = &g->waiters; *link != NULL; link = &(*link)->next) {
-        rmq_gc_waiter *w = *link;
+    for (rmq_gc_waiter *w = g->head; w != NULL; w = w->next)
         if (w->end <= g->flushed) {
-            *link = w->next;
+            unlink_waiter(g, w);
             wake(w, 1, 1);
             return;
         }
-    }
 }
 
 /* Under g->lock: wake every waiter with `rc` (a failed msync's -errno, or 0 when stopping). */
 static void wake_all(rmq_group_commit *g, int32_t rc) {
-    rmq_gc_waiter *w = g->waiters;
-    g->waiters = NULL;
-    while (w != NULL) {
-        rmq_gc_waiter *next = w->next; /* read first: w may return as soon as it is posted */
+    while (g->head != NULL) {
+        rmq_gc_waiter *w = g->head;
+        unlink_waiter(g, w);
         wake(w, 2, rc);
-        w = next;
     }
-}
-
-static int unlink_waiter(rmq_group_commit *g, rmq_gc_waiter *me) {
-    for (rmq_gc_waiter **link = &g->waiters; *link != NULL; link = &(*link)->next)
-        if (*link == me) {
-            *link = me->next;
-            return 1;
-        }
-    return 0;
 }
 
 static void *flush_loop(void *arg) {
@@ -149,7 +156,7 @@ int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
 #endif
     struct timespec deadline;
     deadline_after(&deadline, clock, timeout_ms * 1000);
-    rmq_gc_waiter me = {.next = NULL, .end = end, .state = 0, .rc = 0};
+    rmq_gc_waiter me = {.next = NULL, .prev = NULL, .end = end, .state = 0, .rc = 0, .queued = 1};
     pthread_mutex_lock(&g->lock);
     if (g->flushed >= end) { pthread_mutex_unlock(&g->lock); return 1; }
     if (g->stopped) { pthread_mutex_unlock(&g->lock); return 0; }
@@ -161,14 +168,13 @@ int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
     if (g->flusher == RMQ_GC_IDLE || (g->flusher == RMQ_GC_GATHERING && g->arrivals >= g->last_round))
         pthread_cond_signal(&g->work);
     sem_init(&me.sem, 0, 0);
-    rmq_gc_waiter **tail = &g->waiters;
-    while (*tail != NULL) tail = &(*tail)->next;
-    *tail = &me;
+    enqueue(g, &me);
     pthread_mutex_unlock(&g->lock);
     int timed_out = wait_posted(&me.sem, &deadline, clock);
     pthread_mutex_lock(&g->lock);
     if (timed_out) {
-        if (unlink_waiter(g, &me)) {
+        if (me.queued) {
+            unlink_waiter(g, &me);
             me.state = 2;
             me.rc = 0;
         } else {

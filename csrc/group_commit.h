@@ -35,11 +35,12 @@
 
 /* A writer waiting in rmq_gc_wait (on its own stack, queued under the lock). */
 typedef struct rmq_gc_waiter {
-    struct rmq_gc_waiter *next;
+    struct rmq_gc_waiter *next, *prev;
     int64_t end;          /* it waits for flushed >= end */
     sem_t sem;            /* posted once, under the lock, when state leaves 0 */
     int32_t state;        /* 0 waiting; 1 covered; 2 failed, stopped or timed out */
     int32_t rc;           /* what rmq_gc_wait returns */
+    int32_t queued;       /* still in the queue (cleared when it leaves, under the lock) */
 } rmq_gc_waiter;
 
 enum { RMQ_GC_IDLE, RMQ_GC_GATHERING, RMQ_GC_SYNCING };
@@ -48,7 +49,7 @@ typedef struct rmq_group_commit {
     rmq_commitlog *cl;
     pthread_mutex_t lock;
     pthread_cond_t work;   /* the flusher waits here for requested > flushed */
-    rmq_gc_waiter *waiters; /* writers waiting for flushed to move, in arrival order */
+    rmq_gc_waiter *head, *tail; /* writers waiting for flushed to move, in arrival order */
     int32_t flusher;       /* RMQ_GC_IDLE, _GATHERING or _SYNCING: when a writer must signal work */
     int64_t requested;     /* highest end offset a writer waits for */
     int64_t flushed;       /* bytes below are msync'ed */
