@@ -11,6 +11,15 @@ from rmqcore.store import MessageStore
 OpenStore = Callable[..., MessageStore]
 
 
+def _run_threads(count: int, target: Callable[[int], None]) -> None:
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+
+
 def test_group_commit_across_threads(open_store: OpenStore) -> None:
     store = open_store(flush_disk_type="SYNC_FLUSH", mapped_file_size_commit_log=1 << 20)
     threads, per_thread = 8, 40
@@ -25,12 +34,7 @@ def test_group_commit_across_threads(open_store: OpenStore) -> None:
             if not r.ok or store.flushed_offset < r.commitlog_offset + r.wrote_bytes:
                 failures.append(f"{queue_id}/{i}: {r.status} flushed={store.flushed_offset} end={r.commitlog_offset + r.wrote_bytes}")
 
-    pool = [threading.Thread(target=writer, args=(q,)) for q in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in pool)
+    _run_threads(threads, writer)
     assert not failures, failures[:5]
     puts = threads * per_thread
     assert all(store.max_offset("S", q) == per_thread for q in range(threads))
@@ -76,15 +80,6 @@ def _wait(store: MessageStore, end: int, timeout_ms: int) -> int:
 
     result: int = lib.rmq_gc_wait(store._flusher._gc, end, timeout_ms)  # type: ignore[attr-defined]
     return result
-
-
-def _run_threads(count: int, target: Callable[[int], None]) -> None:
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
 
 
 def test_every_waiter_is_woken_one_after_another(open_store: OpenStore) -> None:
