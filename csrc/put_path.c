@@ -1,25 +1,28 @@
-/* rmqcore.store._put_path: MessageStore.put's common case in one C call.
+/* rmqcore.store._put_path: MessageStore.put's and put_batch's common case, one C call each.
  *
  * Why: a 128-byte put cost ~1.3 us, of which the C put (encode, CRC, ConsumeQueue entry)
  * was ~0.1 us. The rest was the interpreter: ~0.35 us converting the cffi call's eleven
  * arguments, a second cffi call for the clock, one for the queue offset, the store lock's
- * two method calls, the dict look-ups and the result tuple. Here one METH_FASTCALL call
- * reads the Message's slots, finds the cached property bytes and the queue, reads the
- * clock, takes the store lock, calls the cffi library's rmq_put_simple through its address
- * and builds the PutResult.
+ * two method calls, the dict look-ups and the result tuple. A 64-message put_batch spent
+ * ~2 us of its ~3.4 us outside the C put the same way (a 21-argument cffi call). Here one
+ * METH_FASTCALL call reads the Message's slots (for a batch, _batch_gather.gather does),
+ * finds the cached property bytes and the queue, reads the clock, takes the store lock,
+ * calls the cffi library's rmq_put_simple or rmq_put_batch through its address and builds
+ * the PutResult.
  *
- * It runs only what MessageStore.put would run, in the same order: the same property
- * cache (a lone TAGS property, or none), the same put target, the same clock, the store's
- * own lock (its bound acquire/release, so every other put path still excludes this one).
- * Whatever is not the plain case declines (returns None) before anything is written, and
- * MessageStore.put does it in the interpreter, with its errors: not exactly a Message,
- * a body that is not exactly bytes or is over FAST_BODY_MAX, a flag outside int32,
- * properties other than none or a cached lone TAGS, a queue not created yet, the schedule
- * topic, or a store that is closed or refusing puts (disk full). Under SYNC_FLUSH the
- * store waits for the put's group commit after this returns, with the GIL released.
+ * It runs only what MessageStore.put / put_batch would run, in the same order: the same
+ * property cache (a lone TAGS property, or none), the same put target, the same clock, the
+ * store's own lock (its bound acquire/release, so every other put path still excludes this
+ * one). Whatever is not the plain case declines (returns None) before anything is written,
+ * and the store does it in the interpreter, with its errors: not exactly a Message, a body
+ * that is not exactly bytes (or, for one put, is over FAST_BODY_MAX), a flag outside int32,
+ * properties other than none or a cached lone TAGS (for a batch: the same on every
+ * message), a queue not created yet, the schedule topic, or a store that is closed or
+ * refusing puts (disk full). Under SYNC_FLUSH the store waits for the put's group commit
+ * after this returns, with the GIL released.
  *
- * The put keeps the GIL, as the cffi call does (build_native.KEEP_GIL): bodies are at most
- * FAST_BODY_MAX here, so the copy takes microseconds.
+ * The put keeps the GIL, as the cffi calls do (build_native.KEEP_GIL): a single body is at
+ * most FAST_BODY_MAX here and a batch is what one put_batch call copies anyway.
  */
 #include "py_objects.h"
 
@@ -29,6 +32,13 @@
 typedef int64_t (*put_simple_fn)(void *cl, void *cq, const char *body, int32_t body_len, const char *props,
                                  int32_t props_len, int32_t flag, int64_t store_ts, int64_t tag_code,
                                  const char *keys, int32_t keys_len);
+/* rmq_put_batch (commitlog.h) */
+typedef int64_t (*put_batch_fn)(void *cl, void *cq, int32_t n, const char *bodies, const int32_t *body_lens,
+                                const char *body_refs, const char *props, const int32_t *props_lens,
+                                const int32_t *flags, const int64_t *tag_codes, const char *keys,
+                                const int32_t *keys_lens, int32_t sys_flag, int64_t born_ts, const char *born_host,
+                                int32_t born_host_len, int64_t store_ts, int32_t uniform_props_len,
+                                int64_t uniform_tag_code, int32_t uniform_keys_len, int64_t *phys_out);
 typedef int64_t (*now_fn)(void);
 
 enum { M_TOPIC, M_BODY, M_FLAG, M_PROPERTIES, M_COUNT };
@@ -47,6 +57,7 @@ static inline PyObject *slot(PyObject *obj, const Py_ssize_t *offsets, int which
 typedef struct {
     PyObject_HEAD
     put_simple_fn put_simple;
+    put_batch_fn put_batch;
     now_fn system_now;
     void *cl;
     const int64_t *last_queue_offset;
@@ -55,13 +66,15 @@ typedef struct {
     PyObject *tag_cache;         /* tags -> (property bytes, tag code, index keys) */
     PyTypeObject *result_type;   /* PutResult */
     PyObject *status_ok, *store_host;
-    PyObject *put_failed; /* message_store._put_failed(rc, topic, store_host) */
+    PyObject *put_failed; /* message_store._put_failed(rc, topic, store_host, n) */
     PyObject *notify;     /* message_store._notify_listeners(listeners, topic, queue_id, queue_offset) */
+    PyObject *gather;     /* _batch_gather.gather, or None: batches then take the interpreter's path */
+    PyObject *offsets_of; /* message_store._offsets_from: bytes of int64 -> the batch's offsets sequence */
     PyObject *listeners;  /* the store's listener list (put calls notify when not empty) */
     PyObject *now;        /* None: the system clock read in C; else the store clock's now_ms */
     Py_ssize_t max_body;
     Py_ssize_t max_props;
-    int enabled; /* open, not refusing, not SYNC_FLUSH: set by the store under its lock */
+    int enabled; /* open and not refusing: set by the store under its lock */
 } PutPath;
 
 static PyObject *bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -86,26 +99,26 @@ static int as_address(PyObject *v, void **out) {
 }
 
 static int PutPath_init(PutPath *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"put_simple", "system_now", "commitlog", "last_queue_offset", "lock", "targets",
-                             "tag_cache", "result_type", "status_ok", "store_host", "put_failed", "notify",
-                             "max_body", "max_props", NULL};
-    PyObject *put_simple, *system_now, *cl, *lqo, *lock, *targets, *tag_cache, *result_type, *status_ok, *store_host,
-        *put_failed, *notify;
+    static char *kwlist[] = {"put_simple", "put_batch", "system_now", "commitlog", "last_queue_offset", "lock",
+                             "targets", "tag_cache", "result_type", "status_ok", "store_host", "put_failed",
+                             "notify", "gather", "offsets_of", "max_body", "max_props", NULL};
+    PyObject *put_simple, *put_batch, *system_now, *cl, *lqo, *lock, *targets, *tag_cache, *result_type, *status_ok,
+        *store_host, *put_failed, *notify, *gather, *offsets_of;
     Py_ssize_t max_body, max_props;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO!O!O!OOOOnn:PutPath", kwlist, &put_simple, &system_now, &cl,
-                                     &lqo, &lock, &PyDict_Type, &targets, &PyDict_Type, &tag_cache, &PyType_Type,
-                                     &result_type, &status_ok, &store_host, &put_failed, &notify, &max_body,
-                                     &max_props))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOO!O!O!OOOOOOnn:PutPath", kwlist, &put_simple, &put_batch,
+                                     &system_now, &cl, &lqo, &lock, &PyDict_Type, &targets, &PyDict_Type,
+                                     &tag_cache, &PyType_Type, &result_type, &status_ok, &store_host, &put_failed,
+                                     &notify, &gather, &offsets_of, &max_body, &max_props))
         return -1;
     if (!PyType_IsSubtype((PyTypeObject *)result_type, &PyTuple_Type)) {
         PyErr_SetString(PyExc_TypeError, "result_type must be a tuple subclass (PutResult)");
         return -1;
     }
-    void *fn, *now, *c, *q;
-    if (as_address(put_simple, &fn) < 0 || as_address(system_now, &now) < 0 || as_address(cl, &c) < 0 ||
-        as_address(lqo, &q) < 0)
+    void *fn, *batch_fn, *now, *c, *q;
+    if (as_address(put_simple, &fn) < 0 || as_address(put_batch, &batch_fn) < 0 ||
+        as_address(system_now, &now) < 0 || as_address(cl, &c) < 0 || as_address(lqo, &q) < 0)
         return -1;
-    if (fn == NULL || now == NULL || c == NULL || q == NULL) {
+    if (fn == NULL || batch_fn == NULL || now == NULL || c == NULL || q == NULL) {
         PyErr_SetString(PyExc_ValueError, "PutPath needs non-null C addresses");
         return -1;
     }
@@ -116,6 +129,7 @@ static int PutPath_init(PutPath *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->put_simple = (put_simple_fn)fn;
+    self->put_batch = (put_batch_fn)batch_fn;
     self->system_now = (now_fn)now;
     self->cl = c;
     self->last_queue_offset = q;
@@ -128,6 +142,8 @@ static int PutPath_init(PutPath *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->store_host, Py_NewRef(store_host));
     Py_XSETREF(self->put_failed, Py_NewRef(put_failed));
     Py_XSETREF(self->notify, Py_NewRef(notify));
+    Py_XSETREF(self->gather, Py_NewRef(gather));
+    Py_XSETREF(self->offsets_of, Py_NewRef(offsets_of));
     if (self->listeners == NULL) self->listeners = PyList_New(0);
     if (self->now == NULL) self->now = Py_NewRef(Py_None);
     self->max_body = max_body;
@@ -145,6 +161,120 @@ static int fits_int32(PyObject *v, int32_t *out) {
     }
     *out = (int32_t)x;
     return 1;
+}
+
+/* What a put needs of a message's properties, from the same cache MessageStore.put uses. */
+typedef struct {
+    PyObject *held; /* the cache's (props, code, keys) tuple, held while its bytes are used */
+    const char *props, *keys;
+    Py_ssize_t props_len, keys_len;
+    int64_t code;
+} put_meta;
+
+/* Properties none, or a lone TAGS whose encoding is cached: 1 and *out filled; 0 to
+ * decline; -1 with an exception. The dict is held across the look-up, which can run Python
+ * code (a str subclass key's __eq__). */
+static int find_meta(PutPath *self, PyObject *props, put_meta *out) {
+    *out = (put_meta){NULL, "", "", 0, 0, 0};
+    Py_ssize_t nprops = PyDict_GET_SIZE(props);
+    if (nprops == 0) return 1;
+    if (nprops != 1) return 0;
+    Py_INCREF(props);
+    PyObject *tags = PyDict_GetItemWithError(props, tags_key);
+    Py_XINCREF(tags);
+    Py_DECREF(props);
+    if (tags == NULL) return PyErr_Occurred() ? -1 : 0;
+    PyObject *meta = PyUnicode_CheckExact(tags) ? PyDict_GetItemWithError(self->tag_cache, tags) : NULL;
+    Py_DECREF(tags);
+    if (meta == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_CheckExact(meta) || PyTuple_GET_SIZE(meta) != 3) return 0;
+    PyObject *p = PyTuple_GET_ITEM(meta, 0), *c = PyTuple_GET_ITEM(meta, 1), *k = PyTuple_GET_ITEM(meta, 2);
+    if (!PyBytes_CheckExact(p) || !PyLong_CheckExact(c) || !PyBytes_CheckExact(k)) return 0;
+    int overflow = 0;
+    int64_t code = PyLong_AsLongLongAndOverflow(c, &overflow);
+    if (overflow || (code == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (PyBytes_GET_SIZE(p) > self->max_props || PyBytes_GET_SIZE(k) > INT32_MAX) return 0;
+    *out = (put_meta){Py_NewRef(meta), PyBytes_AS_STRING(p), PyBytes_AS_STRING(k), PyBytes_GET_SIZE(p),
+                      PyBytes_GET_SIZE(k), code};
+    return 1;
+}
+
+/* The queue's C ConsumeQueue and record overhead: 1; 0 to decline (queue not created yet, or
+ * the schedule topic, whose tag code is a delivery time); -1 with an exception. Exact str
+ * and int keys: the look-up runs no Python code. */
+static int find_target(PutPath *self, PyObject *topic, PyObject *queue_id, void **cq, Py_ssize_t *overhead) {
+    PyObject *key = PyTuple_Pack(2, topic, queue_id);
+    if (key == NULL) return -1;
+    PyObject *target = PyDict_GetItemWithError(self->targets, key);
+    Py_DECREF(key);
+    if (target == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (Py_TYPE(target) != target_type) return 0;
+    PyObject *addr = slot(target, target_offset, T_ADDR), *overhead_obj = slot(target, target_offset, T_OVERHEAD);
+    PyObject *schedule = slot(target, target_offset, T_SCHEDULE);
+    if (addr == NULL || overhead_obj == NULL || schedule != Py_False || !PyLong_CheckExact(overhead_obj)) return 0;
+    *cq = PyLong_AsVoidPtr(addr);
+    *overhead = PyLong_AsSsize_t(overhead_obj);
+    if ((*cq == NULL || *overhead < 0) && PyErr_Occurred()) return -1;
+    return 1;
+}
+
+static int read_now(PutPath *self, int64_t *now) {
+    if (self->now == Py_None) {
+        *now = self->system_now();
+        return 0;
+    }
+    PyObject *t = PyObject_CallNoArgs(self->now);
+    if (t == NULL) return -1;
+    *now = PyLong_AsLongLong(t);
+    Py_DECREF(t);
+    return (*now == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int call_lock(PyObject *method) {
+    PyObject *r = PyObject_CallNoArgs(method);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Take the store lock: 1 held and the store still open; 0 not held (closed or refusing
+ * since the caller checked, so decline); -1 with an exception. */
+static int lock_open_store(PutPath *self) {
+    if (call_lock(self->acquire) < 0) return -1;
+    if (self->enabled) return 1;
+    return call_lock(self->release) < 0 ? -1 : 0;
+}
+
+/* After the put: listeners, then the PutResult (status PUT_OK). Steals `offsets`. */
+static PyObject *finish(PutPath *self, PyObject *topic, PyObject *queue_id, int64_t first_phys,
+                        int64_t queue_offset, Py_ssize_t n, int64_t wrote, int64_t now, PyObject *offsets,
+                        int64_t end) {
+    PyObject *items[10] = {
+        Py_NewRef(self->status_ok), PyLong_FromLongLong(first_phys), PyLong_FromLongLong(queue_offset),
+        PyLong_FromLongLong(wrote), PyLong_FromLongLong(now), Py_NewRef(self->store_host), PyLong_FromSsize_t(n),
+        offsets, Py_NewRef(Py_None), PyLong_FromLongLong(end),
+    };
+    PyObject *result = NULL;
+    for (int i = 0; i < 10; i++)
+        if (items[i] == NULL) goto fail;
+    if (PyList_Check(self->listeners) && PyList_GET_SIZE(self->listeners) > 0) {
+        PyObject *last = n == 1 ? Py_NewRef(items[2]) : PyLong_FromLongLong(queue_offset + n - 1);
+        PyObject *r = last ? PyObject_CallFunctionObjArgs(self->notify, self->listeners, topic, queue_id, last, NULL)
+                           : NULL;
+        Py_XDECREF(last);
+        if (r == NULL) goto fail;
+        Py_DECREF(r);
+    }
+    result = self->result_type->tp_alloc(self->result_type, 10);
+    if (result == NULL) goto fail;
+    for (int i = 0; i < 10; i++) PyTuple_SET_ITEM(result, i, items[i]);
+    return result;
+fail:
+    for (int i = 0; i < 10; i++) Py_XDECREF(items[i]);
+    return NULL;
 }
 
 /* put(msg, queue_id) -> PutResult, or None to decline (nothing written). */
@@ -165,136 +295,112 @@ static PyObject *PutPath_put(PutPath *self, PyObject *const *args, Py_ssize_t na
     int32_t flag;
     if (blen > self->max_body || blen > FAST_BODY_MAX || !fits_int32(flag_obj, &flag)) Py_RETURN_NONE;
 
-    PyObject *out = NULL, *meta = NULL, *key = NULL;
     /* Held from here: the look-ups below, the clock and a contended lock can run other
      * threads, which may rebind this message's fields. */
     Py_INCREF(topic);
     Py_INCREF(body);
-    const char *pb = "", *kb = "";
-    Py_ssize_t plen = 0, klen = 0;
-    int64_t code = 0;
-    Py_ssize_t nprops = PyDict_GET_SIZE(props);
-    if (nprops == 1) {
-        Py_INCREF(props);
-        PyObject *tags = PyDict_GetItemWithError(props, tags_key);
-        Py_XINCREF(tags);
-        Py_DECREF(props);
-        if (tags == NULL) {
-            if (PyErr_Occurred()) goto done;
-            goto decline;
-        }
-        meta = PyUnicode_CheckExact(tags) ? PyDict_GetItemWithError(self->tag_cache, tags) : NULL;
-        Py_DECREF(tags);
-        if (meta == NULL) {
-            if (PyErr_Occurred()) goto done;
-            goto decline;
-        }
-        Py_INCREF(meta);
-        if (!PyTuple_CheckExact(meta) || PyTuple_GET_SIZE(meta) != 3) goto decline;
-        PyObject *p = PyTuple_GET_ITEM(meta, 0), *c = PyTuple_GET_ITEM(meta, 1), *k = PyTuple_GET_ITEM(meta, 2);
-        if (!PyBytes_CheckExact(p) || !PyLong_CheckExact(c) || !PyBytes_CheckExact(k)) goto decline;
-        int overflow = 0;
-        code = PyLong_AsLongLongAndOverflow(c, &overflow);
-        if (overflow || (code == -1 && PyErr_Occurred())) {
-            PyErr_Clear();
-            goto decline;
-        }
-        pb = PyBytes_AS_STRING(p);
-        plen = PyBytes_GET_SIZE(p);
-        kb = PyBytes_AS_STRING(k);
-        klen = PyBytes_GET_SIZE(k);
-        if (plen > self->max_props || klen > INT32_MAX) goto decline;
-    } else if (nprops != 0) {
-        goto decline;
-    }
-
-    /* exact str and int keys: the look-up runs no Python code */
-    key = PyTuple_Pack(2, topic, queue_id);
-    if (key == NULL) goto done;
-    PyObject *target = PyDict_GetItemWithError(self->targets, key);
-    if (target == NULL) {
-        if (PyErr_Occurred()) goto done;
-        goto decline;
-    }
-    if (Py_TYPE(target) != target_type) goto decline;
-    PyObject *addr = slot(target, target_offset, T_ADDR), *overhead_obj = slot(target, target_offset, T_OVERHEAD);
-    PyObject *schedule = slot(target, target_offset, T_SCHEDULE);
-    if (addr == NULL || overhead_obj == NULL || schedule != Py_False || !PyLong_CheckExact(overhead_obj))
-        goto decline; /* the schedule topic's tag code is a delivery time: the interpreter's path */
-    void *cq = PyLong_AsVoidPtr(addr);
-    Py_ssize_t overhead = PyLong_AsSsize_t(overhead_obj);
-    if ((cq == NULL || overhead < 0) && PyErr_Occurred()) goto done;
-
+    PyObject *out = NULL;
+    put_meta meta;
+    void *cq;
+    Py_ssize_t overhead;
     int64_t now;
-    if (self->now == Py_None) {
-        now = self->system_now();
-    } else {
-        PyObject *t = PyObject_CallNoArgs(self->now);
-        if (t == NULL) goto done;
-        now = PyLong_AsLongLong(t);
-        Py_DECREF(t);
-        if (now == -1 && PyErr_Occurred()) goto done;
+    int found = find_meta(self, props, &meta);
+    if (found > 0) found = find_target(self, topic, queue_id, &cq, &overhead);
+    if (found > 0) found = read_now(self, &now) < 0 ? -1 : 1;
+    if (found > 0) found = lock_open_store(self);
+    if (found <= 0) {
+        out = found < 0 ? NULL : Py_NewRef(Py_None);
+        goto done;
     }
-
-    PyObject *r = PyObject_CallNoArgs(self->acquire);
-    if (r == NULL) goto done;
-    Py_DECREF(r);
-    if (!self->enabled) { /* closed (or refusing) while this put waited for the lock */
-        r = PyObject_CallNoArgs(self->release);
-        if (r == NULL) goto done;
-        Py_DECREF(r);
-        goto decline;
-    }
-    int64_t phys = self->put_simple(self->cl, cq, PyBytes_AS_STRING(body), (int32_t)blen, pb, (int32_t)plen, flag,
-                                    now, code, kb, (int32_t)klen);
+    int64_t phys = self->put_simple(self->cl, cq, PyBytes_AS_STRING(body), (int32_t)blen, meta.props,
+                                    (int32_t)meta.props_len, flag, now, meta.code, meta.keys, (int32_t)meta.keys_len);
     int64_t queue_offset = *self->last_queue_offset;
-    r = PyObject_CallNoArgs(self->release);
-    if (r == NULL) goto done;
-    Py_DECREF(r);
+    if (call_lock(self->release) < 0) goto done;
     if (phys < 0) {
-        out = PyObject_CallFunction(self->put_failed, "LOO", (long long)phys, topic, self->store_host);
+        out = PyObject_CallFunction(self->put_failed, "LOOn", (long long)phys, topic, self->store_host, (Py_ssize_t)1);
         goto done;
     }
-    int64_t wrote = (int64_t)overhead + blen + plen;
-    PyObject *qoff = PyLong_FromLongLong(queue_offset);
-    if (qoff == NULL) goto done;
-    if (PyList_Check(self->listeners) && PyList_GET_SIZE(self->listeners) > 0) {
-        r = PyObject_CallFunctionObjArgs(self->notify, self->listeners, topic, queue_id, qoff, NULL);
-        if (r == NULL) {
-            Py_DECREF(qoff);
-            goto done;
-        }
-        Py_DECREF(r);
-    }
-    PyObject *result = self->result_type->tp_alloc(self->result_type, 10);
-    if (result == NULL) {
-        Py_DECREF(qoff);
-        goto done;
-    }
-    PyObject *items[10] = {
-        Py_NewRef(self->status_ok), PyLong_FromLongLong(phys), qoff, PyLong_FromLongLong(wrote),
-        PyLong_FromLongLong(now), Py_NewRef(self->store_host), PyLong_FromLong(1), Py_NewRef(Py_None),
-        Py_NewRef(Py_None), PyLong_FromLongLong(phys + wrote),
-    };
-    int failed = 0;
-    for (int i = 0; i < 10; i++) {
-        if (items[i] == NULL) failed = 1;
-        PyTuple_SET_ITEM(result, i, items[i]); /* NULL items are fine for the dealloc below */
-    }
-    if (failed) {
-        Py_DECREF(result);
-        goto done;
-    }
-    out = result;
-    goto done;
+    int64_t wrote = (int64_t)overhead + blen + meta.props_len;
+    out = finish(self, topic, queue_id, phys, queue_offset, 1, wrote, now, Py_NewRef(Py_None), phys + wrote);
+done:
+    Py_XDECREF(meta.held);
+    Py_DECREF(topic);
+    Py_DECREF(body);
+    return out;
+}
 
+/* put_batch(msgs, queue_id) -> PutResult, or None to decline (nothing written): the batch
+ * gathered by _batch_gather.gather, its properties one dict that find_meta takes. */
+static PyObject *PutPath_put_batch(PutPath *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "put_batch(msgs, queue_id) takes two arguments");
+        return NULL;
+    }
+    PyObject *msgs = args[0], *queue_id = args[1];
+    if (!self->enabled || message_type == NULL || self->gather == Py_None || !PyLong_CheckExact(queue_id))
+        Py_RETURN_NONE;
+    PyObject *gathered = PyObject_CallOneArg(self->gather, msgs);
+    if (gathered == NULL || gathered == Py_None) return gathered;
+    if (!PyTuple_CheckExact(gathered) || PyTuple_GET_SIZE(gathered) != 5 ||
+        !PyBytes_CheckExact(PyTuple_GET_ITEM(gathered, 0)) || !PyTuple_CheckExact(PyTuple_GET_ITEM(gathered, 1)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(gathered, 1)) == 0) {
+        Py_DECREF(gathered);
+        PyErr_SetString(PyExc_TypeError, "gather() must answer (refs, bodies, total, largest, props) or None");
+        return NULL;
+    }
+    PyObject *out = NULL, *topic = NULL, *phys_bytes = NULL;
+    put_meta meta = {NULL, "", "", 0, 0, 0};
+    /* (refs, keep, body_total, max_body_len, props): keep holds the bodies refs points into */
+    PyObject *refs = PyTuple_GET_ITEM(gathered, 0), *keep = PyTuple_GET_ITEM(gathered, 1);
+    PyObject *props = PyTuple_GET_ITEM(gathered, 4);
+    Py_ssize_t n = PyTuple_GET_SIZE(keep);
+    Py_ssize_t body_total = PyLong_AsSsize_t(PyTuple_GET_ITEM(gathered, 2));
+    Py_ssize_t max_len = PyLong_AsSsize_t(PyTuple_GET_ITEM(gathered, 3));
+    if (PyErr_Occurred()) goto done;
+    if (!PyDict_CheckExact(props) || max_len > self->max_body || n > INT32_MAX) goto decline;
+    /* the first message's topic, as MessageStore.put_batch reads it after gathering */
+    PyObject *first = PySequence_Fast_GET_SIZE(msgs) > 0 ? PySequence_Fast_ITEMS(msgs)[0] : NULL;
+    if (first == NULL || Py_TYPE(first) != message_type) goto decline;
+    topic = slot(first, message_offset, M_TOPIC);
+    if (topic == NULL || !PyUnicode_CheckExact(topic)) goto decline;
+    Py_INCREF(topic);
+    void *cq;
+    Py_ssize_t overhead;
+    int64_t now;
+    int found = find_meta(self, props, &meta);
+    if (found > 0) found = find_target(self, topic, queue_id, &cq, &overhead);
+    if (found > 0) {
+        phys_bytes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+        found = phys_bytes == NULL ? -1 : read_now(self, &now) < 0 ? -1 : 1;
+    }
+    if (found > 0) found = lock_open_store(self);
+    if (found < 0) goto done;
+    if (found == 0) goto decline;
+    int64_t *phys = (int64_t *)PyBytes_AS_STRING(phys_bytes);
+    int64_t rc = self->put_batch(self->cl, cq, (int32_t)n, NULL, NULL, PyBytes_AS_STRING(refs),
+                                 meta.props_len ? meta.props : NULL, NULL, NULL, NULL,
+                                 meta.keys_len ? meta.keys : NULL, NULL, 0, now, NULL, 0, now,
+                                 (int32_t)meta.props_len, meta.code, (int32_t)meta.keys_len, phys);
+    int64_t queue_offset = *self->last_queue_offset;
+    if (call_lock(self->release) < 0) goto done;
+    if (rc < 0) {
+        out = PyObject_CallFunction(self->put_failed, "LOOn", (long long)rc, topic, self->store_host, n);
+        goto done;
+    }
+    int64_t first_phys = phys[0];
+    int64_t end = phys[n - 1] + overhead + PyBytes_GET_SIZE(PyTuple_GET_ITEM(keep, n - 1)) + meta.props_len;
+    int64_t wrote = (int64_t)overhead * n + body_total + meta.props_len * n;
+    PyObject *offsets = PyObject_CallOneArg(self->offsets_of, phys_bytes);
+    if (offsets == NULL) goto done;
+    out = finish(self, topic, queue_id, first_phys, queue_offset, n, wrote, now, offsets, end);
+    goto done;
 decline:
     out = Py_NewRef(Py_None);
 done:
-    Py_XDECREF(key);
-    Py_XDECREF(meta);
-    Py_DECREF(topic);
-    Py_DECREF(body);
+    Py_XDECREF(meta.held);
+    Py_XDECREF(phys_bytes);
+    Py_XDECREF(topic);
+    Py_DECREF(gathered);
     return out;
 }
 
@@ -308,6 +414,8 @@ static int PutPath_traverse(PutPath *self, visitproc visit, void *arg) {
     Py_VISIT(self->store_host);
     Py_VISIT(self->put_failed);
     Py_VISIT(self->notify);
+    Py_VISIT(self->gather);
+    Py_VISIT(self->offsets_of);
     Py_VISIT(self->listeners);
     Py_VISIT(self->now);
     return 0;
@@ -324,6 +432,8 @@ static int PutPath_clear(PutPath *self) {
     Py_CLEAR(self->store_host);
     Py_CLEAR(self->put_failed);
     Py_CLEAR(self->notify);
+    Py_CLEAR(self->gather);
+    Py_CLEAR(self->offsets_of);
     Py_CLEAR(self->listeners);
     Py_CLEAR(self->now);
     return 0;
@@ -375,6 +485,8 @@ static PyGetSetDef PutPath_getset[] = {
 static PyMethodDef PutPath_methods[] = {
     {"put", (PyCFunction)(void (*)(void))PutPath_put, METH_FASTCALL,
      "put(msg, queue_id) -> PutResult, or None to decline (nothing written): see MessageStore.put."},
+    {"put_batch", (PyCFunction)(void (*)(void))PutPath_put_batch, METH_FASTCALL,
+     "put_batch(msgs, queue_id) -> PutResult, or None to decline (nothing written): see MessageStore.put_batch."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -419,3 +419,135 @@ def test_threads_share_the_store_lock_with_every_put_path(open_store: OpenStore)
     while len(stored) < total - 1:
         stored += store.get("T", 0, 1 + len(stored), max_count=total).messages
     assert {m.queue_offset: m.body for m in stored} == expected
+
+
+# --- put_batch through the C path -----------------------------------------------------------------------
+
+
+def c_put_batch(store: MessageStore, msgs: Any, queue_id: int) -> PutResult | None:
+    assert store._put_path is not None
+    result: PutResult | None = store._put_path.put_batch(msgs, queue_id)
+    return result
+
+
+def test_stores_a_plain_batch_in_c(open_store: OpenStore, clock: FakeClock) -> None:
+    store = open_store(mapped_file_size_commit_log=1 << 20)
+    ready(store)
+    batch = [Message("T", b"m%d" % i, tags="TagA", flag=i) for i in range(10)]
+    got = c_put_batch(store, batch, 0)
+    assert got is not None and type(got) is PutResult and got.ok
+    assert (got.queue_offset, got.message_count, got.store_timestamp) == (1, 10, clock.now_ms())
+    assert list(got.commitlog_offsets or ()) == [m.commitlog_offset for m in store.get("T", 0, 1, max_count=10).messages]
+    assert got.commitlog_offset == got.commitlog_offsets[0]  # type: ignore[index]
+    assert got.end_offset == store.max_phy_offset == got.commitlog_offset + got.wrote_bytes
+    stored = store.get("T", 0, 1, max_count=10).messages
+    assert [(m.body, m.flag, m.tags) for m in stored] == [(m.body, m.flag, "TagA") for m in batch]
+
+
+batches = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        st.lists(st.tuples(st.binary(max_size=300), st.integers(-(2**31), 2**31 - 1)), min_size=1, max_size=20),
+        property_maps,
+        st.booleans(),  # every message its own (equal) dict, or one shared
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(puts=batches)
+def test_c_batches_store_what_the_interpreter_stores(
+    store_pair: Callable[..., tuple[MessageStore, MessageStore]], puts: list[tuple[int, list[tuple[bytes, int]], dict[str, str], bool]]
+) -> None:
+    with_c, with_py = store_pair(
+        mapped_file_size_commit_log=16 * 1024, max_message_size=4096, max_hash_slot_num=256, max_index_num=1024
+    )
+    with_py._put_batch_fast = store_module._decline_put  # the interpreter only
+    taken = plain = 0  # plain: no properties or a lone TAGS seen before, on a known queue
+    queues: set[int] = set()
+    tags: set[str | None] = set()
+    for queue_id, items, props, shared in puts:
+        batch = [Message("PathTopic", body, flag=flag, properties=props if shared else dict(props)) for body, flag in items]
+        if queue_id in queues and (not props or (list(props) == ["TAGS"] and props["TAGS"] in tags)):
+            plain += 1
+        queues.add(queue_id)
+        tags.add(props.get("TAGS"))
+        got = c_put_batch(with_c, batch, queue_id)
+        taken += got is not None
+        if got is None:
+            got = with_c.put_batch(batch, queue_id)
+        assert got == with_py.put_batch(batch, queue_id)
+    assert taken >= plain
+    for queue_id in range(3):
+        count = with_py.max_offset("PathTopic", queue_id)
+        assert with_c.max_offset("PathTopic", queue_id) == count
+        if count:
+            a = with_c.get_raw("PathTopic", queue_id, 0, max_count=count)
+            b = with_py.get_raw("PathTopic", queue_id, 0, max_count=count)
+            assert bytes(a.raw) == bytes(b.raw)
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        pytest.param([Message("T", b"a", tags="TagA"), Message("T", b"b", tags="TagB")], id="unequal-properties"),
+        pytest.param([Message("T", b"a", tags="TagA", keys=["k"])], id="keys"),
+        pytest.param([MessageExt("T", b"a", tags="TagA")], id="message-ext"),
+        pytest.param([Message("T", b"a", tags="TagA"), Message("U", b"b", tags="TagA")], id="two-topics"),
+        pytest.param([Message("T", b"x" * 3000, tags="TagA")], id="body-over-max-message-size"),
+        pytest.param([Message("Unknown", b"a", tags="TagA")], id="queue-not-created"),
+        pytest.param([], id="empty"),
+        pytest.param(iter([Message("T", b"a", tags="TagA")]), id="iterator"),
+    ],
+)
+def test_batches_it_declines_write_nothing(open_store: OpenStore, batch: Any) -> None:
+    store = open_store()
+    ready(store)
+    end = store.max_phy_offset
+    assert c_put_batch(store, batch, 0) is None
+    assert store.max_phy_offset == end
+
+
+def test_batch_errors_and_sync_flush_are_the_interpreters(open_store: OpenStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(flush_disk_type="SYNC_FLUSH", mapped_file_size_commit_log=1 << 20)
+    ready(store)
+    with pytest.raises(MessageTooLargeError):
+        store.put_batch([Message("T", b"x" * 3000, tags="TagA")], 0)
+    got = store.put_batch([Message("T", b"a", tags="TagA") for _ in range(5)], 0)
+    assert got.ok and store.flushed_offset >= got.end_offset
+    monkeypatch.setattr(store._flusher, "wait_durable", lambda end, timeout: False)
+    assert store.put_batch([Message("T", b"late", tags="TagA")], 0).status is PutStatus.FLUSH_DISK_TIMEOUT
+
+
+def test_batch_listeners_hear_the_last_queue_offset(open_store: OpenStore) -> None:
+    store = open_store()
+    ready(store, queue_id=1)
+    heard: list[tuple[str, int, int]] = []
+    store.add_dispatch_listener(lambda *a: heard.append(a))
+    assert c_put_batch(store, [Message("T", b"a", tags="TagA") for _ in range(4)], 1) is not None
+    assert heard == [("T", 1, 4)]
+
+
+def test_a_batch_that_fits_no_file_raises_from_the_c_path(open_store: OpenStore) -> None:
+    store = open_store(max_message_size=8192)  # 4 KiB CommitLog files
+    ready(store)
+    end = store.max_phy_offset
+    with pytest.raises(MessageTooLargeError, match="does not fit one CommitLog file"):
+        c_put_batch(store, [Message("T", b"x" * 5000, tags="TagA")], 0)
+    assert store.max_phy_offset == end
+
+
+def test_batch_references_are_given_back(open_store: OpenStore) -> None:
+    store = open_store(mapped_file_size_commit_log=4 * 1024 * 1024)
+    ready(store)
+    taken = [Message("T", b"a" * 10, tags="TagA") for _ in range(8)]
+    declined = [*taken, Message("T", b"b", tags="TagB")]
+    objects = [taken[0].body, taken[0].properties, declined[-1].properties, store._targets]
+    c_put_batch(store, taken, 0), c_put_batch(store, declined, 0)
+    before = [sys.getrefcount(o) for o in objects]
+    for _ in range(1000):
+        assert c_put_batch(store, taken, 0) is not None
+        assert c_put_batch(store, declined, 0) is None
+    assert [sys.getrefcount(o) for o in objects] == before

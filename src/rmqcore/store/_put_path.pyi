@@ -11,6 +11,7 @@ class PutPath:
         self,
         *,
         put_simple: int,
+        put_batch: int,
         system_now: int,
         commitlog: int,
         last_queue_offset: int,
@@ -22,7 +23,10 @@ class PutPath:
         store_host: Any,
         put_failed: Callable[..., Any],
         notify: Callable[..., Any],
+        gather: Callable[..., Any] | None,
+        offsets_of: Callable[[bytes], Any],
         max_body: int,
         max_props: int,
     ) -> None: ...
     def put(self, msg: Any, queue_id: int, /) -> Any: ...
+    def put_batch(self, msgs: Any, queue_id: int, /) -> Any: ...

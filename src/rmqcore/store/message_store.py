@@ -112,13 +112,18 @@ _SYNC_THREADS = 8  # ConsumeQueue msyncs of one logics flush in flight at once
 _INDEX_FILE_NAME = re.compile(r"^\d{17}$")  # index/yyyyMMddHHmmssSSS, as index.py loads them
 
 
-def _offsets(phys: object, n: int) -> array[int]:
-    """The first n int64 of ``phys``, copied into an array: one copy, where a tuple would
-    make an int object per record (a third of the interpreter's cost of a 64-message
-    put_batch)."""
+def _offsets_from(raw: bytes | memoryview) -> array[int]:
+    """A batch's record offsets (native int64s) copied into an array: one copy, where a
+    tuple would make an int object per record (a third of the interpreter's cost of a
+    64-message put_batch)."""
     offsets = array("q")
-    offsets.frombytes(_buffer(phys, 8 * n))
+    offsets.frombytes(raw)
     return offsets
+
+
+def _offsets(phys: object, n: int) -> array[int]:
+    """The first n int64 of the C array ``phys`` (see _offsets_from)."""
+    return _offsets_from(_buffer(phys, 8 * n))
 
 
 # What put_batch needs of its messages: C body refs (None: gathered in the interpreter), the
@@ -141,7 +146,7 @@ except ImportError:  # a build without it: every put runs in the interpreter
     _put_path = None  # type: ignore[assignment]
 
 
-def _decline_put(msg: Message, queue_id: int) -> None:
+def _decline_put(msgs: object, queue_id: int) -> None:
     """The C put path's stand-in where it is not built: every put runs in the interpreter."""
     return None
 
@@ -318,6 +323,9 @@ class MessageStore:
         self._put_fast: Callable[[Message, int], PutResult | None] = (
             _decline_put if self._put_path is None else self._put_durable if self._sync else self._put_path.put
         )
+        self._put_batch_fast: Callable[[Sequence[Message], int], PutResult | None] = (
+            _decline_put if self._put_path is None else self._put_batch_durable if self._sync else self._put_path.put_batch
+        )
         self._open = True
         self.check_disk()
         if config.warm_mapped_file_enable:
@@ -332,6 +340,7 @@ class MessageStore:
             return None
         path = _put_path.PutPath(
             put_simple=int(ffi.cast("uintptr_t", ffi.addressof(lib, "rmq_put_simple"))),
+            put_batch=int(ffi.cast("uintptr_t", ffi.addressof(lib, "rmq_put_batch"))),
             system_now=int(ffi.cast("uintptr_t", ffi.addressof(lib, "rmq_now_ms"))),
             commitlog=int(ffi.cast("uintptr_t", self._cl)),
             last_queue_offset=int(ffi.cast("uintptr_t", ffi.addressof(self._cl, "last_queue_offset"))),
@@ -343,6 +352,8 @@ class MessageStore:
             store_host=self._store_host,
             put_failed=_put_failed,
             notify=_notify_listeners,
+            gather=_gather,
+            offsets_of=_offsets_from,
             max_body=self._max_body,
             max_props=_MAX_PROPS,
         )
@@ -357,7 +368,12 @@ class MessageStore:
 
     def _put_durable(self, msg: Message, queue_id: int) -> PutResult | None:
         """SYNC_FLUSH: the C put path, then the wait for its group commit (GIL released)."""
-        result: PutResult | None = self._put_path.put(msg, queue_id)  # type: ignore[union-attr]  # set when this is
+        return self._group_committed(self._put_path.put(msg, queue_id))  # type: ignore[union-attr]  # set when used
+
+    def _put_batch_durable(self, msgs: Sequence[Message], queue_id: int) -> PutResult | None:
+        return self._group_committed(self._put_path.put_batch(msgs, queue_id))  # type: ignore[union-attr]
+
+    def _group_committed(self, result: PutResult | None) -> PutResult | None:
         if result is None or result.status is not _PUT_OK:
             return result
         if self._flusher.wait_durable(result.end_offset, self._sync_timeout_s):
@@ -613,6 +629,10 @@ class MessageStore:
         Under SYNC_FLUSH it waits for the sync covering the last record (FLUSH_DISK_TIMEOUT
         after ``sync_flush_timeout``); ``wait_for_flush=False`` as ``put``.
         """
+        if tag_codes is None and wait_for_flush:
+            result = self._put_batch_fast(msgs, queue_id)  # the common case, in C; None: not that case
+            if result is not None:
+                return result
         gathered = _gather(msgs) if _gather is not None else None
         if gathered is None:
             gathered = _gather_py(msgs)
