@@ -92,6 +92,17 @@ messages = st.builds(
 )
 
 
+def assert_same_queues(with_c: MessageStore, with_py: MessageStore) -> None:
+    """PathTopic's three queues hold the same records, byte for byte, in both stores."""
+    for queue_id in range(3):
+        count = with_py.max_offset("PathTopic", queue_id)
+        assert with_c.max_offset("PathTopic", queue_id) == count
+        if count:
+            a = with_c.get_raw("PathTopic", queue_id, 0, max_count=count)
+            b = with_py.get_raw("PathTopic", queue_id, 0, max_count=count)
+            assert bytes(a.raw) == bytes(b.raw)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(puts=st.lists(messages, min_size=1, max_size=60))
 def test_c_path_stores_what_the_interpreter_stores(
@@ -123,13 +134,7 @@ def test_c_path_stores_what_the_interpreter_stores(
         tags.add(props.get("TAGS"))
         assert with_c.put(msg, queue_id) == with_py.put(msg, queue_id)
     assert taken >= plain
-    for queue_id in range(3):
-        count = with_py.max_offset("PathTopic", queue_id)
-        assert with_c.max_offset("PathTopic", queue_id) == count
-        if count:
-            a = with_c.get_raw("PathTopic", queue_id, 0, max_count=count)
-            b = with_py.get_raw("PathTopic", queue_id, 0, max_count=count)
-            assert bytes(a.raw) == bytes(b.raw)
+    assert_same_queues(with_c, with_py)
     for key in ("k1", "k2", "0A0B"):
         found_c = with_c.query_by_key("PathTopic", key, 100, 0, 2**62).messages
         found_py = with_py.query_by_key("PathTopic", key, 100, 0, 2**62).messages
@@ -480,13 +485,7 @@ def test_c_batches_store_what_the_interpreter_stores(
             got = with_c.put_batch(batch, queue_id)
         assert got == with_py.put_batch(batch, queue_id)
     assert taken >= plain
-    for queue_id in range(3):
-        count = with_py.max_offset("PathTopic", queue_id)
-        assert with_c.max_offset("PathTopic", queue_id) == count
-        if count:
-            a = with_c.get_raw("PathTopic", queue_id, 0, max_count=count)
-            b = with_py.get_raw("PathTopic", queue_id, 0, max_count=count)
-            assert bytes(a.raw) == bytes(b.raw)
+    assert_same_queues(with_c, with_py)
 
 
 @pytest.mark.parametrize(
