@@ -157,9 +157,14 @@ int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
     struct timespec deadline;
     deadline_after(&deadline, clock, timeout_ms * 1000);
     rmq_gc_waiter me = {.next = NULL, .prev = NULL, .end = end, .state = 0, .rc = 0, .queued = 1};
+    if (sem_init(&me.sem, 0, 0) != 0) return -errno;
     pthread_mutex_lock(&g->lock);
-    if (g->flushed >= end) { pthread_mutex_unlock(&g->lock); return 1; }
-    if (g->stopped) { pthread_mutex_unlock(&g->lock); return 0; }
+    if (g->flushed >= end || g->stopped) {
+        int rc = g->flushed >= end;
+        pthread_mutex_unlock(&g->lock);
+        sem_destroy(&me.sem);
+        return rc;
+    }
     g->arrivals++;
     if (end > g->requested) g->requested = end;
     /* Wake the flusher only when it waits for this: idle, or gathering and this is the
@@ -167,7 +172,6 @@ int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
      * other CPU, only to go back to sleep. */
     if (g->flusher == RMQ_GC_IDLE || (g->flusher == RMQ_GC_GATHERING && g->arrivals >= g->last_round))
         pthread_cond_signal(&g->work);
-    sem_init(&me.sem, 0, 0);
     enqueue(g, &me);
     pthread_mutex_unlock(&g->lock);
     int timed_out = wait_posted(&me.sem, &deadline, clock);
