@@ -4,6 +4,16 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* sem_clockwait (glibc 2.30+) waits against CLOCK_MONOTONIC; sem_timedwait only against
+ * CLOCK_REALTIME, which is what the deadline is then computed on */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
+#define RMQ_SEM_CLOCK CLOCK_MONOTONIC
+#define RMQ_SEM_WAIT(sem, deadline) sem_clockwait((sem), CLOCK_MONOTONIC, (deadline))
+#else
+#define RMQ_SEM_CLOCK CLOCK_REALTIME
+#define RMQ_SEM_WAIT(sem, deadline) sem_timedwait((sem), (deadline))
+#endif
+
 static void deadline_after(struct timespec *t, clockid_t clock, int64_t us) {
     clock_gettime(clock, t);
     t->tv_sec += us / 1000000;
@@ -101,10 +111,8 @@ static void *flush_loop(void *arg) {
         if (rc == 0) {
             if (to > g->flushed) g->flushed = to;
             g->syncs++;
-            g->error = 0;
             wake_next_covered(g);
         } else {
-            g->error = rc;
             wake_all(g, rc); /* the msync that should have covered them failed */
             /* do not spin on a failing msync: retry when a writer asks again */
             if (g->requested > g->flushed) g->requested = g->flushed;
@@ -136,26 +144,16 @@ rmq_group_commit *rmq_gc_start(rmq_commitlog *cl, int64_t flushed) {
 }
 
 /* Wait for the post, up to the deadline; 0 when posted, else ETIMEDOUT. */
-static int wait_posted(sem_t *sem, const struct timespec *deadline, clockid_t clock) {
+static int wait_posted(sem_t *sem, const struct timespec *deadline) {
     for (;;) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
-        int r = sem_clockwait(sem, clock, deadline);
-#else
-        int r = sem_timedwait(sem, deadline);
-#endif
-        if (r == 0) return 0;
+        if (RMQ_SEM_WAIT(sem, deadline) == 0) return 0;
         if (errno != EINTR) return ETIMEDOUT;
     }
 }
 
 int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30))
-    const clockid_t clock = CLOCK_MONOTONIC;
-#else
-    const clockid_t clock = CLOCK_REALTIME; /* what sem_timedwait measures */
-#endif
     struct timespec deadline;
-    deadline_after(&deadline, clock, timeout_ms * 1000);
+    deadline_after(&deadline, RMQ_SEM_CLOCK, timeout_ms * 1000);
     rmq_gc_waiter me = {.next = NULL, .prev = NULL, .end = end, .state = 0, .rc = 0, .queued = 1};
     if (sem_init(&me.sem, 0, 0) != 0) return -errno;
     pthread_mutex_lock(&g->lock);
@@ -174,7 +172,7 @@ int rmq_gc_wait(rmq_group_commit *g, int64_t end, int64_t timeout_ms) {
         pthread_cond_signal(&g->work);
     enqueue(g, &me);
     pthread_mutex_unlock(&g->lock);
-    int timed_out = wait_posted(&me.sem, &deadline, clock);
+    int timed_out = wait_posted(&me.sem, &deadline);
     pthread_mutex_lock(&g->lock);
     if (timed_out) {
         if (me.queued) {

@@ -54,7 +54,6 @@ typedef struct rmq_group_commit {
     int64_t requested;     /* highest end offset a writer waits for */
     int64_t flushed;       /* bytes below are msync'ed */
     int64_t syncs;         /* msyncs done */
-    int32_t error;         /* negative errno of the last failed msync, 0 after a good one */
     int32_t stopped;       /* no more msyncs: waiters return at once */
     int32_t arrivals;      /* writers that started waiting since the last msync started */
     int32_t last_round;    /* arrivals the last msync covered */
