@@ -337,7 +337,8 @@ static PyObject *PutPath_put_batch(PutPath *self, PyObject *const *args, Py_ssiz
         return NULL;
     }
     PyObject *msgs = args[0], *queue_id = args[1];
-    if (!self->enabled || message_type == NULL || self->gather == Py_None || !PyLong_CheckExact(queue_id))
+    if (!self->enabled || message_type == NULL || self->gather == Py_None || !PyLong_CheckExact(queue_id) ||
+        !(PyList_CheckExact(msgs) || PyTuple_CheckExact(msgs))) /* what gather takes, and read below */
         Py_RETURN_NONE;
     PyObject *gathered = PyObject_CallOneArg(self->gather, msgs);
     if (gathered == NULL || gathered == Py_None) return gathered;

@@ -172,11 +172,15 @@ _EMPTY_META = (_NO_KEYS, 0, _NO_KEYS)
 
 
 def _meta_of(props: dict[str, str], with_keys: bool) -> tuple[bytes, int, bytes]:
-    """_encode_meta for a put that missed _SINGLE_TAG_CACHE. A lone TAGS property (a
-    producer's message without keys) is a pure function of the tag, so its meta is kept
-    there, once per distinct tag."""
+    """_encode_meta through _SINGLE_TAG_CACHE: a lone TAGS property (a producer's message
+    without keys) is a pure function of the tag, so its meta is kept there, once per
+    distinct tag (the C put path reads the same cache)."""
     if not props:
         return _EMPTY_META
+    if len(props) == 1:
+        meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS))
+        if meta is not None:
+            return meta
     meta = _encode_meta(props, with_keys)
     if len(props) == 1 and _TAGS in props and len(_SINGLE_TAG_CACHE) < 4096:
         _SINGLE_TAG_CACHE[props[_TAGS]] = meta
@@ -482,10 +486,7 @@ class MessageStore:
                 return result
         body = msg.body
         props = msg.properties
-        meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
-        if meta is None:
-            meta = _meta_of(props, self._index is not None)
-        pb, code, kb = meta
+        pb, code, kb = _meta_of(props, self._index is not None)
         blen = len(body)
         plen = len(pb)
         if blen > self._max_body or plen > _MAX_PROPS:
@@ -646,10 +647,7 @@ class MessageStore:
         if isinstance(props, dict):
             # Same properties on every message (a producer's batch of one tag, no keys):
             # encoded once, and C reuses them for every record.
-            meta = _SINGLE_TAG_CACHE.get(props.get(_TAGS)) if len(props) == 1 else None
-            if meta is None:
-                meta = _meta_of(props, self._index is not None)
-            props_blob, uniform_code, keys_blob = meta
+            props_blob, uniform_code, keys_blob = _meta_of(props, self._index is not None)
             uniform_len = max_props = len(props_blob)
             uniform_keys_len = len(keys_blob)
             props_total = uniform_len * n
@@ -887,14 +885,17 @@ class MessageStore:
     # -- dispatch listeners -------------------------------------------------------------------
     def add_dispatch_listener(self, listener: DispatchListener) -> None:
         """Call ``listener(topic, queue_id, queue_offset)`` after every dispatched put."""
-        self._listeners = [*self._listeners, listener]
-        if self._put_path is not None:
-            self._put_path.listeners = self._listeners
+        self._set_listeners([*self._listeners, listener])
 
     def remove_dispatch_listener(self, listener: DispatchListener) -> None:
-        self._listeners = [f for f in self._listeners if f is not listener]
+        self._set_listeners([f for f in self._listeners if f is not listener])
+
+    def _set_listeners(self, listeners: list[DispatchListener]) -> None:
+        """A new list each time (a put iterating the old one is not disturbed), which the C
+        put path is given too."""
+        self._listeners = listeners
         if self._put_path is not None:
-            self._put_path.listeners = self._listeners
+            self._put_path.listeners = listeners
 
     def _notify(self, topic: str, queue_id: int, queue_offset: int) -> None:
         _notify_listeners(self._listeners, topic, queue_id, queue_offset)
