@@ -112,16 +112,25 @@ def _msgs(*offsets: int, reconsume: int = 0) -> list[MessageExt]:
     return [MessageExt(T, b"b", queue_offset=o, reconsume_times=reconsume, commitlog_offset=100 + o) for o in offsets]
 
 
+class _SendBack:
+    """The consume service's send-back to the broker: records (queue offset, delay level),
+    or refuses (False) the offsets in ``refuse``."""
+
+    def __init__(self, refuse: set[int] | None = None) -> None:
+        self.sent: list[tuple[int, int]] = []
+        self.refuse: set[int] = refuse if refuse is not None else set()
+
+    async def __call__(self, msg: MessageExt, delay: int) -> bool:
+        if msg.queue_offset in self.refuse:
+            return False
+        self.sent.append((msg.queue_offset, delay))
+        return True
+
+
 async def test_concurrent_failures_are_sent_back_and_the_offset_moves_past_them() -> None:
     mq = MessageQueue(T, "broker-a", 0)
-    sent_back: list[tuple[int, int]] = []
-    refuse = {3}
-
-    async def send_back(msg: MessageExt, delay: int) -> bool:
-        if msg.queue_offset in refuse:
-            return False
-        sent_back.append((msg.queue_offset, delay))
-        return True
+    send_back = _SendBack(refuse={3})
+    sent_back = send_back.sent
 
     store = MemoryStore("g")
     async with anyio.create_task_group() as tg:
@@ -146,18 +155,12 @@ async def test_messages_the_listener_holds_past_the_consume_timeout_are_sent_bac
     mq = MessageQueue(T, "broker-a", 0)
     clock = FakeClock(1_000_000)
     stuck = anyio.Event()
-    sent_back: list[tuple[int, int]] = []
-    refuse: set[int] = set()
+    send_back = _SendBack()
+    sent_back, refuse = send_back.sent, send_back.refuse
 
     async def listener(msgs, context):  # type: ignore[no-untyped-def]
         await stuck.wait()
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-
-    async def send_back(msg: MessageExt, delay: int) -> bool:
-        if msg.queue_offset in refuse:
-            return False
-        sent_back.append((msg.queue_offset, delay))
-        return True
 
     store = MemoryStore("g")
     timeout_ms = 15 * 60_000
